@@ -1,0 +1,44 @@
+# The two commands: `make run` serves the tracker with demo data, `make test` runs every test.
+# Both set up everything they need on a fresh machine.
+VENV   ?= .venv
+PYTHON ?= python3
+PORT   ?= 5000
+HOST   ?= 127.0.0.1
+FLASK   = $(VENV)/bin/flask --app app
+
+.PHONY: run test install migrate demo browser-deps postgres bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) demo load
+
+run: demo
+	@echo ""
+	@echo "  Data-loss tracker on http://$(HOST):$(PORT)/   (Ctrl+C stops it)"
+	@echo ""
+	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 2 --worker-class gthread --threads 4 \
+		--access-logfile - --graceful-timeout 10 app:app
+
+browser-deps:
+	@bash tests/setup_browser.sh
+
+postgres:
+	@bash tests/setup_postgres.sh
+
+test: install browser-deps postgres
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,124 @@
+"""The incident tracker for data-loss events. `create_app()` builds it as a list of steps."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from incidents.config import INSTANCE_PATH, PROJECT_ROOT, default_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; `config` overrides the environment-derived defaults (tests pass theirs)."""
+    instance_path = Path((config or {}).get("INSTANCE_PATH", INSTANCE_PATH))
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True,
+                template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"))
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(default_config(instance_path))
+    app.config.update(config or {})
+
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_security(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask) -> None:
+    from incidents.auth.service import load_session_user
+    from incidents.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        return load_session_user(session=db.session, token=token)
+
+
+def register_blueprints(app: Flask) -> None:
+    from incidents.admin import views as admin
+    from incidents.auth import views as auth
+    from incidents.incident import views as incident
+    from incidents.timeline import views as timeline
+
+    for module in (auth, incident, timeline, admin):
+        app.register_blueprint(module.bp)
+
+    @app.route("/healthz")
+    def health():
+        """For load balancers: answers without a login and checks the database."""
+        from sqlalchemy import text
+
+        from incidents.extensions import db
+
+        db.session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+
+def register_security(app: Flask) -> None:
+    from incidents.auth.access import require_login_everywhere
+
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
+    require_login_everywhere(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        )
+        if request.is_secure:
+            # Cookies only travel over HTTPS when the site is served over HTTPS.
+            cookies = response.headers.getlist("Set-Cookie")
+            if cookies:
+                response.headers.remove("Set-Cookie")
+                for cookie in cookies:
+                    if "; secure" not in cookie.lower():
+                        cookie += "; Secure"
+                    response.headers.add("Set-Cookie", cookie)
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    from incidents.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from incidents.templating import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from incidents.auth.cli import users_cli
+    from incidents.demo.cli import demo_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)

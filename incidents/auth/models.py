@@ -1,0 +1,85 @@
+"""People who use the tracker, and the login sessions they hold."""
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incidents.db import UTCDateTime, db, utcnow
+
+
+class Role(enum.Enum):
+    """What a person may do. Each role includes everything of the roles before it."""
+
+    viewer = "viewer"
+    responder = "responder"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="user_role", native_enum=False, length=20, validate_strings=True,
+             create_constraint=True)
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def can(self, role: Role) -> bool:
+        """True when this person holds `role` or a stronger one."""
+        return self.role.rank >= role.rank
+
+    @property
+    def display(self) -> str:
+        return self.name or self.email
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role.value}>"
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class LoginSession(db.Model):
+    """One signed-in browser. Logging out revokes it, so a copied cookie stops working."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+# Flask-Login identifies a signed-in browser by its session token, not by the user id, so that
+# revoking the token (logout) ends exactly that session even though the cookie is still signed.
+def _get_id(self: User) -> str | None:
+    return getattr(self, "session_token", None)
+
+
+User.get_id = _get_id  # type: ignore[method-assign]

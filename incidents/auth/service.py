@@ -1,0 +1,111 @@
+"""Accounts and sign-in: creating users, checking passwords, starting and ending sessions."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from incidents.auth.models import LoginSession, Role, User
+from incidents.db import utcnow
+from incidents.errors import DomainError
+
+MIN_PASSWORD_LENGTH = 10
+
+# Checked when the e-mail is unknown, so that case costs the same hashing work as a wrong
+# password and the response time does not reveal which accounts exist.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-just-timing")
+
+
+class AccountError(DomainError):
+    pass
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_by_email(*, session: Session, email: str) -> User | None:
+    """The user with this e-mail address, ignoring case."""
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def create_user(*, session: Session, email: str, password: str, role: Role, name: str = "") -> User:
+    """Create an account; refuses duplicates and short passwords."""
+    email = normalise_email(email)
+    if get_by_email(session=session, email=email):
+        raise AccountError(f"An account for {email} already exists.")
+    check_password_strength(password)
+    user = User(email=email, name=name.strip() or email.split("@")[0], role=role,
+                password_hash=generate_password_hash(password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def set_password(*, session: Session, user: User, password: str) -> None:
+    """Change a password and sign the user out everywhere."""
+    check_password_strength(password)
+    user.password_hash = generate_password_hash(password)
+    revoke_all_sessions(session=session, user=user)
+
+
+def authenticate(*, session: Session, email: str, password: str) -> User | None:
+    """The active user with these credentials, or None; takes the same time either way."""
+    user = get_by_email(session=session, email=email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def start_session(*, session: Session, user: User) -> LoginSession:
+    """Record a new signed-in browser for `user` and attach its token to the user object."""
+    login = LoginSession(user=user)
+    session.add(login)
+    session.flush()
+    user.session_token = login.token
+    return login
+
+
+def load_session_user(*, session: Session, token: str) -> User | None:
+    """The user of a live session token, or None when it is unknown, revoked or disabled."""
+    login = session.scalar(
+        select(LoginSession).where(LoginSession.token == token, LoginSession.revoked_at.is_(None))
+    )
+    if login is None or not login.user.active:
+        return None
+    login.user.session_token = token
+    return login.user
+
+
+def end_session(*, session: Session, token: str | None) -> None:
+    """Revoke one session token so a copy of its cookie no longer signs anyone in."""
+    if not token:
+        return
+    login = session.scalar(select(LoginSession).where(LoginSession.token == token))
+    if login is not None and login.revoked_at is None:
+        login.revoked_at = utcnow()
+
+
+def revoke_all_sessions(*, session: Session, user: User) -> None:
+    for login in session.scalars(
+        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
+    ):
+        login.revoked_at = utcnow()
+
+
+def list_users(*, session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name, User.email)))
+
+
+def assignable_users(*, session: Session) -> list[User]:
+    """People who can own parts of an incident: active responders and admins, and viewers too
+    (an executive owner usually only reads)."""
+    return list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)))

@@ -1,0 +1,46 @@
+"""Signing in and out."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from incidents.auth import service
+from incidents.auth.access import safe_next_url
+from incidents.auth.forms import LoginForm
+from incidents.extensions import db
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_FAILED = "That e-mail and password do not match an active account."
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = safe_next_url(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("incident.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = service.authenticate(session=db.session, email=form.email.data,
+                                    password=form.password.data)
+        if user is None:
+            form.password.errors = [LOGIN_FAILED]
+        else:
+            session.clear()  # no session fixation: a fresh session for the new login
+            service.start_session(session=db.session, user=user)
+            db.session.commit()
+            login_user(user, remember=form.remember.data)
+            return redirect(next_url or url_for("incident.index"))
+    status = 401 if form.password.errors == [LOGIN_FAILED] else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        service.end_session(session=db.session, token=current_user.get_id())
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

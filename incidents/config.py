@@ -1,0 +1,62 @@
+"""Configuration read from the environment, with safe defaults for a laptop."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = Path(os.environ.get("INCIDENTS_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+
+def database_url(raw: str | None, instance_path: Path) -> str:
+    """Return an SQLAlchemy URL: the given one normalised, or the SQLite file in the instance folder."""
+    if not raw:
+        return f"sqlite:///{instance_path / 'incidents.db'}"
+    # Heroku-style and plain PostgreSQL URLs select psycopg 3, the driver we ship.
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+def secret_key(instance_path: Path) -> str:
+    """Use SECRET_KEY from the environment, else a random key kept in the instance folder.
+
+    Several app servers behind a load balancer must share one key: set SECRET_KEY there.
+    """
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Create exclusively so two workers starting together agree on one key.
+    try:
+        with open(key_file, "x") as handle:
+            handle.write(key)
+        key_file.chmod(0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    return key
+
+
+def default_config(instance_path: Path) -> dict:
+    """The configuration a fresh checkout runs with."""
+    return {
+        "SECRET_KEY": secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url(os.environ.get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": 14 * 24 * 3600,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: no 3 a.m. surprises
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+        # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0: none).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+        "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "demo-password-2009"),
+    }

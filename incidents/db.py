@@ -1,0 +1,112 @@
+"""Database plumbing: the declarative base, UTC timestamps and SQLite durability settings."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone
+
+from flask import has_request_context, request
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so migrations can drop and alter them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+_frozen_now: ContextVar[datetime | None] = ContextVar("frozen_now", default=None)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (or the time set by `clock_at`)."""
+    return _frozen_now.get() or datetime.now(timezone.utc)
+
+
+@contextmanager
+def clock_at(moment: datetime):
+    """Run a block as if it were `moment`: used to replay a recorded story (the demo, imports)."""
+    token = _frozen_now.set(moment)
+    try:
+        yield
+    finally:
+        _frozen_now.reset(token)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always returned timezone-aware.
+
+    PostgreSQL keeps the zone itself (timestamptz); SQLite has no zone, so we store naive UTC
+    and put the zone back on the way out. Naive input is refused: it is a bug, not a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a timezone first")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, _record):
+    """Make every SQLite connection durable and safe for concurrent writers."""
+    if type(dbapi_connection).__module__.split(".")[0] not in ("sqlite3", "pysqlite2"):
+        return
+    # We issue BEGIN ourselves (see _begin_sqlite), so the driver must not.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.close()
+
+
+def _wants_write_lock() -> bool:
+    """Requests that may write take SQLite's write lock up front; reads stay concurrent."""
+    if has_request_context():
+        return request.method not in ("GET", "HEAD", "OPTIONS")
+    return True  # CLI commands and scripts
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(conn):
+    """Start SQLite transactions explicitly.
+
+    A deferred transaction that reads and then writes can fail at once with SQLITE_BUSY when
+    another writer got in first; BEGIN IMMEDIATE waits for the lock (busy_timeout) instead.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write_lock() else "BEGIN")

@@ -1,0 +1,25 @@
+"""`flask --app app demo load`: the demo scenario for a fresh install."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from incidents.demo import scenario
+from incidents.extensions import db
+
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@demo_cli.command("load")
+@click.option("--force", is_flag=True, help="Load even when the database already holds incidents.")
+def load(force: bool) -> None:
+    """Load the demo incident into an empty database and print the demo login."""
+    password = current_app.config["DEMO_PASSWORD"]
+    if not force and not scenario.is_empty(session=db.session):
+        click.echo("The database already holds incidents; demo data not loaded (use --force to add it).")
+    else:
+        incident = scenario.load(session=db.session, password=password)
+        db.session.commit()
+        click.echo(f"Loaded demo incident {incident.reference}.")
+    click.echo(f"Demo login: {scenario.ADMIN_EMAIL} / {password}  (other demo people use the same password)")

@@ -1,0 +1,59 @@
+"""Shared form pieces: a base form that refuses control characters, and field helpers."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField
+from wtforms.fields.choices import SelectChoice
+
+# NUL and other control characters have no business in text a person typed, and PostgreSQL
+# refuses NUL outright; tab, newline and carriage return are fine.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def has_control_chars(value: str) -> bool:
+    return bool(_CONTROL_CHARS.search(value))
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Select choices from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class BaseForm(FlaskForm):
+    """A CSRF-protected form whose text fields refuse invisible control characters."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            values = field.data if isinstance(field.data, list) else [field.data]
+            if any(isinstance(v, str) and has_control_chars(v) for v in values):
+                field.errors = list(field.errors) + ["Remove the invisible control characters."]
+                valid = False
+        return valid
+
+
+class UTCDateTimeField(DateTimeLocalField):
+    """A date and time typed in UTC (the form says so) and returned timezone-aware."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
+        kwargs.setdefault("description", "UTC")
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None:
+            if not (1900 <= self.data.year <= 2200):
+                self.data = None
+                raise ValueError("Enter a date between 1900 and 2200.")
+            self.data = self.data.replace(tzinfo=timezone.utc)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        if isinstance(self.data, datetime):
+            return self.data.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+        return ""

@@ -1,0 +1,79 @@
+"""The fixed vocabularies of an incident: severity, status and data categories."""
+from __future__ import annotations
+
+import enum
+
+
+class Severity(enum.Enum):
+    """SEV1 is the most severe."""
+
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+    @property
+    def label(self) -> str:
+        return {
+            "SEV1": "SEV1 · critical",
+            "SEV2": "SEV2 · major",
+            "SEV3": "SEV3 · minor",
+            "SEV4": "SEV4 · low",
+        }[self.value]
+
+
+class Status(enum.Enum):
+    """The lifecycle, in order. Closed comes only after resolved."""
+
+    investigating = "investigating"
+    identified = "identified"
+    recovering = "recovering"
+    monitoring = "monitoring"
+    resolved = "resolved"
+    closed = "closed"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (Status.resolved, Status.closed)
+
+
+OPEN_STATUSES = [s for s in Status if s.is_open]
+
+# Which status may follow which. Work can slide back (a restore fails, a resolved incident
+# reopens), but a closed incident is history and stays closed.
+TRANSITIONS: dict[Status, tuple[Status, ...]] = {
+    Status.investigating: (Status.identified, Status.recovering, Status.monitoring, Status.resolved),
+    Status.identified: (Status.investigating, Status.recovering, Status.monitoring, Status.resolved),
+    Status.recovering: (Status.investigating, Status.identified, Status.monitoring, Status.resolved),
+    Status.monitoring: (Status.investigating, Status.identified, Status.recovering, Status.resolved),
+    Status.resolved: (Status.investigating, Status.recovering, Status.monitoring, Status.closed),
+    Status.closed: (),
+}
+
+# Data an incident can touch. Kept as a vocabulary so counts per category add up across incidents.
+DATA_CATEGORIES: dict[str, str] = {
+    "contacts": "Contacts",
+    "calendars": "Calendars",
+    "tasks": "To-do lists",
+    "notes": "Notes",
+    "photos": "Photos",
+    "files": "Files",
+    "messages": "Messages",
+    "settings": "Settings and preferences",
+    "billing": "Billing records",
+}
+
+# The key moments of an incident, in the order they usually happen.
+KEY_MOMENTS: dict[str, str] = {
+    "loss_began_at": "Loss began",
+    "detected_at": "Detected",
+    "declared_at": "Declared",
+    "aware_at": "Became aware (legal clock)",
+    "mitigated_at": "Mitigated",
+    "resolved_at": "Resolved",
+    "closed_at": "Closed",
+}

@@ -1,0 +1,88 @@
+"""Forms for declaring, editing and moving incidents."""
+from __future__ import annotations
+
+from wtforms import (BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField,
+                     StringField, TextAreaField)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+
+from incidents.forms import BaseForm, options, UTCDateTimeField
+from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
+
+SEVERITY_CHOICES = options((s.value, s.label) for s in Severity)
+CATEGORY_CHOICES = options(DATA_CATEGORIES.items())
+MAX_TEXT = 20_000
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _version_field():
+    return IntegerField(widget=HiddenInput(),
+                        validators=[InputRequired("The form is missing its version; reload the page."),
+                                    NumberRange(min=1, max=2**31 - 1)])
+
+
+class DeclareForm(BaseForm):
+    title = StringField("What is happening?", validators=[DataRequired("Give the incident a title."),
+                                                          Length(max=200)],
+                        render_kw={"placeholder": "e.g. Contacts missing after storage upgrade",
+                                   "autofocus": True})
+    severity = SelectField("Severity", choices=SEVERITY_CHOICES, default=Severity.SEV2.value,
+                           validators=[DataRequired()])
+    data_categories = MultiCheckboxField("Data affected (if known)", choices=CATEGORY_CHOICES,
+                                         validators=[Optional()])
+    personal_data = BooleanField("Personal data may be involved")
+    summary = TextAreaField("First notes (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)])
+
+
+class OwnerChoiceField(SelectField):
+    """A person chosen from a list, or nobody (0)."""
+
+    def __init__(self, label, **kwargs):
+        super().__init__(label, coerce=int, validators=[Optional()], validate_choice=True, **kwargs)
+
+
+class EditForm(BaseForm):
+    version = _version_field()
+    title = StringField("Title", validators=[DataRequired("Give the incident a title."), Length(max=200)])
+    severity = SelectField("Severity", choices=SEVERITY_CHOICES, validators=[DataRequired()])
+    summary = TextAreaField("Summary (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)])
+    data_categories = MultiCheckboxField("Data categories affected", choices=CATEGORY_CHOICES,
+                                         validators=[Optional()])
+    personal_data = BooleanField("Personal data involved")
+    commander = OwnerChoiceField("Incident commander")
+    comms_lead = OwnerChoiceField("Communications lead")
+    executive = OwnerChoiceField("Executive owner")
+    loss_began_at = UTCDateTimeField("Loss began", validators=[Optional()])
+    detected_at = UTCDateTimeField("Detected", validators=[Optional()])
+    declared_at = UTCDateTimeField("Declared", validators=[DataRequired("An incident has a declared time.")])
+    aware_at = UTCDateTimeField("Became aware (legal clock start)", validators=[Optional()])
+    mitigated_at = UTCDateTimeField("Mitigated", validators=[Optional()])
+    resolved_at = UTCDateTimeField("Resolved", validators=[Optional()])
+
+    def set_people(self, users) -> None:
+        choices = options([(0, "— nobody yet —")] + [(u.id, f"{u.display} ({u.role.value})") for u in users])
+        for field in (self.commander, self.comms_lead, self.executive):
+            field.choices = choices
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        ordered = [("loss_began_at", "detected_at"), ("detected_at", "resolved_at"),
+                   ("loss_began_at", "resolved_at"), ("declared_at", "resolved_at")]
+        for earlier, later in ordered:
+            a, b = getattr(self, earlier).data, getattr(self, later).data
+            if a and b and b < a:
+                getattr(self, later).errors.append(
+                    f"This cannot be before “{getattr(self, earlier).label.text}”.")
+                valid = False
+        return valid
+
+
+class StatusForm(BaseForm):
+    version = _version_field()
+    status = SelectField("New status", choices=options((s.value, s.label) for s in Status),
+                         validators=[DataRequired()])
+    note = TextAreaField("Why (optional, goes on the timeline)", validators=[Optional(), Length(max=MAX_TEXT)])

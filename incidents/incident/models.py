@@ -1,0 +1,76 @@
+"""The incident: one data-loss event and the people accountable for it."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incidents.auth.models import User
+from incidents.db import UTCDateTime, db, utcnow
+from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
+
+
+def _enum(enum_cls, name: str) -> Enum:
+    # Stored as plain strings with a CHECK, the same on SQLite and PostgreSQL.
+    return Enum(enum_cls, name=name, native_enum=False, length=20, validate_strings=True,
+                create_constraint=True)
+
+
+class Incident(db.Model):
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"))
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.investigating)
+    data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    personal_data: Mapped[bool] = mapped_column(default=False)
+
+    commander_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    comms_lead_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    executive_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    loss_began_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    aware_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Optimistic locking: every UPDATE checks and bumps this, so a stale write fails loudly.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    commander: Mapped[User | None] = relationship(foreign_keys=[commander_id])
+    comms_lead: Mapped[User | None] = relationship(foreign_keys=[comms_lead_id])
+    executive: Mapped[User | None] = relationship(foreign_keys=[executive_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_incident_status_declared", "status", "declared_at"),
+    )
+
+    @property
+    def category_labels(self) -> list[str]:
+        return [DATA_CATEGORIES.get(c, c) for c in self.data_categories or []]
+
+    def __repr__(self) -> str:
+        return f"<Incident {self.reference}>"
+
+
+class ReferenceCounter(db.Model):
+    """The last incident number used each year; bumped atomically to hand out references."""
+
+    __tablename__ = "reference_counter"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,234 @@
+"""Declaring, editing and moving incidents through their lifecycle.
+
+Every change is written to the timeline in the same transaction, so the record of who did
+what can never drift from the incident itself. Services flush; the web request commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from incidents.auth.models import User
+from incidents.db import utcnow
+from incidents.errors import EditConflict, InvalidTransition, NotFound
+from incidents.incident.enums import DATA_CATEGORIES, KEY_MOMENTS, TRANSITIONS, Severity, Status
+from incidents.incident.models import Incident, ReferenceCounter
+from incidents.timeline.models import EntryKind
+from incidents.timeline.service import add_entry
+
+OWNER_ROLES = {
+    "commander": "Incident commander",
+    "comms_lead": "Communications lead",
+    "executive": "Executive owner",
+}
+DETAIL_FIELDS = {
+    "title": "Title",
+    "summary": "Summary",
+    "severity": "Severity",
+    "data_categories": "Data categories",
+    "personal_data": "Personal data involved",
+    **{k: v for k, v in KEY_MOMENTS.items() if k != "closed_at"},
+}
+# Moments the status lifecycle sets when they are still empty.
+STATUS_MOMENTS = {Status.monitoring: "mitigated_at", Status.resolved: "resolved_at",
+                  Status.closed: "closed_at"}
+
+
+def next_reference(*, session: Session, year: int) -> str:
+    """Hand out the next reference for `year`, e.g. INC-2026-0007, safely under concurrency."""
+    for _attempt in range(5):
+        number = session.execute(
+            update(ReferenceCounter)
+            .where(ReferenceCounter.year == year)
+            .values(last_number=ReferenceCounter.last_number + 1)
+            .returning(ReferenceCounter.last_number)
+        ).scalar()
+        if number is not None:
+            return f"INC-{year}-{number:04d}"
+        try:
+            with session.begin_nested():
+                session.add(ReferenceCounter(year=year, last_number=1))
+            return f"INC-{year}-0001"
+        except IntegrityError:
+            continue  # another request created the year's counter first; bump it instead
+    raise RuntimeError("could not allocate an incident reference")
+
+
+def declare_incident(*, session: Session, actor: User, title: str, severity: Severity,
+                     summary: str = "", data_categories: list[str] | None = None,
+                     personal_data: bool = False, declared_at: datetime | None = None) -> Incident:
+    """Open a new incident with the declarer as incident commander until someone else takes over."""
+    declared_at = declared_at or utcnow()
+    incident = Incident(
+        reference=next_reference(session=session, year=declared_at.year),
+        title=title.strip(), severity=severity, summary=(summary or "").strip(),
+        status=Status.investigating, data_categories=_known_categories(data_categories),
+        personal_data=personal_data, declared_at=declared_at, aware_at=None,
+        commander=actor, created_by=actor, updated_by=actor,
+    )
+    session.add(incident)
+    session.flush()
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.status_change,
+              occurred_at=declared_at,
+              body=f"Declared **{severity.value}** incident, status *investigating*. "
+                   f"{actor.display} is incident commander.")
+    return incident
+
+
+def _known_categories(categories: list[str] | None) -> list[str]:
+    return [c for c in DATA_CATEGORIES if c in set(categories or [])]
+
+
+def get_incident(*, session: Session, reference: str) -> Incident:
+    """The incident with this reference, or NotFound."""
+    incident = session.scalar(
+        select(Incident).where(Incident.reference == reference.upper())
+        .options(joinedload(Incident.commander), joinedload(Incident.comms_lead),
+                 joinedload(Incident.executive))
+    )
+    if incident is None:
+        raise NotFound(f"No incident {reference}.")
+    return incident
+
+
+@dataclass
+class IncidentFilter:
+    status: str | None = None  # a Status value, or "open"
+    severity: Severity | None = None
+    owner_id: int | None = None
+    query: str | None = None
+
+
+def list_incidents(*, session: Session, filters: IncidentFilter, limit: int = 200) -> list[Incident]:
+    """Incidents matching the filters, open and most severe first, then newest."""
+    stmt = select(Incident).options(joinedload(Incident.commander))
+    if filters.status == "open":
+        stmt = stmt.where(Incident.status.in_([s for s in Status if s.is_open]))
+    elif filters.status:
+        stmt = stmt.where(Incident.status == Status(filters.status))
+    if filters.severity:
+        stmt = stmt.where(Incident.severity == filters.severity)
+    if filters.owner_id:
+        stmt = stmt.where(or_(Incident.commander_id == filters.owner_id,
+                              Incident.comms_lead_id == filters.owner_id,
+                              Incident.executive_id == filters.owner_id))
+    if filters.query:
+        pattern = "%" + filters.query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(func.lower(Incident.title).like(pattern, escape="\\"),
+                              func.lower(Incident.reference).like(pattern, escape="\\")))
+    stmt = stmt.order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(limit)
+    return list(session.scalars(stmt).unique())
+
+
+def change_status(*, session: Session, actor: User, incident: Incident, new_status: Status,
+                  expected_version: int, note: str = "",
+                  occurred_at: datetime | None = None) -> Incident:
+    """Move the incident along its lifecycle, stamp the key moment, and record it on the timeline."""
+    _check_version(incident, expected_version, {"status": ("Status", incident.status.label, new_status.label)})
+    if new_status == incident.status:
+        raise InvalidTransition(f"The incident is already {new_status.label.lower()}.")
+    if new_status not in TRANSITIONS[incident.status]:
+        raise InvalidTransition(
+            f"A {incident.status.label.lower()} incident cannot move to {new_status.label.lower()}."
+        )
+    when = occurred_at or utcnow()
+    old = incident.status
+    incident.status = new_status
+    moment = STATUS_MOMENTS.get(new_status)
+    if moment and getattr(incident, moment) is None:
+        setattr(incident, moment, when)
+    if new_status.is_open and old in (Status.resolved,):
+        incident.resolved_at = None  # reopened: it is no longer resolved
+    incident.updated_by = actor
+    body = f"Status changed from *{old.label.lower()}* to **{new_status.label.lower()}**."
+    if note.strip():
+        body += "\n\n" + note.strip()
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.status_change,
+              body=body, occurred_at=when)
+    session.flush()
+    return incident
+
+
+def update_incident(*, session: Session, actor: User, incident: Incident, expected_version: int,
+                    changes: dict[str, Any]) -> Incident:
+    """Apply edited details and owners; refuses to overwrite a newer version someone else saved."""
+    _check_version(incident, expected_version, _differences(incident, changes))
+    if "data_categories" in changes:
+        changes["data_categories"] = _known_categories(changes["data_categories"])
+    owner_lines, detail_lines = [], []
+    for name, value in changes.items():
+        if name in OWNER_ROLES:
+            if getattr(incident, name) != value:
+                owner_lines.append(f"{OWNER_ROLES[name]}: {_show(getattr(incident, name))} → "
+                                   f"**{_show(value)}**")
+                setattr(incident, name, value)
+        elif name in DETAIL_FIELDS:
+            if getattr(incident, name) != value:
+                detail_lines.append(_describe_change(name, getattr(incident, name), value))
+                setattr(incident, name, value)
+        else:
+            raise ValueError(f"{name} cannot be edited here")
+    if not owner_lines and not detail_lines:
+        return incident
+    incident.updated_by = actor
+    if owner_lines:
+        add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,
+                  body="\n".join(f"- {line}" for line in owner_lines))
+    if detail_lines:
+        add_entry(session=session, incident=incident, author=actor, kind=EntryKind.note,
+                  body="Details changed:\n\n" + "\n".join(f"- {line}" for line in detail_lines))
+    session.flush()
+    return incident
+
+
+def _check_version(incident: Incident, expected_version: int, differences) -> None:
+    if incident.version != expected_version:
+        by = incident.updated_by.display if incident.updated_by else "someone"
+        diffs = differences if isinstance(differences, list) else list(differences.values())
+        raise EditConflict(
+            f"{by} saved a newer version of {incident.reference} while you were editing. "
+            "Nothing of yours was saved: compare the values below, then save again.",
+            current_version=incident.version, differences=diffs,
+        )
+
+
+def _differences(incident: Incident, changes: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, stored value, submitted value) for each submitted field that differs."""
+    labels = {**OWNER_ROLES, **DETAIL_FIELDS}
+    diffs = []
+    for name, value in changes.items():
+        current = getattr(incident, name, None)
+        if name == "data_categories":
+            value = _known_categories(value)
+        if current != value:
+            diffs.append((labels.get(name, name), _show(current), _show(value)))
+    return diffs
+
+
+def _describe_change(name: str, old: Any, new: Any) -> str:
+    label = DETAIL_FIELDS[name]
+    if name == "summary":
+        return f"{label} rewritten"
+    return f"{label}: {_show(old)} → **{_show(new)}**"
+
+
+def _show(value: Any) -> str:
+    """A value as a person reads it in the timeline and in conflict messages."""
+    if value is None or value == "" or value == []:
+        return "none"
+    if isinstance(value, User):
+        return value.display
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, (Severity, Status)):
+        return value.value
+    if isinstance(value, list):
+        return ", ".join(DATA_CATEGORIES.get(v, v) for v in value)
+    return str(value)

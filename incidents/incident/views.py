@@ -1,0 +1,177 @@
+"""Incident pages: the list, declaring, the detail page, editing and status changes."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from incidents.auth.access import role_required
+from incidents.auth.models import Role, User
+from incidents.auth.service import assignable_users
+from incidents.errors import EditConflict, InvalidTransition, NotFound
+from incidents.extensions import db
+from incidents.forms import has_control_chars, options
+from incidents.incident import service
+from incidents.incident.enums import KEY_MOMENTS, TRANSITIONS, Severity, Status
+from incidents.incident.forms import DeclareForm, EditForm, StatusForm
+from incidents.timeline.forms import EntryForm
+from incidents.timeline.service import timeline_for
+
+bp = Blueprint("incident", __name__)
+
+EDITABLE_MOMENTS = [m for m in KEY_MOMENTS if m != "closed_at"]
+
+
+def load_incident(reference: str):
+    try:
+        return service.get_incident(session=db.session, reference=reference)
+    except NotFound:
+        abort(404)
+
+
+def _list_filters() -> service.IncidentFilter:
+    args = request.args
+    status = args.get("status", "open")
+    if status not in {s.value for s in Status} | {"open", ""}:
+        status = "open"
+    severity = args.get("severity", "")
+    owner = args.get("owner", "")
+    query = args.get("q", "").strip()[:200]
+    return service.IncidentFilter(
+        status=status or None,
+        severity=Severity(severity) if severity in Severity._value2member_map_ else None,
+        owner_id=int(owner) if owner.isdigit() and int(owner) < 2**31 else None,
+        query=None if not query or has_control_chars(query) else query,
+    )
+
+
+@bp.route("/")
+def index():
+    filters = _list_filters()
+    incidents = service.list_incidents(session=db.session, filters=filters)
+    return render_template("incident/list.html", incidents=incidents, filters=filters,
+                           people=assignable_users(session=db.session),
+                           statuses=list(Status), severities=list(Severity))
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@role_required(Role.responder)
+def declare():
+    form = DeclareForm()
+    if form.validate_on_submit():
+        incident = service.declare_incident(
+            session=db.session, actor=current_user, title=form.title.data,
+            severity=Severity(form.severity.data), summary=form.summary.data,
+            data_categories=form.data_categories.data, personal_data=form.personal_data.data,
+        )
+        db.session.commit()
+        flash(f"{incident.reference} declared. You are incident commander until you hand over.", "success")
+        return redirect(url_for("incident.detail", reference=incident.reference))
+    return render_template("incident/declare.html", form=form), 422 if form.errors else 200
+
+
+def render_detail(incident, *, entry_form=None, status_form=None, code=200):
+    status_form = status_form or StatusForm(formdata=None, version=incident.version)
+    status_form.status.choices = options((s.value, s.label) for s in TRANSITIONS[incident.status])
+    return render_template(
+        "incident/detail.html", incident=incident,
+        timeline=timeline_for(session=db.session, incident=incident),
+        entry_form=entry_form or EntryForm(formdata=None),
+        status_form=status_form, moments=KEY_MOMENTS,
+    ), code
+
+
+@bp.route("/incidents/<reference>")
+def detail(reference: str):
+    return render_detail(load_incident(reference))
+
+
+@bp.route("/incidents/<reference>/status", methods=["POST"])
+@role_required(Role.responder)
+def change_status(reference: str):
+    incident = load_incident(reference)
+    form = StatusForm()
+    form.status.choices = options((s.value, s.label) for s in Status)
+    if not form.validate_on_submit():
+        return render_detail(incident, status_form=form, code=422)
+    try:
+        service.change_status(session=db.session, actor=current_user, incident=incident,
+                              new_status=Status(form.status.data), expected_version=form.version.data,
+                              note=form.note.data or "")
+        db.session.commit()
+    except (InvalidTransition, EditConflict) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("incident.detail", reference=reference))
+    except StaleDataError:
+        db.session.rollback()
+        flash("Someone changed this incident at the same moment. Nothing was saved; "
+              "check the status and try again.", "error")
+        return redirect(url_for("incident.detail", reference=reference))
+    flash(f"Status is now {incident.status.label.lower()}.", "success")
+    return redirect(url_for("incident.detail", reference=reference))
+
+
+def _edit_form(incident, formdata=True) -> EditForm:
+    if formdata:
+        form = EditForm()
+    else:
+        form = EditForm(formdata=None, obj=incident)
+        form.severity.data = incident.severity.value
+        for role in service.OWNER_ROLES:
+            getattr(form, role).data = getattr(incident, f"{role}_id") or 0
+    form.set_people(assignable_users(session=db.session))
+    return form
+
+
+def _submitted_changes(form: EditForm) -> dict:
+    def person(field):
+        return db.session.get(User, field.data) if field.data else None
+
+    changes = {
+        "title": form.title.data.strip(),
+        "severity": Severity(form.severity.data),
+        "summary": (form.summary.data or "").strip(),
+        "data_categories": form.data_categories.data or [],
+        "personal_data": bool(form.personal_data.data),
+    }
+    changes.update({role: person(getattr(form, role)) for role in service.OWNER_ROLES})
+    changes.update({m: getattr(form, m).data for m in EDITABLE_MOMENTS})
+    return changes
+
+
+def _rebase(form: EditForm, version: int) -> None:
+    """Keep the editor's input but base it on the version now stored, so saving again after
+    reviewing the differences is a deliberate choice rather than a silent overwrite."""
+    form.version.data = version
+    form.version.raw_data = [str(version)]
+
+
+@bp.route("/incidents/<reference>/edit", methods=["GET", "POST"])
+@role_required(Role.responder)
+def edit(reference: str):
+    incident = load_incident(reference)
+    if request.method == "GET":
+        return render_template("incident/edit.html", incident=incident, form=_edit_form(incident, False))
+    form = _edit_form(incident)
+    if not form.validate_on_submit():
+        return render_template("incident/edit.html", incident=incident, form=form), 422
+    try:
+        service.update_incident(session=db.session, actor=current_user, incident=incident,
+                                expected_version=form.version.data, changes=_submitted_changes(form))
+        db.session.commit()
+    except EditConflict as conflict:
+        db.session.rollback()
+        _rebase(form, conflict.current_version)
+        return render_template("incident/edit.html", incident=incident, form=form,
+                               conflict=conflict), 409
+    except StaleDataError:
+        db.session.rollback()
+        incident = load_incident(reference)
+        conflict = EditConflict("Someone saved this incident at the same moment. Nothing of yours "
+                                "was saved: check the current values, then save again.",
+                                current_version=incident.version, differences=[])
+        _rebase(form, incident.version)
+        return render_template("incident/edit.html", incident=incident, form=form, conflict=conflict), 409
+    flash("Incident updated.", "success")
+    return redirect(url_for("incident.detail", reference=reference))

@@ -1,0 +1,46 @@
+"""Filters and globals the templates share."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Flask
+
+from incidents.auth.models import Role
+from incidents.markdown import render_markdown
+
+
+def format_utc(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A timestamp in UTC, always with its zone shown."""
+    if value is None:
+        return "—"
+    return value.astimezone(timezone.utc).strftime(fmt) + " UTC"
+
+
+def iso(value: datetime | None) -> str:
+    return value.astimezone(timezone.utc).isoformat() if value else ""
+
+
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """A span like '3 d 4 h' or '45 min'; empty when either end is missing."""
+    if not start or not end:
+        return ""
+    minutes = int((end - start).total_seconds() // 60)
+    sign = "−" if minutes < 0 else ""
+    minutes = abs(minutes)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{sign}{days} d {hours} h"
+    if hours:
+        return f"{sign}{hours} h {mins} min"
+    return f"{sign}{mins} min"
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["utc"] = format_utc
+    app.jinja_env.filters["iso"] = iso
+    app.jinja_env.globals["duration"] = duration
+    app.jinja_env.globals["Role"] = Role
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

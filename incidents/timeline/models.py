@@ -1,0 +1,92 @@
+"""The timeline: the append-only record of what happened during an incident."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incidents.auth.models import User
+from incidents.db import UTCDateTime, db, utcnow
+
+
+class EntryKind(enum.Enum):
+    note = "note"
+    status_change = "status_change"
+    impact = "impact"
+    recovery = "recovery"
+    communication = "communication"
+    decision = "decision"
+    action = "action"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+# Kinds a person may choose when posting by hand; status changes are written by the app.
+POSTABLE_KINDS = [k for k in EntryKind if k is not EntryKind.status_change]
+
+
+class Visibility(enum.Enum):
+    internal = "internal"
+    public = "public"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class TimelineEntryError(Exception):
+    """Raised when code tries to change or delete a recorded timeline entry."""
+
+
+class TimelineEntry(db.Model):
+    """One thing that happened. Never updated or deleted: a correction is a new revision.
+
+    The first revision of an entry has `original_id` NULL and `revision` 1; corrections point at
+    that first revision and count up, so the unique constraint stops two people writing the
+    same revision number at once.
+    """
+
+    __tablename__ = "timeline_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    original_id: Mapped[int | None] = mapped_column(ForeignKey("timeline_entry.id"))
+    revision: Mapped[int] = mapped_column(default=1)
+    kind: Mapped[EntryKind] = mapped_column(
+        Enum(EntryKind, name="entry_kind", native_enum=False, length=20, create_constraint=True)
+    )
+    visibility: Mapped[Visibility] = mapped_column(
+        Enum(Visibility, name="visibility", native_enum=False, length=20, create_constraint=True),
+        default=Visibility.internal,
+    )
+    body: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    correction_reason: Mapped[str | None] = mapped_column(String(500))
+
+    author: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("original_id", "revision", name="uq_timeline_entry_original_revision"),
+        Index("ix_timeline_entry_incident_occurred", "incident_id", "occurred_at", "id"),
+        Index("ix_timeline_entry_original_id", "original_id"),
+    )
+
+    @property
+    def root_id(self) -> int:
+        return self.original_id or self.id
+
+
+@event.listens_for(TimelineEntry, "before_update")
+def _refuse_update(_mapper, _connection, target):
+    raise TimelineEntryError(f"timeline entry {target.id} is append-only; add a correction")
+
+
+@event.listens_for(TimelineEntry, "before_delete")
+def _refuse_delete(_mapper, _connection, target):
+    raise TimelineEntryError(f"timeline entry {target.id} is append-only and cannot be deleted")

@@ -1,0 +1,76 @@
+"""Posting to the timeline and correcting entries."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from incidents.auth.access import role_required
+from incidents.auth.models import Role
+from incidents.errors import NotFound
+from incidents.extensions import db
+from incidents.forms import options
+from incidents.incident.views import load_incident, render_detail
+from incidents.timeline import service
+from incidents.timeline.forms import CorrectionForm, EntryForm
+from incidents.timeline.models import POSTABLE_KINDS, EntryKind, Visibility
+
+bp = Blueprint("timeline", __name__)
+
+
+@bp.route("/incidents/<reference>/timeline", methods=["POST"])
+@role_required(Role.responder)
+def post(reference: str):
+    incident = load_incident(reference)
+    form = EntryForm()
+    if not form.validate_on_submit():
+        return render_detail(incident, entry_form=form, code=422)
+    try:
+        service.add_entry(session=db.session, incident=incident, author=current_user,
+                          kind=EntryKind(form.kind.data), body=form.body.data,
+                          visibility=Visibility(form.visibility.data),
+                          occurred_at=form.occurred_at.data)
+    except service.TimelineError as error:
+        db.session.rollback()
+        form.occurred_at.errors = list(form.occurred_at.errors) + [str(error)]
+        return render_detail(load_incident(reference), entry_form=form, code=422)
+    db.session.commit()
+    flash("Update posted.", "success")
+    return redirect(url_for("incident.detail", reference=reference) + "#timeline")
+
+
+@bp.route("/incidents/<reference>/timeline/<int:entry_id>/correct", methods=["GET", "POST"])
+@role_required(Role.responder)
+def correct(reference: str, entry_id: int):
+    incident = load_incident(reference)
+    try:
+        entry = service.get_entry(session=db.session, incident=incident, entry_id=entry_id)
+    except NotFound:
+        abort(404)
+    latest = service.latest_revision(session=db.session, entry=entry)
+    submitted = request.method == "POST"
+    form = CorrectionForm(obj=None if submitted else latest)
+    if latest.kind is EntryKind.status_change:
+        form.kind.choices = options([(EntryKind.status_change.value, EntryKind.status_change.label)])
+    else:
+        form.kind.choices = options((k.value, k.label) for k in POSTABLE_KINDS)
+    if not submitted:
+        form.kind.data, form.visibility.data = latest.kind.value, latest.visibility.value
+        form.reason.data = ""
+    if form.validate_on_submit():
+        try:
+            service.correct_entry(session=db.session, author=current_user, entry=latest,
+                                  expected_revision=form.revision.data, body=form.body.data,
+                                  reason=form.reason.data, kind=EntryKind(form.kind.data),
+                                  visibility=Visibility(form.visibility.data),
+                                  occurred_at=form.occurred_at.data)
+            db.session.commit()
+        except service.TimelineError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            latest = service.latest_revision(session=db.session, entry=entry)
+            form.revision.data, form.revision.raw_data = latest.revision, [str(latest.revision)]
+            return render_template("timeline/correct.html", incident=incident, entry=latest, form=form), 409
+        flash("Correction recorded; the original is kept in the entry's history.", "success")
+        return redirect(url_for("incident.detail", reference=reference) + f"#entry-{latest.root_id}")
+    code = 422 if form.errors else 200
+    return render_template("timeline/correct.html", incident=incident, entry=latest, form=form), code

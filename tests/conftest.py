@@ -1,0 +1,175 @@
+"""Test fixtures. Every test that touches the database runs on SQLite and on PostgreSQL.
+
+With CI=true a missing PostgreSQL or Chromium fails the run; elsewhere those tests are skipped
+with a loud reason in the summary.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from incidents import create_app
+from incidents.extensions import db
+from tests.factories import Factory
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DEFAULT_PG_URL = "postgresql+psycopg://incidents_test:incidents_test@127.0.0.1:5432/incidents_test"
+PG_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def require(condition_met: bool, reason: str) -> None:
+    """Skip loudly when something the suite needs is missing, or fail when CI=true."""
+    if condition_met:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this is a failure, not a skip)", pytrace=False)
+    pytest.skip(f"NOT TESTED: {reason}")
+
+
+def base_config(tmp_path: Path, database_url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "WTF_CSRF_ENABLED": False,
+        "DEMO_PASSWORD": "demo-password-for-tests",
+    }
+
+
+def pg_reachable(url: str) -> str | None:
+    """None when PostgreSQL answers at `url`, else the reason it does not."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return None
+    except Exception as error:  # noqa: BLE001 - any failure means "not available"
+        return str(error).splitlines()[0]
+    finally:
+        engine.dispose()
+
+
+def reset_pg_schema(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    problem = pg_reachable(PG_URL)
+    require(problem is None, f"PostgreSQL at {re.sub(r':[^:@/]+@', ':***@', PG_URL)} is not reachable "
+                             f"({problem}); run `make test` as root or set TEST_DATABASE_URL")
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite file upgraded to the newest migration once; each test gets a copy."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.db"
+    app = create_app(base_config(folder, f"sqlite:///{path}"))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_pg(pg_url) -> str:
+    """The PostgreSQL test database, emptied and upgraded to the newest migration once."""
+    reset_pg_schema(pg_url)
+    app = create_app(base_config(Path("/tmp"), pg_url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return pg_url
+
+
+def truncate_all(app) -> None:
+    with app.app_context():
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend, request, tmp_path) -> str:
+    if backend == "sqlite":
+        template = request.getfixturevalue("migrated_sqlite")
+        path = tmp_path / "test.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    return request.getfixturevalue("migrated_pg")
+
+
+@pytest.fixture
+def app_config(tmp_path, database_url) -> dict:
+    """Tests may change this dict before asking for `app`."""
+    return base_config(tmp_path, database_url)
+
+
+@pytest.fixture
+def app(app_config, backend):
+    app = create_app(app_config)
+    yield app
+    if backend == "postgresql":
+        truncate_all(app)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make(app) -> Factory:
+    """Builds users and incidents through the real services: `make.user(...)`, `make.incident(...)`."""
+    return Factory(app)
+
+
+class Auth:
+    def __init__(self, client, make: Factory):
+        self.client = client
+        self.make = make
+
+    def login(self, email: str, password: str = Factory.PASSWORD):
+        return self.client.post("/login", data={"email": email, "password": password})
+
+    def as_role(self, role: str):
+        """Create a user with `role`, sign in as them and return the user's e-mail."""
+        email = self.make.user(role=role)
+        response = self.login(email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return email
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client, make) -> Auth:
+    return Auth(client, make)
