@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, Response, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from incidents.config import INSTANCE_PATH, PROJECT_ROOT, default_config
@@ -80,6 +80,7 @@ def register_security(app: Flask) -> None:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
     require_login_everywhere(app)
+    app.response_class = SecureCookieResponse
 
     @app.after_request
     def security_headers(response):
@@ -91,17 +92,27 @@ def register_security(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         )
+        if request.endpoint != "static":
+            # Pages hold incident data: never keep them in the browser's caches, so Back after
+            # signing out (back/forward cache included) goes to the server and gets the login page.
+            response.headers.setdefault("Cache-Control", "no-store")
         if request.is_secure:
-            # Cookies only travel over HTTPS when the site is served over HTTPS.
-            cookies = response.headers.getlist("Set-Cookie")
-            if cookies:
-                response.headers.remove("Set-Cookie")
-                for cookie in cookies:
-                    if "; secure" not in cookie.lower():
-                        cookie += "; Secure"
-                    response.headers.add("Set-Cookie", cookie)
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
+
+
+class SecureCookieResponse(Response):
+    """A response whose cookies only travel over HTTPS when the site is served over HTTPS.
+
+    The flag is set where cookies are made because rewriting Set-Cookie in an after_request hook
+    misses them: Flask writes the session cookie after every hook has run, and Flask-Login sets
+    the remember cookie in a hook of its own.
+    """
+
+    def set_cookie(self, key: str, value: str = "", **options) -> None:
+        if has_request_context() and request.is_secure:
+            options["secure"] = True
+        super().set_cookie(key, value, **options)
 
 
 def register_error_handlers(app: Flask) -> None:

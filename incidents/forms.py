@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField
 from wtforms.fields.choices import SelectChoice
@@ -24,6 +25,15 @@ def options(pairs) -> list[SelectChoice]:
 
 class BaseForm(FlaskForm):
     """A CSRF-protected form whose text fields refuse invisible control characters."""
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            # These are plain HTML forms: read only the posted fields. Flask-WTF would also hand
+            # them uploaded files and JSON bodies, whose values (a file, a number, a list) crash
+            # validators that expect text; here such a value simply counts as missing.
+            if formdata is None or hasattr(formdata, "getlist"):
+                return formdata  # given explicitly by the view
+            return request.form if form.is_submitted() else None
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

@@ -57,20 +57,49 @@ def pg_reachable(url: str) -> str | None:
         engine.dispose()
 
 
-def reset_pg_schema(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
+class PostgresDatabases:
+    """Creates throw-away databases on the test server, so parallel runs never share one."""
+
+    def __init__(self, server_url: str):
+        self.server = sa.engine.make_url(server_url)
+        self.created: list[str] = []
+
+    def _admin(self):
+        return sa.create_engine(self.server, isolation_level="AUTOCOMMIT")
+
+    def create(self, label: str) -> str:
+        name = f"{self.server.database}_{label}_{os.getpid()}_{len(self.created)}"
+        engine = self._admin()
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        self.created.append(name)
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        engine = self._admin()
+        with engine.connect() as conn:
+            for name in self.created:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> str:
+    """The PostgreSQL server the suite may create databases on."""
     problem = pg_reachable(PG_URL)
     require(problem is None, f"PostgreSQL at {re.sub(r':[^:@/]+@', ':***@', PG_URL)} is not reachable "
                              f"({problem}); run `make test` as root or set TEST_DATABASE_URL")
     return PG_URL
+
+
+@pytest.fixture(scope="session")
+def pg_databases(pg_url):
+    """`pg_databases.create(label)` returns the URL of a new empty database, dropped at the end."""
+    databases = PostgresDatabases(pg_url)
+    yield databases
+    databases.drop_all()
 
 
 @pytest.fixture(scope="session")
@@ -86,14 +115,14 @@ def migrated_sqlite(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def migrated_pg(pg_url) -> str:
-    """The PostgreSQL test database, emptied and upgraded to the newest migration once."""
-    reset_pg_schema(pg_url)
-    app = create_app(base_config(Path("/tmp"), pg_url))
+def migrated_pg(pg_databases, tmp_path_factory) -> str:
+    """A PostgreSQL database of this run, upgraded to the newest migration once."""
+    url = pg_databases.create("suite")
+    app = create_app(base_config(tmp_path_factory.mktemp("pg"), url))
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    return pg_url
+    return url
 
 
 def truncate_all(app) -> None:

@@ -32,7 +32,8 @@ def users():
         422 if form.errors else 200
 
 
-@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+# Ids beyond the 32-bit integer columns cannot exist: 404 at routing, before SQLite overflows.
+@bp.route("/users/<int(max=2147483647):user_id>", methods=["GET", "POST"])
 @role_required(Role.admin)
 def edit_user(user_id: int):
     user = db.session.get(User, user_id)
@@ -52,7 +53,14 @@ def edit_user(user_id: int):
             if not user.active:
                 service.revoke_all_sessions(session=db.session, user=user)
             if form.password.data:
-                service.set_password(session=db.session, user=user, password=form.password.data)
+                try:
+                    service.set_password(session=db.session, user=user, password=form.password.data)
+                except service.AccountError as error:
+                    # A few spaces pass the form as "empty" yet are not a password: refuse the
+                    # whole edit and say why beside the field.
+                    db.session.rollback()
+                    form.password.errors = list(form.password.errors) + [str(error)]
+                    return render_template("admin/user_edit.html", form=form, user=user), 422
             db.session.commit()
             flash(f"{user.email} updated.", "success")
             return redirect(url_for("admin.users"))

@@ -40,7 +40,8 @@ def logout():
     if current_user.is_authenticated:
         service.end_session(session=db.session, token=current_user.get_id())
         db.session.commit()
-    logout_user()
+    # Clear first: logout_user() leaves the note that makes Flask-Login delete the remember cookie.
     session.clear()
+    logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -49,7 +49,8 @@ class EditForm(BaseForm):
     version = _version_field()
     title = StringField("Title", validators=[DataRequired("Give the incident a title."), Length(max=200)])
     severity = SelectField("Severity", choices=SEVERITY_CHOICES, validators=[DataRequired()])
-    summary = TextAreaField("Summary (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)])
+    summary = TextAreaField("Summary (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)],
+                            render_kw={"rows": 10})
     data_categories = MultiCheckboxField("Data categories affected", choices=CATEGORY_CHOICES,
                                          validators=[Optional()])
     personal_data = BooleanField("Personal data involved")
@@ -84,5 +85,5 @@ class EditForm(BaseForm):
 class StatusForm(BaseForm):
     version = _version_field()
     status = SelectField("New status", choices=options((s.value, s.label) for s in Status),
-                         validators=[DataRequired()])
+                         validators=[DataRequired("Choose the new status.")])
     note = TextAreaField("Why (optional, goes on the timeline)", validators=[Optional(), Length(max=MAX_TEXT)])

@@ -129,7 +129,10 @@ def change_status(*, session: Session, actor: User, incident: Incident, new_stat
                   expected_version: int, note: str = "",
                   occurred_at: datetime | None = None) -> Incident:
     """Move the incident along its lifecycle, stamp the key moment, and record it on the timeline."""
-    _check_version(incident, expected_version, {"status": ("Status", incident.status.label, new_status.label)})
+    # The status form sits on the detail page with no table of differences, so say what it is now.
+    _check_version(incident, expected_version, {"status": ("Status", incident.status.label, new_status.label)},
+                   next_step=f"the status is now {incident.status.label.lower()}; "
+                             "check the timeline, then change it again if you still need to.")
     if new_status == incident.status:
         raise InvalidTransition(f"The incident is already {new_status.label.lower()}.")
     if new_status not in TRANSITIONS[incident.status]:
@@ -168,7 +171,7 @@ def update_incident(*, session: Session, actor: User, incident: Incident, expect
                                    f"**{_show(value)}**")
                 setattr(incident, name, value)
         elif name in DETAIL_FIELDS:
-            if getattr(incident, name) != value:
+            if not _same(getattr(incident, name), value):
                 detail_lines.append(_describe_change(name, getattr(incident, name), value))
                 setattr(incident, name, value)
         else:
@@ -186,13 +189,14 @@ def update_incident(*, session: Session, actor: User, incident: Incident, expect
     return incident
 
 
-def _check_version(incident: Incident, expected_version: int, differences) -> None:
+def _check_version(incident: Incident, expected_version: int, differences, *,
+                   next_step: str = "compare the values below, then save again.") -> None:
     if incident.version != expected_version:
         by = incident.updated_by.display if incident.updated_by else "someone"
         diffs = differences if isinstance(differences, list) else list(differences.values())
         raise EditConflict(
             f"{by} saved a newer version of {incident.reference} while you were editing. "
-            "Nothing of yours was saved: compare the values below, then save again.",
+            f"Nothing of yours was saved: {next_step}",
             current_version=incident.version, differences=diffs,
         )
 
@@ -205,9 +209,20 @@ def _differences(incident: Incident, changes: dict[str, Any]) -> list[tuple[str,
         current = getattr(incident, name, None)
         if name == "data_categories":
             value = _known_categories(value)
-        if current != value:
+        if not _same(current, value):
             diffs.append((labels.get(name, name), _show(current), _show(value)))
     return diffs
+
+
+def _same(stored: Any, submitted: Any) -> bool:
+    """Whether a submitted value is the stored one as the edit form showed it.
+
+    The form shows and sends times to the minute, so a stored 10:44:31 comes back as 10:44:
+    that is the same moment, not an edit to report on the timeline or to flag as a conflict.
+    """
+    if isinstance(stored, datetime) and isinstance(submitted, datetime):
+        return stored.replace(second=0, microsecond=0) == submitted or stored == submitted
+    return stored == submitted
 
 
 def _describe_change(name: str, old: Any, new: Any) -> str:

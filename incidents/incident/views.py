@@ -15,11 +15,12 @@ from incidents.incident import service
 from incidents.incident.enums import KEY_MOMENTS, TRANSITIONS, Severity, Status
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.timeline.forms import EntryForm
-from incidents.timeline.service import timeline_for
+from incidents.timeline.service import Cursor, count_entries, timeline_for
 
 bp = Blueprint("incident", __name__)
 
 EDITABLE_MOMENTS = [m for m in KEY_MOMENTS if m != "closed_at"]
+TIMELINE_PAGE = 100  # entries per page of the incident page's timeline
 
 
 def load_incident(reference: str):
@@ -36,11 +37,13 @@ def _list_filters() -> service.IncidentFilter:
         status = "open"
     severity = args.get("severity", "")
     owner = args.get("owner", "")
+    # Plain ASCII digits of a 32-bit id: isdigit() alone lets "²" through, which int() refuses.
+    owner_ok = owner.isascii() and owner.isdigit() and len(owner) <= 10 and int(owner) < 2**31
     query = args.get("q", "").strip()[:200]
     return service.IncidentFilter(
         status=status or None,
         severity=Severity(severity) if severity in Severity._value2member_map_ else None,
-        owner_id=int(owner) if owner.isdigit() and int(owner) < 2**31 else None,
+        owner_id=int(owner) if owner_ok else None,
         query=None if not query or has_control_chars(query) else query,
     )
 
@@ -72,10 +75,18 @@ def declare():
 
 def render_detail(incident, *, entry_form=None, status_form=None, code=200):
     status_form = status_form or StatusForm(formdata=None, version=incident.version)
-    status_form.status.choices = options((s.value, s.label) for s in TRANSITIONS[incident.status])
+    # No status is preselected: one stray click must not move the incident anywhere.
+    status_form.status.choices = options([("", "— choose —")] +
+                                         [(s.value, s.label) for s in TRANSITIONS[incident.status]])
+    before = Cursor.decode(request.args.get("before"))
+    items = timeline_for(session=db.session, incident=incident, limit=TIMELINE_PAGE + 1, before=before)
+    older = None
+    if len(items) > TIMELINE_PAGE:
+        items = items[:TIMELINE_PAGE]
+        older = Cursor(items[-1].current.occurred_at, items[-1].current.root_id).encode()
     return render_template(
-        "incident/detail.html", incident=incident,
-        timeline=timeline_for(session=db.session, incident=incident),
+        "incident/detail.html", incident=incident, timeline=items, older_cursor=older,
+        paged=before is not None, entry_count=count_entries(session=db.session, incident=incident),
         entry_form=entry_form or EntryForm(formdata=None),
         status_form=status_form, moments=KEY_MOMENTS,
     ), code
@@ -151,7 +162,7 @@ def _rebase(form: EditForm, version: int) -> None:
 @role_required(Role.responder)
 def edit(reference: str):
     incident = load_incident(reference)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD which Flask routes here too
         return render_template("incident/edit.html", incident=incident, form=_edit_form(incident, False))
     form = _edit_form(incident)
     if not form.validate_on_submit():

@@ -18,7 +18,8 @@ class EntryForm(BaseForm):
                          render_kw={"placeholder": "What happened? Markdown works.", "rows": 3})
     kind = SelectField("Kind", choices=KIND_CHOICES, default=EntryKind.note.value)
     visibility = SelectField("Visibility", choices=VISIBILITY_CHOICES, default=Visibility.internal.value)
-    occurred_at = UTCDateTimeField("Happened at (leave empty for now)", validators=[Optional()])
+    occurred_at = UTCDateTimeField("Happened at", validators=[Optional()],
+                                   description="UTC; leave empty for now")
 
 
 class CorrectionForm(BaseForm):

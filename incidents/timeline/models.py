@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
@@ -90,3 +90,10 @@ def _refuse_update(_mapper, _connection, target):
 @event.listens_for(TimelineEntry, "before_delete")
 def _refuse_delete(_mapper, _connection, target):
     raise TimelineEntryError(f"timeline entry {target.id} is append-only and cannot be deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_change(state):
+    # Bulk update()/delete() statements skip the per-object hooks above, so refuse them here.
+    if (state.is_update or state.is_delete) and any(m.class_ is TimelineEntry for m in state.all_mappers):
+        raise TimelineEntryError("timeline entries are append-only; add a correction instead")

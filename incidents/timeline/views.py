@@ -38,7 +38,8 @@ def post(reference: str):
     return redirect(url_for("incident.detail", reference=reference) + "#timeline")
 
 
-@bp.route("/incidents/<reference>/timeline/<int:entry_id>/correct", methods=["GET", "POST"])
+# Ids beyond the 32-bit integer columns cannot exist: 404 at routing, before SQLite overflows.
+@bp.route("/incidents/<reference>/timeline/<int(max=2147483647):entry_id>/correct", methods=["GET", "POST"])
 @role_required(Role.responder)
 def correct(reference: str, entry_id: int):
     incident = load_incident(reference)
@@ -64,6 +65,10 @@ def correct(reference: str, entry_id: int):
                                   visibility=Visibility(form.visibility.data),
                                   occurred_at=form.occurred_at.data)
             db.session.commit()
+        except service.FutureEntry as error:
+            db.session.rollback()
+            form.occurred_at.errors = list(form.occurred_at.errors) + [str(error)]
+            return render_template("timeline/correct.html", incident=incident, entry=latest, form=form), 422
         except service.TimelineError as error:
             db.session.rollback()
             flash(str(error), "error")

@@ -1,0 +1,210 @@
+"""Who may reach what, checked on the server for every route the app has.
+
+The walk below visits every rule in `app.url_map` with every method it allows, as an anonymous
+visitor and as each role, sending real ids and form data that the permitted role gets accepted.
+So a 403 for a lower role means the role check refused it, not that the form was incomplete.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from incidents.auth.models import LoginSession, User
+from incidents.extensions import db
+from incidents.incident.enums import TRANSITIONS
+from incidents.incident.models import Incident
+from incidents.incident.service import get_incident
+from incidents.timeline.models import TimelineEntry
+from incidents.timeline.service import get_entry, latest_revision
+
+PUBLIC, VIEWER, RESPONDER, ADMIN = "public", "viewer", "responder", "admin"
+RANK = {PUBLIC: 0, VIEWER: 1, RESPONDER: 2, ADMIN: 3}
+
+# Every endpoint and the least a visitor must be to use it. A new route must be added here,
+# or test_every_route_is_classified fails.
+MINIMUM_ROLE = {
+    "static": PUBLIC,
+    "health": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": VIEWER,
+    "incident.index": VIEWER,
+    "incident.detail": VIEWER,
+    "incident.declare": RESPONDER,
+    "incident.edit": RESPONDER,
+    "incident.change_status": RESPONDER,
+    "timeline.post": RESPONDER,
+    "timeline.correct": RESPONDER,
+    "admin.users": ADMIN,
+    "admin.edit_user": ADMIN,
+}
+
+SAFE_METHODS = {"GET", "HEAD"}
+POSTED_BODY = "Posted during the access walk"
+EDITED_TITLE = "Edited during the access walk"
+CORRECTED_BODY = "Corrected during the access walk"
+RENAMED = "Renamed during the access walk"
+
+
+@pytest.fixture
+def world(app, make):
+    """A real incident with a timeline entry, a user to manage, and ids to build every URL."""
+    owner = make.user(role="responder")
+    reference = make.incident(by=owner, title="Mailboxes emptied by a retention job")
+    entry_id = make.entry(reference, body="Retention job paused", by=owner)
+    target = make.user(role="viewer", name="Managed Person")
+    return SimpleNamespace(
+        reference=reference, entry_id=entry_id, target_id=make.user_id(target),
+        url_values={"reference": reference, "entry_id": entry_id, "user_id": make.user_id(target),
+                    "filename": "css/app.css"},
+    )
+
+
+def minute(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+
+
+def form_data(app, world, endpoint: str, walker: str) -> dict:
+    """Form data the permitted role gets accepted, built from what is stored right now."""
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=world.reference)
+        entry = latest_revision(session=db.session, entry=get_entry(
+            session=db.session, incident=incident, entry_id=world.entry_id))
+        data = {
+            "auth.login": {},
+            "auth.logout": {},
+            "incident.declare": {"title": f"Declared by {walker}", "severity": "SEV3"},
+            "incident.change_status": {"version": incident.version,
+                                       "status": TRANSITIONS[incident.status][0].value},
+            "incident.edit": {"version": incident.version, "title": EDITED_TITLE,
+                              "severity": incident.severity.value, "summary": incident.summary,
+                              "declared_at": minute(incident.declared_at),
+                              "commander": incident.commander_id or 0, "comms_lead": 0, "executive": 0},
+            "timeline.post": {"body": POSTED_BODY, "kind": "note", "visibility": "internal"},
+            "timeline.correct": {"revision": entry.revision, "body": CORRECTED_BODY, "kind": entry.kind.value,
+                                 "visibility": entry.visibility.value, "occurred_at": minute(entry.occurred_at),
+                                 "reason": "Checking who may correct"},
+            "admin.users": {"email": f"created-by-{walker}@example.com", "name": "", "role": "viewer",
+                            "password": "a long enough password"},
+            "admin.edit_user": {"name": RENAMED, "role": "responder", "active": "y"},
+        }
+    return data[endpoint]
+
+
+def probe(app, world) -> dict[str, object]:
+    """For each state-changing endpoint, the stored thing it changes when it is allowed to."""
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=world.reference)
+        entry = get_entry(session=db.session, incident=incident, entry_id=world.entry_id)
+        target = db.session.get(User, world.target_id)
+        return {
+            "incident.declare": db.session.scalar(sa.select(sa.func.count(Incident.id))),
+            "incident.edit": incident.title,
+            "incident.change_status": incident.status,
+            "timeline.post": db.session.scalar(sa.select(sa.func.count(TimelineEntry.id)).where(
+                TimelineEntry.body == POSTED_BODY)),
+            "timeline.correct": latest_revision(session=db.session, entry=entry).revision,
+            "admin.users": db.session.scalar(sa.select(sa.func.count(User.id))),
+            "admin.edit_user": (target.name, target.role.value, target.active),
+        }
+
+
+# Endpoints whose POST changes only the visitor's own sign-in, checked in test_auth.py instead.
+SIGN_IN_ENDPOINTS = {"auth.login", "auth.logout"}
+
+
+def everything_stored(app) -> dict[str, list]:
+    """Every row of every table, except the sign-in records that logging out itself updates."""
+    with app.app_context():
+        return {
+            table.name: [tuple(row) for row in db.session.execute(
+                sa.select(table).order_by(*table.primary_key.columns))]
+            for table in db.metadata.sorted_tables if table.name != LoginSession.__tablename__
+        }
+
+
+def build_url(rule, world) -> str:
+    missing = set(rule.arguments) - set(world.url_values)
+    assert not missing, f"{rule.rule}: give the walk a real value for {missing}"
+    return rule.build({name: world.url_values[name] for name in rule.arguments}, append_unknown=False)[1]
+
+
+def walk_order(app):
+    """All rules, with logging out last so the walker stays signed in until the end."""
+    return sorted(app.url_map.iter_rules(), key=lambda r: (r.endpoint == "auth.logout", r.rule))
+
+
+def expected_status(endpoint: str, method: str, walker: str | None) -> int:
+    need = MINIMUM_ROLE[endpoint]
+    if walker is None and need != PUBLIC:
+        return 302 if method in SAFE_METHODS else 401
+    if walker is not None and RANK[walker] < RANK[need]:
+        return 403
+    if endpoint == "auth.login":
+        # A signed-in visitor is sent on; an anonymous one gets the form (empty: shown again).
+        return 302 if walker else 200
+    # Pages are shown; accepted forms redirect to the result.
+    return 200 if method in SAFE_METHODS else 302
+
+
+def test_every_route_is_classified(app, world):
+    """A route added without a line in MINIMUM_ROLE fails here instead of going unchecked."""
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - set(MINIMUM_ROLE) == set(), "classify these endpoints in MINIMUM_ROLE"
+    assert set(MINIMUM_ROLE) - endpoints == set(), "these endpoints no longer exist"
+    # Every state-changing endpoint needs form data and a probe, so the walk can tell that a
+    # refused request really changed nothing and an allowed one really did something.
+    changing = {rule.endpoint for rule in app.url_map.iter_rules()
+                if rule.methods - SAFE_METHODS - {"OPTIONS"}}
+    assert changing - SIGN_IN_ENDPOINTS == set(probe(app, world))
+    for endpoint in changing:
+        form_data(app, world, endpoint, "admin")  # raises KeyError when missing
+
+
+@pytest.mark.parametrize("walker", [None, VIEWER, RESPONDER, ADMIN],
+                         ids=["anonymous", VIEWER, RESPONDER, ADMIN])
+def test_walk_every_route_with_every_method(app, client, auth, world, walker):
+    if walker:
+        auth.as_role(walker)
+    stored_before, probed_before = everything_stored(app), probe(app, world)
+    wrong = []
+    for rule in walk_order(app):
+        url = build_url(rule, world)
+        for method in sorted(rule.methods):
+            data = None if method in SAFE_METHODS | {"OPTIONS"} else form_data(app, world, rule.endpoint, walker)
+            response = client.open(url, method=method, data=data)
+            body = response.get_data()
+            response.close()  # static files are streamed from an open file
+            seen = f"{method} {url} as {walker or 'anonymous'}: {response.status_code}"
+            if method == "OPTIONS":
+                # Flask answers OPTIONS itself with the allowed methods; no view runs, nothing is shown.
+                expected = 401 if walker is None and MINIMUM_ROLE[rule.endpoint] != PUBLIC else 200
+                if response.status_code != expected or (expected == 200 and body):
+                    wrong.append(f"{seen}, expected an empty {expected}")
+                continue
+            expected = expected_status(rule.endpoint, method, walker)
+            if response.status_code != expected:
+                wrong.append(f"{seen}, expected {expected}")
+            elif expected == 302 and walker is None:
+                location = urlsplit(response.headers["Location"])
+                if location.path != "/login" or parse_qs(location.query).get("next") != [url]:
+                    wrong.append(f"{seen} to {response.headers['Location']}, expected /login?next={url}")
+    assert wrong == []
+
+    probed_after = probe(app, world)
+    rank = RANK[walker] if walker else -1
+    for endpoint in probed_before:
+        allowed = rank >= RANK[MINIMUM_ROLE[endpoint]]
+        changed = probed_after[endpoint] != probed_before[endpoint]
+        assert changed == allowed, (f"{endpoint} as {walker or 'anonymous'}: "
+                                    f"{probed_before[endpoint]!r} -> {probed_after[endpoint]!r}")
+    if rank < RANK[RESPONDER]:
+        # Refused visitors changed nothing at all, in any table.
+        assert everything_stored(app) == stored_before
+
+    if walker:
+        # The walk ended with logging out.
+        assert client.get("/").status_code == 302

@@ -1,0 +1,331 @@
+"""Browser tests: Playwright (sync API) driving Debian's Chromium against the real app.
+
+The app is served the way production serves it: migrations and demo data through the `flask`
+CLI, then gunicorn with gthread workers, SQLite in a throw-away instance folder and CSRF on.
+
+Chromium comes from Debian (`tests/setup_browser.sh`); set CHROMIUM_PATH to use another binary.
+Without it these tests skip loudly, or fail with CI=true.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.conftest import require
+
+pytestmark = pytest.mark.browser
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+BIN = Path(sys.executable).parent  # the venv's bin dir: flask and gunicorn live next to python
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+DEMO_PASSWORD = "browser-demo-" + secrets.token_hex(8)
+ADMIN = ("admin@example.com", "Alex Demo (admin)")
+RESPONDER = ("morgan.reyes@example.com", "Morgan Reyes")
+VIEWER_EMAIL = "browser.viewer@example.com"
+VIEWER_PASSWORD = "viewer-" + secrets.token_hex(8)
+STARTUP_TIMEOUT = 30  # seconds for gunicorn to answer /healthz
+
+
+# --- the server -------------------------------------------------------------------------------
+
+class LiveServer:
+    def __init__(self, instance: Path, env: dict[str, str]):
+        self.instance = instance
+        self.env = env
+        self.url = ""
+
+    def flask(self, *args: str, stdin: str | None = None) -> str:
+        """Run `flask --app app ARGS` against this server's instance folder; return its output."""
+        result = subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=PROJECT_ROOT,
+                                env=self.env, input=stdin, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, (f"flask {' '.join(args)} failed ({result.returncode}):\n"
+                                        f"{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    problem = "no answer yet"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+                problem = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as error:
+            problem = str(error)
+        try:
+            proc.wait(timeout=0.1)  # a bounded pause that also notices a crash at once
+        except subprocess.TimeoutExpired:
+            pass
+    state = f"exited with {proc.returncode}" if proc.poll() is not None else f"no healthy answer in {STARTUP_TIMEOUT}s"
+    pytest.fail(f"gunicorn {state} ({problem}). Server output:\n{log.read_text(errors='replace')}",
+                pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    require(os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK),
+            f"Chromium not found at {CHROMIUM}; run `make browser-deps` (apt-get install chromium) "
+            "or set CHROMIUM_PATH")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def server(chromium, tmp_path_factory) -> LiveServer:
+    """The real app under gunicorn, with demo data, on a free local port."""
+    instance = tmp_path_factory.mktemp("browser-instance")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "FLASK_APP", "TRUSTED_PROXIES")}
+    env.update(INCIDENTS_INSTANCE_PATH=str(instance), DEMO_PASSWORD=DEMO_PASSWORD,
+               SECRET_KEY=secrets.token_hex(32), PYTHONUNBUFFERED="1")
+    live = LiveServer(instance, env)
+    live.flask("db", "upgrade")
+    live.flask("demo", "load")
+
+    port = free_port()
+    live.url = f"http://127.0.0.1:{port}"
+    log = instance / "gunicorn.log"
+    with open(log, "wb") as out:  # a file, not a pipe: nothing to drain, nothing left open
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
+             "--worker-class", "gthread", "--threads", "4", "--graceful-timeout", "5",
+             "--access-logfile", "-", "app:app"],
+            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_until_healthy(live.url, proc, log)
+        yield live
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- the browser ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    # Playwright turns Chromium's back/forward cache off by default; people's browsers have it on,
+    # and it is what would show a signed-out person the page they left, so keep it on here.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True,
+                                           ignore_default_args=["--disable-back-forward-cache"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server) -> Page:
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def login(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Incidents", level=1)).to_be_visible()
+
+
+def declare(page: Page, title: str, severity: str = "SEV2") -> str:
+    """Declare an incident through the form; return its reference."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Declare incident").click()
+    expect(page.get_by_role("heading", name="Declare an incident")).to_be_visible()
+    page.get_by_label("What is happening?").fill(title)
+    page.get_by_label("Severity").select_option(severity)
+    page.get_by_role("button", name="Declare incident").click()
+    expect(page).to_have_url(re.compile(r"/incidents/[^/]+$"))
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+    return page.url.rsplit("/", 1)[1]
+
+
+def timeline(page: Page):
+    return page.locator("ol.timeline")
+
+
+def entry_with(page: Page, text: str):
+    return timeline(page).locator("li.entry").filter(has_text=text)
+
+
+def post_update(page: Page, body: str) -> None:
+    page.get_by_label("Update", exact=True).fill(body)
+    page.get_by_role("button", name="Post update").click()
+    expect(page.locator(".flash-success")).to_have_text("Update posted.")
+
+
+def status_badge(page: Page):
+    return page.locator(".incident-head .badge.status")
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+def test_declare_incident_and_post_update(page: Page):
+    email, name = ADMIN
+    login(page, email)
+    title = "Browser test: address books empty after migration"
+    reference = declare(page, title, severity="SEV1")
+
+    head = page.locator(".incident-head")
+    expect(head.locator(".ref")).to_have_text(reference)
+    expect(head.locator(".badge.sev")).to_have_text("SEV1")
+    expect(status_badge(page)).to_have_text("Investigating")
+
+    update = "Restore from snapshot 42 started; **no writes** to the damaged volume."
+    post_update(page, update)
+    expect(page).to_have_url(re.compile(rf"/incidents/{re.escape(reference)}#timeline$"))
+    entry = entry_with(page, "Restore from snapshot 42 started")
+    expect(entry).to_have_count(1)
+    expect(entry.locator(".prose")).to_have_text("Restore from snapshot 42 started; no writes to the damaged volume.")
+    expect(entry.locator(".prose strong")).to_have_text("no writes")
+    expect(entry.locator(".author")).to_have_text(name)
+    expect(entry).to_be_visible()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "incident-page.png"), full_page=True)
+
+
+def test_status_lifecycle_and_correction(page: Page):
+    email, name = RESPONDER
+    login(page, email)
+    reference = declare(page, "Browser test: calendar sync dropped recurring events")
+    expect(status_badge(page)).to_have_text("Investigating")
+
+    previous = "investigating"
+    for status in ("identified", "recovering", "monitoring", "resolved"):
+        form = page.locator("#status-change")
+        form.get_by_label("New status").select_option(status)
+        form.get_by_label("Why (optional, goes on the timeline)").fill(f"Now {status} (browser test).")
+        form.get_by_role("button", name="Change status").click()
+        expect(page.locator(".flash-success")).to_have_text(f"Status is now {status}.")
+        expect(status_badge(page)).to_have_text(status.capitalize())
+        change = entry_with(page, f"Status changed from {previous} to {status}.")
+        expect(change).to_have_count(1)
+        expect(change.locator(".prose")).to_contain_text(f"Now {status} (browser test).")
+        expect(change.locator(".author")).to_have_text(name)
+        previous = status
+    expect(page).to_have_url(re.compile(rf"/incidents/{re.escape(reference)}$"))
+    # Resolved incidents can still be closed, so the form stays, offering "closed".
+    expect(page.locator("#status-change").get_by_label("New status").locator("option[value=closed]")).to_have_count(1)
+
+    original = "About 4,000 calendars lost recurring events."
+    post_update(page, original)
+    entry = entry_with(page, original)
+    expect(entry.locator(".badge.corrected")).to_have_count(0)
+    entry.get_by_role("link", name="Correct").click()
+    expect(page.get_by_role("heading", name="Correct a timeline entry")).to_be_visible()
+    corrected = "About 400 calendars lost recurring events; the rest were only hidden."
+    page.get_by_label("Corrected text").fill(corrected)
+    page.get_by_label("Why the correction?").fill("Recount after the restore.")
+    page.get_by_role("button", name="Record correction").click()
+
+    expect(page.locator(".flash-success")).to_contain_text("the original is kept")
+    entry = entry_with(page, corrected)
+    expect(entry).to_have_count(1)
+    expect(entry.locator(":scope > .prose")).to_have_text(corrected)
+    expect(entry.locator(".badge.corrected")).to_be_visible()
+    history = entry.locator("details.history")
+    old = history.locator(".old-revision .prose")
+    expect(old).to_be_hidden()
+    history.locator("summary").click()
+    expect(history).to_have_attribute("open", "")
+    expect(history.locator("summary")).to_have_text("History: 2 revisions")
+    expect(history).to_contain_text("Recount after the restore.")
+    expect(old).to_be_visible()
+    expect(old).to_have_text(original)
+
+
+def test_hostile_markdown_does_not_execute(page: Page):
+    dialogs: list[str] = []
+
+    def on_dialog(dialog):
+        dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    login(page, RESPONDER[0])
+    reference = declare(page, "Browser test: hostile Markdown")
+    payload = ('Evil image <img src=x onerror="window.__xss=1;alert(1)"> here.\n\n'
+               "Evil link [click](javascript:window.__xss=1;alert(2)) there.")
+    post_update(page, payload)
+    page.reload()
+
+    entry = entry_with(page, "Evil image")
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text("Evil link")
+    # The sanitiser removed the image and the javascript: URL (CSP would only be a second wall).
+    expect(entry.locator("img")).to_have_count(0)
+    links = entry.locator(".prose a", has_text="click")
+    for i in range(links.count()):
+        href = links.nth(i).get_attribute("href") or ""
+        assert not href.strip().lower().startswith("javascript:"), href
+        links.nth(i).click()
+    expect(page).to_have_url(re.compile(rf"/incidents/{re.escape(reference)}(#.*)?$"))
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert dialogs == []
+
+
+def test_viewer_reads_only_and_logout_locks_pages(page: Page, server: LiveServer):
+    server.flask("users", "create", VIEWER_EMAIL, "--role", "viewer", "--name", "Vera Viewer",
+                 "--password-stdin", stdin=VIEWER_PASSWORD + "\n")
+    login(page, VIEWER_EMAIL, VIEWER_PASSWORD)
+    expect(page.locator(".whoami")).to_contain_text("Vera Viewer · viewer")
+    expect(page.get_by_role("link", name="Declare incident")).to_have_count(0)
+
+    page.get_by_role("link", name=re.compile("Skylark Sync")).click()
+    expect(page.get_by_role("heading", name=re.compile("Skylark Sync"), level=1)).to_be_visible()
+    incident_url = page.url
+    expect(timeline(page).locator("li.entry").first).to_be_visible()
+    expect(page.get_by_role("link", name="Declare incident")).to_have_count(0)
+    expect(page.locator("form.quick-post")).to_have_count(0)
+    expect(page.get_by_role("button", name="Post update")).to_have_count(0)
+    expect(page.locator("#status-change")).to_have_count(0)
+    expect(page.get_by_role("button", name="Change status")).to_have_count(0)
+    expect(page.get_by_role("link", name="Correct")).to_have_count(0)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator(".flash-info")).to_have_text("You are signed out.")
+
+    login_page = re.compile(r"/login(\?.*)?$")
+    # "commit", not "load": a page restored from the back/forward cache fires no load event.
+    page.go_back(wait_until="commit")
+    expect(page).to_have_url(login_page)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator(".incident-head")).to_have_count(0)
+    page.reload()
+    expect(page).to_have_url(login_page)
+    expect(page.locator(".incident-head")).to_have_count(0)
+    page.goto(incident_url)
+    expect(page).to_have_url(login_page)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("ol.timeline")).to_have_count(0)

@@ -1,0 +1,158 @@
+"""`flask --app app demo load`: the fictional week-long sync-service data loss for a fresh install."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from incidents.auth.models import LoginSession, User
+from incidents.extensions import db
+from incidents.incident.enums import Status
+from incidents.incident.models import Incident
+from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
+
+DEMO_LOGIN = re.compile(r"Demo login: (\S+@\S+) / (\S+)")
+# Names from the real 2009 event that the fictional story must never use.
+REAL_NAMES = ["Danger", "Sidekick", "T-Mobile", "TMobile", "Microsoft", "Hitachi"]
+
+
+def load_demo(runner):
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def counts(app) -> dict:
+    with app.app_context():
+        return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
+                for model in (User, Incident, TimelineEntry)}
+
+
+def demo_text(app) -> str:
+    """Every piece of text the demo wrote: titles, summaries, timeline, corrections, people."""
+    with app.app_context():
+        parts = []
+        for incident in db.session.scalars(select(Incident)):
+            parts += [incident.title, incident.summary, incident.reference]
+        for entry in db.session.scalars(select(TimelineEntry)):
+            parts += [entry.body, entry.correction_reason or ""]
+        for user in db.session.scalars(select(User)):
+            parts += [user.name, user.email]
+        return "\n".join(parts)
+
+
+def the_sync_incident(app) -> dict:
+    """The demo's main incident (the longest one) with its timeline, read fresh."""
+    with app.app_context():
+        incidents = db.session.scalars(select(Incident)).all()
+        assert incidents, "the demo loaded no incident"
+        main = max(incidents, key=lambda i: db.session.scalar(
+            select(func.count()).select_from(TimelineEntry).where(TimelineEntry.incident_id == i.id)))
+        entries = db.session.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == main.id)
+                                     .order_by(TimelineEntry.occurred_at)).all()
+        return {
+            "reference": main.reference, "title": main.title, "status": main.status,
+            "categories": main.data_categories, "personal_data": main.personal_data,
+            "owners": {"commander": main.commander_id, "comms_lead": main.comms_lead_id,
+                       "executive": main.executive_id},
+            "moments": (main.loss_began_at, main.detected_at, main.declared_at, main.mitigated_at),
+            "entries": [(e.kind, e.visibility, e.occurred_at, e.recorded_at, e.original_id, e.revision, e.body)
+                        for e in entries],
+        }
+
+
+def test_demo_load_builds_the_week_long_sync_incident(app, runner):
+    assert counts(app) == {"User": 0, "Incident": 0, "TimelineEntry": 0}
+    result = load_demo(runner)
+    assert "Loaded demo incident" in result.output
+
+    incident = the_sync_incident(app)
+    assert incident["reference"] in result.output
+    assert "sync" in incident["title"].lower()
+    assert {"contacts", "calendars", "photos"} <= set(incident["categories"])
+    assert incident["personal_data"]
+
+    # Owners: an incident commander, a communications lead and an executive, all different people.
+    assert all(incident["owners"].values()), incident["owners"]
+    assert len(set(incident["owners"].values())) == 3, incident["owners"]
+
+    loss_began, detected, declared, mitigated = incident["moments"]
+    assert loss_began < detected <= declared
+    assert mitigated - declared >= timedelta(days=7), "the data loss should last about a week or more"
+
+    entries = incident["entries"]
+    assert len(entries) >= 10, "a realistic timeline, not a stub"
+    kinds = {e[0] for e in entries}
+    assert {EntryKind.note, EntryKind.communication, EntryKind.decision, EntryKind.recovery} <= kinds
+    visibilities = [e[1] for e in entries]
+    assert Visibility.public in visibilities and Visibility.internal in visibilities
+    status_changes = [e for e in entries if e[0] is EntryKind.status_change and e[4] is None]
+    assert len(status_changes) >= 3, "declaration plus several status changes"
+    assert incident["status"] is not Status.investigating
+    span = entries[-1][2] - entries[0][2]
+    assert span >= timedelta(days=7)
+    corrections = [e for e in entries if e[4] is not None]
+    assert corrections and all(e[5] >= 2 for e in corrections), "a corrected entry keeps its original"
+    originals = {e for e in entries if e[4] is None}
+    assert len(originals) + len(corrections) == len(entries)
+
+
+def test_demo_entries_are_backdated_to_when_they_happened(app, runner):
+    load_demo(runner)
+    for kind, _vis, occurred_at, recorded_at, *_rest in the_sync_incident(app)["entries"]:
+        assert occurred_at.year == 2009
+        assert timedelta(0) <= recorded_at - occurred_at <= timedelta(days=2), kind
+
+
+def test_demo_uses_no_real_company_or_product_names(app, runner):
+    result = load_demo(runner)
+    text = demo_text(app) + "\n" + result.output
+    assert len(text) > 2000  # the check below has the story to look at
+    for name in REAL_NAMES:
+        assert not re.search(rf"\b{re.escape(name)}\b", text), f"real name {name!r} in the demo"
+
+
+def test_demo_load_again_does_not_duplicate(app, runner):
+    first = load_demo(runner)
+    loaded = counts(app)
+    assert loaded["Incident"] >= 1
+    second = load_demo(runner)
+    assert counts(app) == loaded
+    assert "Loaded demo incident" not in second.output
+    assert DEMO_LOGIN.search(second.output).groups() == DEMO_LOGIN.search(first.output).groups()
+
+
+def test_demo_load_refuses_a_database_that_already_has_incidents(app, runner, make):
+    make.incident(title="A real incident")
+    before = counts(app)
+    result = load_demo(runner)
+    assert counts(app) == before
+    assert "not loaded" in result.output
+
+
+def test_printed_demo_login_works(app, runner, client):
+    result = load_demo(runner)
+    match = DEMO_LOGIN.search(result.output)
+    assert match, result.output
+    email, password = match.groups()
+    assert password == app.config["DEMO_PASSWORD"]
+
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 302
+    incident = the_sync_incident(app)
+    page = client.get("/").get_data(as_text=True)
+    assert incident["reference"] in page
+    detail = client.get(f"/incidents/{incident['reference']}")
+    assert detail.status_code == 200
+    assert "corrected" in detail.get_data(as_text=True)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        assert user.active
+        assert db.session.scalar(select(func.count()).select_from(LoginSession)
+                                 .where(LoginSession.user_id == user.id)) == 1
+
+
+def test_demo_login_is_refused_with_a_wrong_password(app, runner, client):
+    email, password = DEMO_LOGIN.search(load_demo(runner).output).groups()
+    assert client.post("/login", data={"email": email, "password": password + "x"}).status_code == 401
