@@ -60,6 +60,11 @@ def register_error_handlers(app: Flask) -> None:
         return _render_error(400, "Your form expired or was sent from another site. "
                                   "Go back, reload the page and try again; nothing was saved.")
 
+    @app.errorhandler(429)
+    def too_many(error):
+        return _render_error(429, "Too many sign-in attempts from here. Wait a minute, then try "
+                                  "again; an admin can reset a forgotten password.")
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:

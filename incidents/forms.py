@@ -14,6 +14,11 @@ from wtforms.fields.choices import SelectChoice
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+# Bidirectional overrides and isolates can make a one-line value (a title, a name, an address)
+# display differently from what it is, e.g. to disguise who someone is. Running text may keep them.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def has_control_chars(value: str) -> bool:
     return bool(_CONTROL_CHARS.search(value))
 
@@ -41,6 +46,10 @@ class BaseForm(FlaskForm):
             values = field.data if isinstance(field.data, list) else [field.data]
             if any(isinstance(v, str) and has_control_chars(v) for v in values):
                 field.errors = list(field.errors) + ["Remove the invisible control characters."]
+                valid = False
+            elif field.type in ("StringField", "EmailField") and isinstance(field.data, str) \
+                    and _BIDI_CONTROLS.search(field.data):
+                field.errors = list(field.errors) + ["Remove the invisible text-direction characters."]
                 valid = False
         return valid
 

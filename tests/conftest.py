@@ -40,6 +40,7 @@ def base_config(tmp_path: Path, database_url: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,  # tests sign in far more often than people; one test enables it
         "DEMO_PASSWORD": "demo-password-for-tests",
     }
 

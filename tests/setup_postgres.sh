@@ -26,7 +26,7 @@ if [ "$STATUS" != "online" ]; then
   echo "Starting PostgreSQL $VERSION/$CLUSTER..."
   pg_ctlcluster "$VERSION" "$CLUSTER" start || { echo "WARNING: PostgreSQL did not start." >&2; exit 0; }
 fi
-psql_admin() { runuser -u postgres -- psql -p "$PGPORT" -v ON_ERROR_STOP=1 -qtA "$@"; }
+psql_admin() { (cd / && runuser -u postgres -- psql -p "$PGPORT" -v ON_ERROR_STOP=1 -qtA "$@"); }
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname='$ROLE'")" != "1" ]; then
   psql_admin -c "CREATE ROLE $ROLE LOGIN PASSWORD '$PASSWORD' CREATEDB"
 fi

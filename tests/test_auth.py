@@ -466,3 +466,57 @@ def test_disabling_an_account_ends_its_sessions(app, client, make):
     fresh = app.test_client()
     assert fresh.post("/login", data={"email": person, "password": PASSWORD}).status_code == 302
     assert signed_in(fresh)
+
+
+def test_password_guessing_is_slowed_down_per_account(app_config, app):
+    """After ten failed sign-ins on one account in a minute, even the right password waits."""
+    from incidents import create_app
+    from tests.factories import Factory
+
+    # A second app on the same database with limits on; the `app` fixture still cleans up.
+    app = create_app({**app_config, "RATELIMIT_ENABLED": True})
+    client = app.test_client()
+    email = Factory(app).user(role="viewer")
+    other = Factory(app).user(role="viewer")
+    for _ in range(10):
+        assert client.post("/login", data={"email": email, "password": "wrong-password!"}).status_code == 401
+    blocked = client.post("/login", data={"email": email, "password": Factory.PASSWORD})
+    assert blocked.status_code == 429
+    assert "Too many sign-in attempts" in blocked.get_data(as_text=True)
+    # Another account from the same address is not locked out by someone guessing at the first.
+    assert client.post("/login", data={"email": other, "password": Factory.PASSWORD}).status_code == 302
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_the_last_active_admin_cannot_be_demoted_or_disabled(app, client, runner, auth):
+    me = auth.as_role("admin")
+    with app.app_context():
+        admins = db.session.scalars(db.select(User).where(User.role == Role.admin)).all()
+    assert [a.email for a in admins] == [me]
+    refused = runner.invoke(args=["users", "set-role", me, "viewer"])
+    assert refused.exit_code != 0 and "last active admin" in refused.output
+    assert stored_user(app, me).role is Role.admin
+    # With a second admin the first may step down, from the shell.
+    runner.invoke(args=["users", "create", "second-admin@example.com", "--role", "admin",
+                        "--password-stdin"], input="another long password\n")
+    assert runner.invoke(args=["users", "set-role", me, "viewer"]).exit_code == 0
+    assert stored_user(app, me).role is Role.viewer
+
+
+def test_a_password_of_only_spaces_is_refused_beside_the_field(app, client, auth, make):
+    auth.as_role("admin")
+    other = make.user(role="viewer")
+    old_hash = stored_user(app, other).password_hash
+    response = client.post(f"/admin/users/{make.user_id(other)}",
+                           data={"name": "Other", "role": "viewer", "active": "y", "password": " " * 12})
+    assert response.status_code == 422
+    assert "A password cannot be only spaces." in field_errors(response.get_data(as_text=True), "password")
+    assert stored_user(app, other).password_hash == old_hash
+
+
+@pytest.mark.parametrize("bad", ["not-an-address", "two@@example.com", "spaces in@example.com"])
+def test_cli_create_refuses_a_malformed_email(app, runner, bad):
+    result = runner.invoke(args=["users", "create", bad, "--password-stdin"], input="a long password\n")
+    assert result.exit_code != 0 and "not a valid e-mail address" in result.output
+    assert count(app, User) == 0

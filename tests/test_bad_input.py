@@ -148,14 +148,15 @@ HOSTILE_TEXT = [
     ("script tag", "<script>alert(1)</script>"),
     ("SQL injection", "'; DROP TABLE incident; --"),
     ("SQL quote", "\" OR 1=1 --"),
-    ("RTL override", "invoice\u202egpj.exe"),
-    ("RTL script", "\u200f\u202bفقدان البيانات"),
+    ("RTL script", "\u200f فقدان البيانات"),
     ("emoji", "🔥💾🙈 data gone"),
     ("tabs and newlines", "line one\n\tline two"),
     ("zero-width chars", "zero\u200bwidth\ufeffjoin"),
     ("escaped NUL as text", "%00 and \\x00"),
     ("two values for one field", ["first of two values", "second of two values"]),
 ]
+# Text-direction overrides can disguise a one-line value (a title, a name); running text may keep them.
+BIDI = [("RTL override", "invoice\u202egpj.exe"), ("RTL embedding", "\u202bفقدان البيانات")]
 FILE_UPLOAD = ("a file instead of text", lambda base: (io.BytesIO(b"not text"), "notes.txt"))
 
 
@@ -166,6 +167,7 @@ class Text:
     max: int
     required: bool = True
     free: bool = True  # False for formats (e-mail, password) where odd text may be refused
+    one_line: bool = False  # single-line fields refuse text-direction overrides
 
     def values(self):
         ok = SAVE if self.free else ANY
@@ -174,6 +176,7 @@ class Text:
         if self.required:
             out += [(label, v, REJECT) for label, v in BLANK]
         out += [(label, v, ok) for label, v in HOSTILE_TEXT]
+        out += [(label, v, REJECT if self.one_line else ok) for label, v in BIDI]
         out.append(("emoji up to the limit", "🔥" * self.max, ok))
         out.append((*FILE_UPLOAD, ANY))
         return out
@@ -188,7 +191,7 @@ class Email:
         out += [(repr(v)[:40], v, REJECT) for v in bad]
         out += [("upper case", lambda base: f"UPPER{next(_unique)}@Example.COM", SAVE),
                 ("unicode", lambda base: f"zoë{next(_unique)}@example.com", ANY),
-                ("RTL override", lambda base: f"ad\u202emin{next(_unique)}@example.com", ANY),
+                ("RTL override", lambda base: f"ad\u202emin{next(_unique)}@example.com", REJECT),
                 ("two values", lambda base: [f"one{next(_unique)}@example.com", "two@example.com"], SAVE)]
         return out
 
@@ -363,7 +366,7 @@ FORMS: dict[str, Form] = {
         role="responder", setup=_signed_in("responder"), url=lambda c: "/incidents/new",
         baseline=lambda c: {"title": "Contacts missing after upgrade", "severity": "SEV2",
                             "data_categories": ["contacts"], "summary": ""},
-        fields={"title": Text(max=200),
+        fields={"title": Text(max=200, one_line=True),
                 "severity": Choice(extra_bad=["sev1", "SEV0", "SEV1 "],
                                    ok=[("two values", ["SEV1", "bogus"])]),
                 "data_categories": Categories(),
@@ -374,7 +377,7 @@ FORMS: dict[str, Form] = {
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/edit",
         baseline=_edit_baseline, hidden=("version",),
         fields={"version": HiddenNumber(),
-                "title": Text(max=200),
+                "title": Text(max=200, one_line=True),
                 "severity": Choice(extra_bad=["sev1", "SEV0"]),
                 "summary": Text(max=20_000, required=False),
                 "data_categories": Categories(),
@@ -415,14 +418,14 @@ FORMS: dict[str, Form] = {
                 "kind": Choice(extra_bad=["status_change"]),
                 "visibility": Choice(extra_bad=["Public"]),
                 "occurred_at": When(required=True, future=REJECT),
-                "reason": Text(max=500)},
+                "reason": Text(max=500, one_line=True)},
     ),
     "admin create user": Form(
         role="admin", setup=_signed_in("admin"), url=lambda c: "/admin/users",
         baseline=lambda c: {"email": f"new{next(_unique)}@example.com", "name": "New Person",
                             "role": "responder", "password": "a long enough password"},
         fields={"email": Email(),
-                "name": Text(max=120, required=False),
+                "name": Text(max=120, required=False, one_line=True),
                 "role": Choice(extra_bad=["superadmin", "Admin"]),
                 "password": Password()},
     ),
@@ -430,7 +433,7 @@ FORMS: dict[str, Form] = {
         role="admin", setup=_with_target_user, url=lambda c: f"/admin/users/{c.user_id}",
         baseline=lambda c: {"name": f"Renamed Person {next(_unique)}", "role": "responder", "active": "y",
                             "password": ""},
-        fields={"name": Text(max=120),
+        fields={"name": Text(max=120, one_line=True),
                 "role": Choice(extra_bad=["superadmin", "Admin"]),
                 "active": Flag(),
                 "password": Password(required=False)},

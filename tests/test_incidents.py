@@ -667,3 +667,18 @@ def test_edit_refuses_detection_before_the_loss_began(app, client, auth, make):
     assert field_errors(response.get_data(as_text=True), "detected_at") == [
         "This cannot be before “Loss began”."]
     assert incident_row(app, ref) == before
+
+
+def test_edit_refuses_key_moments_in_the_future(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    before = incident_row(app, ref)
+    form = read_form(client.get(f"/incidents/{ref}/edit").get_data(as_text=True))
+    form["resolved_at"] = "2199-01-01T00:00"
+
+    response = client.post(f"/incidents/{ref}/edit", data=form)
+
+    assert response.status_code == 422
+    assert field_errors(response.get_data(as_text=True), "resolved_at") == [
+        "This is in the future; enter when it happened (UTC)."]
+    assert incident_row(app, ref) == before

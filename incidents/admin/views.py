@@ -23,7 +23,7 @@ def users():
                                        password=form.password.data, role=Role(form.role.data))
         except service.AccountError as error:
             db.session.rollback()
-            form.email.errors = list(form.email.errors) + [str(error)]
+            getattr(form, error.field).errors.append(str(error))
         else:
             db.session.commit()
             flash(f"Account created for {user.email}.", "success")
@@ -40,27 +40,17 @@ def edit_user(user_id: int):
     if user is None:
         abort(404)
     form = EditUserForm(obj=user)
-    if form.is_submitted() is False:
+    if not form.is_submitted():
         form.role.data = user.role.value
     if form.validate_on_submit():
-        if user.id == current_user.id and (Role(form.role.data) is not Role.admin or not form.active.data):
-            form.role.errors = list(form.role.errors) + [
-                "You cannot remove your own admin rights or disable yourself; ask another admin."]
+        try:
+            service.update_account(session=db.session, actor=current_user, user=user,
+                                   name=form.name.data, role=Role(form.role.data),
+                                   active=form.active.data, password=form.password.data or None)
+        except service.AccountError as error:
+            db.session.rollback()
+            getattr(form, error.field).errors.append(str(error))
         else:
-            user.name = form.name.data.strip()
-            user.role = Role(form.role.data)
-            user.active = form.active.data
-            if not user.active:
-                service.revoke_all_sessions(session=db.session, user=user)
-            if form.password.data:
-                try:
-                    service.set_password(session=db.session, user=user, password=form.password.data)
-                except service.AccountError as error:
-                    # A few spaces pass the form as "empty" yet are not a password: refuse the
-                    # whole edit and say why beside the field.
-                    db.session.rollback()
-                    form.password.errors = list(form.password.errors) + [str(error)]
-                    return render_template("admin/user_edit.html", form=form, user=user), 422
             db.session.commit()
             flash(f"{user.email} updated.", "success")
             return redirect(url_for("admin.users"))

@@ -51,6 +51,10 @@ def set_role(email: str, role: str) -> None:
     user = service.get_by_email(session=db.session, email=email)
     if user is None:
         raise click.ClickException(f"No account for {email}.")
-    user.role = Role(role)
+    try:
+        service.change_role(session=db.session, user=user, role=Role(role))
+    except service.AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"{user.email} is now {role}.")

@@ -1,7 +1,8 @@
 """Accounts and sign-in: creating users, checking passwords, starting and ending sessions."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -17,7 +18,11 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password-just-timing")
 
 
 class AccountError(DomainError):
-    pass
+    """An account change the rules refuse; `field` names the form field it is about."""
+
+    def __init__(self, message: str, *, field: str = "email"):
+        super().__init__(message)
+        self.field = field
 
 
 def normalise_email(email: str) -> str:
@@ -30,8 +35,8 @@ def get_by_email(*, session: Session, email: str) -> User | None:
 
 
 def create_user(*, session: Session, email: str, password: str, role: Role, name: str = "") -> User:
-    """Create an account; refuses duplicates and short passwords."""
-    email = normalise_email(email)
+    """Create an account; refuses malformed e-mail addresses, duplicates and weak passwords."""
+    email = check_email(email)
     if get_by_email(session=session, email=email):
         raise AccountError(f"An account for {email} already exists.")
     check_password_strength(password)
@@ -42,9 +47,35 @@ def create_user(*, session: Session, email: str, password: str, role: Role, name
     return user
 
 
+def check_email(email: str) -> str:
+    """The address normalised, or AccountError when it is not a usable e-mail address."""
+    try:
+        validate_email(normalise_email(email), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise AccountError(f"That is not a valid e-mail address: {error}") from None
+    return normalise_email(email)
+
+
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+    if not password.strip():
+        raise AccountError("A password cannot be only spaces.", field="password")
+
+
+def change_role(*, session: Session, user: User, role: Role, active: bool | None = None) -> None:
+    """Set a person's role (and whether they may sign in), keeping at least one active admin."""
+    active = user.active if active is None else active
+    if user.role is Role.admin and user.active and (role is not Role.admin or not active):
+        others = session.scalar(select(func.count()).select_from(User).where(
+            User.role == Role.admin, User.active.is_(True), User.id != user.id))
+        if not others:
+            raise AccountError("This is the last active admin; make someone else admin first.",
+                               field="role")
+    user.role = role
+    if user.active and not active:
+        revoke_all_sessions(session=session, user=user)
+    user.active = active
 
 
 def set_password(*, session: Session, user: User, password: str) -> None:
@@ -99,6 +130,18 @@ def revoke_all_sessions(*, session: Session, user: User) -> None:
         select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
     ):
         login.revoked_at = utcnow()
+
+
+def update_account(*, session: Session, actor: User, user: User, name: str, role: Role,
+                   active: bool, password: str | None = None) -> None:
+    """An admin's edit of an account: name, role, sign-in rights and optionally a new password."""
+    if actor.id == user.id and (role is not Role.admin or not active):
+        raise AccountError("You cannot remove your own admin rights or disable yourself; "
+                           "ask another admin.", field="role")
+    if password:
+        set_password(session=session, user=user, password=password)
+    change_role(session=session, user=user, role=role, active=active)
+    user.name = name.strip()
 
 
 def list_users(*, session: Session) -> list[User]:

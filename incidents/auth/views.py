@@ -2,19 +2,28 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
 from incidents.auth import service
 from incidents.auth.access import safe_next_url
 from incidents.auth.forms import LoginForm
-from incidents.extensions import db
+from incidents.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "That e-mail and password do not match an active account."
 
 
+def _account_key() -> str:
+    """Attempts on one account from one address: slows password guessing against a person."""
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"{get_remote_address()}|{email}"
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"], key_func=_account_key)
+@limiter.limit("60 per minute", methods=["POST"])
 def login():
     next_url = safe_next_url(request.args.get("next"))
     if current_user.is_authenticated:

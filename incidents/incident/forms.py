@@ -1,11 +1,14 @@
 """Forms for declaring, editing and moving incidents."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from wtforms import (BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from incidents.db import utcnow
 from incidents.forms import BaseForm, options, UTCDateTimeField
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
 
@@ -73,6 +76,14 @@ class EditForm(BaseForm):
         valid = super().validate(extra_validators)
         ordered = [("loss_began_at", "detected_at"), ("detected_at", "resolved_at"),
                    ("loss_began_at", "resolved_at"), ("declared_at", "resolved_at")]
+        # A key moment records what happened; one in the future is a typing mistake (a few
+        # minutes of slack allow for clocks that run a little ahead).
+        latest_allowed = utcnow() + timedelta(minutes=5)
+        for name in ("loss_began_at", "detected_at", "declared_at", "aware_at", "mitigated_at", "resolved_at"):
+            field = getattr(self, name)
+            if field.data and field.data > latest_allowed:
+                field.errors.append("This is in the future; enter when it happened (UTC).")
+                valid = False
         for earlier, later in ordered:
             a, b = getattr(self, earlier).data, getattr(self, later).data
             if a and b and b < a:
