@@ -23,7 +23,7 @@ demo: migrate
 
 run: demo
 	@echo ""
-	@echo "  Data-loss tracker on http://$(HOST):$(PORT)/   (Ctrl+C stops it)"
+	@echo "  Data-loss tracker on http://$(HOST):$(PORT)/   (sign in with the demo login above; Ctrl+C stops it)"
 	@echo ""
 	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 2 --worker-class gthread --threads 4 \
 		--access-logfile - --graceful-timeout 10 app:app
