@@ -37,6 +37,7 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    import incidents.models  # noqa: F401  (every table registered before anything uses them)
     from incidents.auth.service import load_session_user
     from incidents.extensions import csrf, db, limiter, login_manager, migrate
 

@@ -66,6 +66,14 @@ class EditForm(BaseForm):
     aware_at = UTCDateTimeField("Became aware (legal clock start)", validators=[Optional()])
     mitigated_at = UTCDateTimeField("Mitigated", validators=[Optional()])
     resolved_at = UTCDateTimeField("Resolved", validators=[Optional()])
+    last_good_backup_at = UTCDateTimeField("Last good backup", validators=[Optional()],
+                                           description="UTC; the newest backup known to restore")
+    restore_verified_at = UTCDateTimeField("Restore verified", validators=[Optional()],
+                                           description="UTC; when restored data was checked correct")
+    rpo_target_minutes = IntegerField("RPO target (minutes)", validators=[Optional(), NumberRange(min=0, max=10**7)],
+                                      description="Most data, in minutes before the loss, we accept losing")
+    rto_target_minutes = IntegerField("RTO target (minutes)", validators=[Optional(), NumberRange(min=0, max=10**7)],
+                                      description="Longest time from loss to verified restore we accept")
 
     def set_people(self, users) -> None:
         choices = options([(0, "— nobody yet —")] + [(u.id, f"{u.display} ({u.role.value})") for u in users])
@@ -75,11 +83,13 @@ class EditForm(BaseForm):
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         ordered = [("loss_began_at", "detected_at"), ("detected_at", "resolved_at"),
-                   ("loss_began_at", "resolved_at"), ("declared_at", "resolved_at")]
+                   ("loss_began_at", "resolved_at"), ("declared_at", "resolved_at"),
+                   ("last_good_backup_at", "loss_began_at"), ("loss_began_at", "restore_verified_at")]
         # A key moment records what happened; one in the future is a typing mistake (a few
         # minutes of slack allow for clocks that run a little ahead).
         latest_allowed = utcnow() + timedelta(minutes=5)
-        for name in ("loss_began_at", "detected_at", "declared_at", "aware_at", "mitigated_at", "resolved_at"):
+        for name in ("loss_began_at", "detected_at", "declared_at", "aware_at", "mitigated_at", "resolved_at",
+                     "last_good_backup_at", "restore_verified_at"):
             field = getattr(self, name)
             if field.data and field.data > latest_allowed:
                 field.errors.append("This is in the future; enter when it happened (UTC).")

@@ -43,6 +43,12 @@ class Incident(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # Recovery objectives: what we promised (targets, in minutes) and the facts to measure them by.
+    last_good_backup_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    restore_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rpo_target_minutes: Mapped[int | None] = mapped_column(Integer)
+    rto_target_minutes: Mapped[int | None] = mapped_column(Integer)
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Optimistic locking: every UPDATE checks and bumps this, so a stale write fails loudly.

@@ -33,6 +33,10 @@ DETAIL_FIELDS = {
     "data_categories": "Data categories",
     "personal_data": "Personal data involved",
     **{k: v for k, v in KEY_MOMENTS.items() if k != "closed_at"},
+    "last_good_backup_at": "Last good backup",
+    "restore_verified_at": "Restore verified",
+    "rpo_target_minutes": "RPO target (minutes)",
+    "rto_target_minutes": "RTO target (minutes)",
 }
 # Moments the status lifecycle sets when they are still empty.
 STATUS_MOMENTS = {Status.monitoring: "mitigated_at", Status.resolved: "resolved_at",

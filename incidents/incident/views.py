@@ -14,12 +14,17 @@ from incidents.forms import has_control_chars, options
 from incidents.incident import service
 from incidents.incident.enums import KEY_MOMENTS, TRANSITIONS, Severity, Status
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
+from incidents.db import utcnow
+from incidents.impact import service as impact
+from incidents.recovery.chart import recovery_chart
+from incidents.recovery.service import objectives_for, workstreams_for
 from incidents.timeline.forms import EntryForm
 from incidents.timeline.service import Cursor, count_entries, timeline_for
 
 bp = Blueprint("incident", __name__)
 
 EDITABLE_MOMENTS = [m for m in KEY_MOMENTS if m != "closed_at"]
+RECOVERY_FIELDS = ["last_good_backup_at", "restore_verified_at", "rpo_target_minutes", "rto_target_minutes"]
 TIMELINE_PAGE = 100  # entries per page of the incident page's timeline
 
 
@@ -84,8 +89,13 @@ def render_detail(incident, *, entry_form=None, status_form=None, code=200):
     if len(items) > TIMELINE_PAGE:
         items = items[:TIMELINE_PAGE]
         older = Cursor(items[-1].current.occurred_at, items[-1].current.root_id).encode()
+    workstreams = workstreams_for(session=db.session, incident=incident)
+    impact_series = impact.series(session=db.session, incident=incident)
     return render_template(
         "incident/detail.html", incident=incident, timeline=items, older_cursor=older,
+        impact=impact.summary_for(session=db.session, incident=incident), workstreams=workstreams,
+        objectives=objectives_for(incident), now=utcnow(),
+        chart_svg=recovery_chart(incident=incident, series=impact_series, workstreams=workstreams),
         paged=before is not None, entry_count=count_entries(session=db.session, incident=incident),
         entry_form=entry_form or EntryForm(formdata=None),
         status_form=status_form, moments=KEY_MOMENTS,
@@ -148,6 +158,7 @@ def _submitted_changes(form: EditForm) -> dict:
     }
     changes.update({role: person(getattr(form, role)) for role in service.OWNER_ROLES})
     changes.update({m: getattr(form, m).data for m in EDITABLE_MOMENTS})
+    changes.update({name: getattr(form, name).data for name in RECOVERY_FIELDS})
     return changes
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from markupsafe import Markup
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
+from incidents.markdown import render_markdown
 
 
 class EntryKind(enum.Enum):
@@ -68,6 +70,9 @@ class TimelineEntry(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     correction_reason: Mapped[str | None] = mapped_column(String(500))
+    # The body rendered and sanitised once, when written: entries never change, so neither does
+    # their HTML, and long timelines need not re-render Markdown on every page view.
+    body_html: Mapped[str | None] = mapped_column(Text)
 
     author: Mapped[User | None] = relationship()
 
@@ -80,6 +85,13 @@ class TimelineEntry(db.Model):
     @property
     def root_id(self) -> int:
         return self.original_id or self.id
+
+    @property
+    def html(self) -> Markup:
+        """The sanitised HTML of the body (rendered when written; older rows render now)."""
+        if self.body_html is not None:
+            return Markup(self.body_html)
+        return render_markdown(self.body)
 
 
 @event.listens_for(TimelineEntry, "before_update")
@@ -97,3 +109,18 @@ def _refuse_bulk_change(state):
     # Bulk update()/delete() statements skip the per-object hooks above, so refuse them here.
     if (state.is_update or state.is_delete) and any(m.class_ is TimelineEntry for m in state.all_mappers):
         raise TimelineEntryError("timeline entries are append-only; add a correction instead")
+
+
+class TimelinePin(db.Model):
+    """A key entry pinned to the top of the incident page. Pins point at an entry's first revision,
+    so a pinned entry stays pinned through corrections."""
+
+    __tablename__ = "timeline_pin"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("timeline_entry.id"), unique=True)
+    pinned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    pinned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    pinned_by: Mapped[User | None] = relationship()
