@@ -58,10 +58,12 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from incidents.admin import views as admin
     from incidents.auth import views as auth
+    from incidents.impact import views as impact
     from incidents.incident import views as incident
+    from incidents.recovery import views as recovery
     from incidents.timeline import views as timeline
 
-    for module in (auth, incident, timeline, admin):
+    for module in (auth, incident, timeline, impact, recovery, admin):
         app.register_blueprint(module.bp)
 
     @app.route("/healthz")

@@ -57,3 +57,41 @@ class Factory:
                               body=body, visibility=Visibility(visibility))
             db.session.commit()
             return entry.id
+
+    def impact(self, reference: str, *, by: str | None = None, affected: int, restored: int = 0,
+               lost: int = 0, notified: int = 0, categories: dict[str, tuple[int, int, int]] | None = None,
+               as_of=None) -> int:
+        """Record impact figures on top of the latest ones and return the update's id."""
+        from incidents.impact.service import CategoryCounts, CustomerCounts, latest_update, record_impact
+        from incidents.incident.service import get_incident
+
+        by = by or self.user(role="responder")
+        with self.app.app_context():
+            actor = db.session.scalar(db.select(User).where(User.email == by))
+            incident = get_incident(session=db.session, reference=reference)
+            latest = latest_update(session=db.session, incident=incident)
+            update = record_impact(
+                session=db.session, actor=actor, incident=incident, as_of=as_of,
+                counts=CustomerCounts(affected=affected, restored=restored, lost=lost, notified=notified),
+                categories=[CategoryCounts(category=name, affected=a, recovered=r, unrecoverable=u)
+                            for name, (a, r, u) in (categories or {}).items()],
+                based_on_id=latest.id if latest else None)
+            db.session.commit()
+            return update.id
+
+    def workstream(self, reference: str, *, by: str | None = None, owner: str | None = None,
+                   name: str = "Restore contacts from the nightly tape", target: int = 1000, **fields) -> int:
+        """Start a recovery workstream (owned by `owner`, else by `by`) and return its id."""
+        from incidents.incident.service import get_incident
+        from incidents.recovery.service import WorkstreamFields, create_workstream
+
+        by = by or self.user(role="responder")
+        with self.app.app_context():
+            actor = db.session.scalar(db.select(User).where(User.email == by))
+            owner_user = db.session.scalar(db.select(User).where(User.email == (owner or by)))
+            incident = get_incident(session=db.session, reference=reference)
+            workstream = create_workstream(session=db.session, actor=actor, incident=incident,
+                                           fields=WorkstreamFields(name=name, owner=owner_user, target=target,
+                                                                   **fields))
+            db.session.commit()
+            return workstream.id

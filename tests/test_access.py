@@ -15,11 +15,14 @@ import sqlalchemy as sa
 
 from incidents.auth.models import LoginSession, User
 from incidents.extensions import db
+from incidents.impact.models import ImpactUpdate
+from incidents.impact.service import latest_update
+from incidents.recovery.models import Workstream, WorkstreamProgress
 from incidents.incident.enums import TRANSITIONS
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
-from incidents.timeline.models import TimelineEntry
-from incidents.timeline.service import get_entry, latest_revision
+from incidents.timeline.models import TimelineEntry, TimelinePin
+from incidents.timeline.service import get_entry, latest_revision, pin_entry
 
 PUBLIC, VIEWER, RESPONDER, ADMIN = "public", "viewer", "responder", "admin"
 RANK = {PUBLIC: 0, VIEWER: 1, RESPONDER: 2, ADMIN: 3}
@@ -38,6 +41,14 @@ MINIMUM_ROLE = {
     "incident.change_status": RESPONDER,
     "timeline.post": RESPONDER,
     "timeline.correct": RESPONDER,
+    "timeline.pin": RESPONDER,
+    "timeline.unpin": RESPONDER,
+    "impact.record": RESPONDER,
+    "impact.history": VIEWER,
+    "recovery.new": RESPONDER,
+    "recovery.workstream": VIEWER,
+    "recovery.edit": RESPONDER,
+    "recovery.progress": RESPONDER,
     "admin.users": ADMIN,
     "admin.edit_user": ADMIN,
 }
@@ -55,11 +66,23 @@ def world(app, make):
     owner = make.user(role="responder")
     reference = make.incident(by=owner, title="Mailboxes emptied by a retention job")
     entry_id = make.entry(reference, body="Retention job paused", by=owner)
+    # Unpinning needs a pinned entry of its own: pinning the walk's entry leaves that one pinned.
+    pinned_id = make.entry(reference, body="Retention job deleted 3 days of mail", by=owner)
+    owner_id = make.user_id(owner)
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        pin_entry(session=db.session, incident=incident, by=db.session.get(User, owner_id),
+                  entry=get_entry(session=db.session, incident=incident, entry_id=pinned_id))
+        db.session.commit()
     target = make.user(role="viewer", name="Managed Person")
+    make.impact(reference, by=owner, affected=1200, restored=200)
+    workstream_id = make.workstream(reference, by=owner, name="Replay mailbox journals", target=500)
     return SimpleNamespace(
-        reference=reference, entry_id=entry_id, target_id=make.user_id(target),
+        reference=reference, entry_id=entry_id, pinned_id=pinned_id, target_id=make.user_id(target),
+        url_overrides={"timeline.unpin": {"entry_id": pinned_id}}, workstream_id=workstream_id,
+        owner_id=make.user_id(owner),
         url_values={"reference": reference, "entry_id": entry_id, "user_id": make.user_id(target),
-                    "filename": "css/app.css"},
+                    "workstream_id": workstream_id, "filename": "css/app.css"},
     )
 
 
@@ -73,6 +96,10 @@ def form_data(app, world, endpoint: str, walker: str) -> dict:
         incident = get_incident(session=db.session, reference=world.reference)
         entry = latest_revision(session=db.session, entry=get_entry(
             session=db.session, incident=incident, entry_id=world.entry_id))
+        impact = latest_update(session=db.session, incident=incident)
+        workstream = db.session.get(Workstream, world.workstream_id)
+        planned = {"owner": world.owner_id, "category": "", "target": 500, "unit": "records",
+                   "status": "in_progress", "source": "backup", "eta": "", "evidence": ""}
         data = {
             "auth.login": {},
             "auth.logout": {},
@@ -87,6 +114,13 @@ def form_data(app, world, endpoint: str, walker: str) -> dict:
             "timeline.correct": {"revision": entry.revision, "body": CORRECTED_BODY, "kind": entry.kind.value,
                                  "visibility": entry.visibility.value, "occurred_at": minute(entry.occurred_at),
                                  "reason": "Checking who may correct"},
+            "impact.record": {"based_on": impact.id, "customers_affected": 1300, "customers_restored": 400,
+                              "customers_lost": 0, "customers_notified": 0},
+            "recovery.new": {**planned, "name": f"Started by {walker}"},
+            "recovery.edit": {**planned, "version": workstream.version, "name": RENAMED},
+            "recovery.progress": {"version": workstream.version, "done": 120, "note": "Checking who may report"},
+            "timeline.pin": {},
+            "timeline.unpin": {},
             "admin.users": {"email": f"created-by-{walker}@example.com", "name": "", "role": "viewer",
                             "password": "a long enough password"},
             "admin.edit_user": {"name": RENAMED, "role": "responder", "active": "y"},
@@ -100,6 +134,10 @@ def probe(app, world) -> dict[str, object]:
         incident = get_incident(session=db.session, reference=world.reference)
         entry = get_entry(session=db.session, incident=incident, entry_id=world.entry_id)
         target = db.session.get(User, world.target_id)
+
+        def pinned(entry_id: int) -> bool:
+            return db.session.scalar(sa.select(TimelinePin.id).where(TimelinePin.entry_id == entry_id)) is not None
+
         return {
             "incident.declare": db.session.scalar(sa.select(sa.func.count(Incident.id))),
             "incident.edit": incident.title,
@@ -107,8 +145,14 @@ def probe(app, world) -> dict[str, object]:
             "timeline.post": db.session.scalar(sa.select(sa.func.count(TimelineEntry.id)).where(
                 TimelineEntry.body == POSTED_BODY)),
             "timeline.correct": latest_revision(session=db.session, entry=entry).revision,
+            "timeline.pin": pinned(world.entry_id),
+            "timeline.unpin": pinned(world.pinned_id),
             "admin.users": db.session.scalar(sa.select(sa.func.count(User.id))),
             "admin.edit_user": (target.name, target.role.value, target.active),
+            "impact.record": db.session.scalar(sa.select(sa.func.count(ImpactUpdate.id))),
+            "recovery.new": db.session.scalar(sa.select(sa.func.count(Workstream.id))),
+            "recovery.edit": db.session.get(Workstream, world.workstream_id).name,
+            "recovery.progress": db.session.scalar(sa.select(sa.func.count(WorkstreamProgress.id))),
         }
 
 
@@ -127,9 +171,10 @@ def everything_stored(app) -> dict[str, list]:
 
 
 def build_url(rule, world) -> str:
-    missing = set(rule.arguments) - set(world.url_values)
+    values = {**world.url_values, **world.url_overrides.get(rule.endpoint, {})}
+    missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.rule}: give the walk a real value for {missing}"
-    return rule.build({name: world.url_values[name] for name in rule.arguments}, append_unknown=False)[1]
+    return rule.build({name: values[name] for name in rule.arguments}, append_unknown=False)[1]
 
 
 def walk_order(app):

@@ -178,8 +178,14 @@ def entry_with(page: Page, text: str):
 
 
 def post_update(page: Page, body: str) -> None:
-    page.get_by_label("Update", exact=True).fill(body)
-    page.get_by_role("button", name="Post update").click()
+    """One line goes in the quick box and Enter posts it; longer text goes under More options."""
+    if "\n" in body:
+        page.locator("form.quick-post summary").click()
+        page.get_by_label("Or write a longer update").fill(body)
+        page.get_by_role("button", name="Post update").click()
+    else:
+        page.get_by_label("What's happening?").fill(body)
+        page.get_by_label("What's happening?").press("Enter")
     expect(page.locator(".flash-success")).to_have_text("Update posted.")
 
 
@@ -329,3 +335,76 @@ def test_viewer_reads_only_and_logout_locks_pages(page: Page, server: LiveServer
     expect(page).to_have_url(login_page)
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator("ol.timeline")).to_have_count(0)
+
+
+def chart_state(page: Page) -> dict[str, str | None]:
+    """What the recovery chart shows now: its latest figures, the restored line and the bars."""
+    chart = page.locator("#recovery-chart svg.recovery-chart")
+    expect(chart).to_have_count(1)
+    return {
+        "affected": chart.get_attribute("data-latest-affected"),
+        "restored": chart.get_attribute("data-latest-restored"),
+        "restored_line": chart.locator('polyline[data-series="restored"]').get_attribute("points"),
+        "bars": " ".join(chart.locator("g.workstream").evaluate_all(
+            "gs => gs.map(g => g.getAttribute('data-percent'))")),
+    }
+
+
+def record_impact(page: Page, **figures: int) -> None:
+    page.get_by_role("link", name="Record impact update", exact=True).click()
+    for label, value in figures.items():
+        page.get_by_label(label.replace("_", " ").capitalize(), exact=True).fill(str(value))
+    page.get_by_role("button", name="Record impact update").click()
+    expect(page.locator(".flash-success")).to_contain_text("Impact recorded")
+
+
+def test_impact_and_workstream_updates_move_the_figures_bars_and_chart(page: Page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    login(page, RESPONDER[0])
+    declare(page, "Browser test: restore progress shows on the chart")
+    expect(page.locator("#recovery-chart")).to_have_count(0)  # nothing to draw yet
+
+    record_impact(page, Customers_affected=40_000, Restored=0, Permanently_lost=0, Notified=0)
+    panel = page.locator("#impact")
+    expect(panel.locator(".figure-restored .figure-value")).to_have_text("0")
+    expect(page.get_by_role("heading", name="Recovery over time")).to_be_visible()
+    first = chart_state(page)
+    assert (first["affected"], first["restored"], first["bars"]) == ("40000", "0", "")
+
+    record_impact(page, Customers_affected=40_000, Restored=30_000, Permanently_lost=500, Notified=40_000)
+    expect(panel.locator(".figure-restored .figure-value")).to_have_text("30,000")
+    expect(panel.locator(".figure-restored .figure-pct")).to_contain_text("75.0%")
+    second = chart_state(page)
+    assert second["restored"] == "30000"
+    assert second["restored_line"] != first["restored_line"], "the restored line moved"
+    chart = page.locator("#recovery-chart svg")
+    expect(chart.locator('[data-legend="restored"]')).to_have_text("Restored 30,000 (75.0%)")
+    expect(chart.locator("desc")).to_contain_text("30,000 of 40,000 affected customers restored")
+
+    name = 'Restore contacts from <tape> "B"/>'
+    page.get_by_role("link", name="Add workstream", exact=True).click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Accountable owner").select_option(label=f"{RESPONDER[1]} (responder)")
+    page.get_by_label("Target").fill("1000")
+    page.get_by_role("button", name="Start workstream").click()
+    expect(page.locator(".flash-success")).to_contain_text("started")
+    item = page.locator("li.ws").filter(has_text=name)
+    expect(item.locator("progress")).to_have_attribute("value", "0")
+    assert chart_state(page)["bars"] == "0.0"
+
+    item.get_by_label(re.compile("^Done so far")).fill("250")
+    item.get_by_role("button", name="Report progress").click()
+    expect(page.locator(".flash-success")).to_contain_text("250 of 1,000")
+    item = page.locator("li.ws").filter(has_text=name)
+    expect(item.locator("progress")).to_have_attribute("value", "250")
+    expect(item.locator(".ws-count")).to_contain_text("25%")
+    third = chart_state(page)
+    assert third["bars"] == "25.0" and third["restored_line"] == second["restored_line"]
+    bar = chart.locator("g.workstream")
+    expect(bar.locator("text").first).to_have_text(name)  # shown as text, not parsed as markup
+    expect(bar).to_contain_text("25%")
+    assert dialogs == []
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#recovery-chart").screenshot(path=str(ARTIFACTS / "recovery-chart.png"))

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from incidents.auth.models import LoginSession, User
+from incidents.auth.models import LoginSession, Role, User
 from incidents.extensions import db
+from incidents.impact import service as impact
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
+from incidents.incident.service import get_incident
+from incidents.recovery.enums import WorkstreamStatus
+from incidents.recovery.service import objectives_for, workstreams_for
 from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
 
 DEMO_LOGIN = re.compile(r"Demo login: (\S+@\S+) / (\S+)")
@@ -156,3 +160,77 @@ def test_printed_demo_login_works(app, runner, client):
 def test_demo_login_is_refused_with_a_wrong_password(app, runner, client):
     email, password = DEMO_LOGIN.search(load_demo(runner).output).groups()
     assert client.post("/login", data={"email": email, "password": password + "x"}).status_code == 401
+
+
+def oct_2009(day: int) -> datetime:
+    return datetime(2009, 10, day, tzinfo=timezone.utc)
+
+
+def test_demo_impact_figures_tell_the_week(app, runner):
+    load_demo(runner)
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=the_sync_incident(app)["reference"])
+        updates = impact.series(session=db.session, incident=incident)
+        assert len(updates) >= 8, "enough updates to draw a curve"
+        assert [u.based_on_id for u in updates] == [None] + [u.id for u in updates[:-1]], "each built on the last"
+        assert all(u.as_of.year == 2009 and u.as_of.month == 10 for u in updates)
+
+        affected = [u.customers_affected for u in updates]
+        assert affected == sorted(affected) and affected[0] < affected[-1] / 5, "estimates grow, then settle"
+        latest = updates[-1]
+        assert 100_000 <= latest.customers_affected <= 250_000, "a minority of ~1 million subscribers"
+        assert oct_2009(20) <= latest.as_of < oct_2009(23)
+        assert latest.customers_restored >= 0.9 * latest.customers_affected, "most of it restored"
+        assert 0 < latest.customers_lost <= 0.05 * latest.customers_affected, "a few thousand lost for good"
+        assert all(u.customers_restored == 0 for u in updates if u.as_of < oct_2009(16))
+        assert all(u.customers_notified == 0 for u in updates if u.as_of < oct_2009(10))
+        assert latest.customers_notified == latest.customers_affected
+
+        categories = {c.category: c for c in latest.categories}
+        assert set(categories) == set(incident.data_categories)
+        assert all(c.recovered_pct >= 90 and 0 < c.records_unrecoverable for c in categories.values())
+
+
+def test_demo_workstreams_have_owners_progress_and_trouble(app, runner):
+    load_demo(runner)
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=the_sync_incident(app)["reference"])
+        workstreams = workstreams_for(session=db.session, incident=incident)
+        for category in incident.data_categories:
+            mine = [w for w in workstreams if w.category == category]
+            assert 3 <= len(mine) <= 4, (category, [w.name for w in mine])
+        assert all(w.owner is not None and w.owner.active and w.owner.role is Role.responder for w in workstreams)
+        assert len({w.owner_id for w in workstreams}) >= 4, "the work is spread over several owners"
+        statuses = [w.status for w in workstreams]
+        assert statuses.count(WorkstreamStatus.blocked) == 1 and statuses.count(WorkstreamStatus.abandoned) == 1
+        assert WorkstreamStatus.done in statuses and WorkstreamStatus.in_progress in statuses
+        for w in workstreams:
+            assert w.progress, f"{w.name} has no progress reports"
+            assert w.done == w.progress[-1].done <= w.target
+            assert all(p.as_of.year == 2009 for p in w.progress)
+
+
+def test_demo_recovery_objectives_are_both_missed(app, runner):
+    load_demo(runner)
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=the_sync_incident(app)["reference"])
+        objectives = objectives_for(incident)
+        assert objectives.rpo.target == timedelta(hours=24) and objectives.rto.target == timedelta(hours=72)
+        assert objectives.rpo.missed and objectives.rto.missed and objectives.rto.final
+        assert timedelta(days=19) <= objectives.rpo.actual < timedelta(days=20), "the backup was 19 days old"
+        assert oct_2009(20) <= incident.restore_verified_at < oct_2009(23)
+
+
+def test_demo_incident_page_draws_the_recovery_chart(app, runner, client):
+    email, password = DEMO_LOGIN.search(load_demo(runner).output).groups()
+    client.post("/login", data={"email": email, "password": password})
+    reference = the_sync_incident(app)["reference"]
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        latest = impact.latest_update(session=db.session, incident=incident)
+        count = len(workstreams_for(session=db.session, incident=incident))
+    page = client.get(f"/incidents/{reference}").get_data(as_text=True)
+    svg = re.search(r'<svg[^>]*class="recovery-chart"[^>]*>', page).group(0)
+    assert f'data-latest-affected="{latest.customers_affected}"' in svg
+    assert f'data-latest-restored="{latest.customers_restored}"' in svg
+    assert f'data-workstreams="{count}"' in svg

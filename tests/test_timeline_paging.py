@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import event
 
 from incidents.auth.models import User
@@ -12,7 +13,7 @@ from incidents.extensions import db
 from incidents.incident.service import get_incident
 from incidents.incident.views import TIMELINE_PAGE
 from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
-from incidents.timeline.service import correct_entry
+from incidents.timeline.service import correct_entry, pin_entry
 
 
 def add_entries(app, reference: str, email: str, count: int, *, same_time: bool = False) -> None:
@@ -90,11 +91,28 @@ def test_a_malformed_cursor_shows_the_first_page(client, auth, make, app):
         assert client.get(f"/incidents/{reference}?before={bad}").status_code == 200
 
 
-def test_page_cost_in_sql_statements_does_not_grow_with_the_timeline(client, auth, make, app):
+def pin_first(app, reference: str, email: str, count: int) -> None:
+    """Pin the `count` oldest entries of the incident's timeline."""
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        author = db.session.scalar(db.select(User).where(User.email == email))
+        entries = db.session.scalars(db.select(TimelineEntry).where(TimelineEntry.incident_id == incident.id)
+                                     .order_by(TimelineEntry.id).limit(count))
+        for entry in entries:
+            pin_entry(session=db.session, incident=incident, entry=entry, by=author)
+        db.session.commit()
+
+
+@pytest.mark.parametrize("query", ["", "?kind=note&kind=impact&visibility=internal"],
+                         ids=["unfiltered", "filtered"])
+def test_page_cost_in_sql_statements_does_not_grow_with_the_timeline(client, auth, make, app, query):
     email = auth.as_role("responder")
     small, large = make.incident(by=email), make.incident(by=email)
     add_entries(app, small, email, 5)
     add_entries(app, large, email, 3 * TIMELINE_PAGE)
+    # Key entries too: a few on the small timeline, many on the large one.
+    pin_first(app, small, email, 2)
+    pin_first(app, large, email, 40)
 
     def statements(reference: str) -> int:
         with app.app_context():
@@ -103,7 +121,9 @@ def test_page_cost_in_sql_statements_does_not_grow_with_the_timeline(client, aut
         listener = lambda conn, cursor, statement, *rest: seen.append(statement)  # noqa: E731
         event.listen(engine, "before_cursor_execute", listener)
         try:
-            assert client.get(f"/incidents/{reference}").status_code == 200
+            response = client.get(f"/incidents/{reference}{query}")
+            assert response.status_code == 200
+            assert response.get_data(as_text=True).count('class="key-entry') in (2, 40)
         finally:
             event.remove(engine, "before_cursor_execute", listener)
         return len(seen)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
+from incidents.incident.enums import DATA_CATEGORIES
 
 
 class ImpactUpdate(db.Model):
@@ -72,6 +73,10 @@ class CategoryImpact(db.Model):
         CheckConstraint("records_recovered + records_unrecoverable <= records_affected",
                         name="recovered_and_lost_within_affected"),
     )
+
+    @property
+    def category_label(self) -> str:
+        return DATA_CATEGORIES.get(self.category, self.category)
 
     @property
     def recovered_pct(self) -> float | None:

@@ -108,9 +108,16 @@ def record_impact(*, session: Session, actor: User, incident: Incident, counts: 
     now = utcnow()
     if as_of is not None and as_of > now:
         raise ImpactError("Figures cannot be as of a time in the future.", field="as_of")
+    # Serialise writers per incident so two people cannot both pass the staleness check below
+    # (PostgreSQL: a row lock that still lets timeline entries reference the incident; SQLite
+    # ignores it and already holds the database's write lock since BEGIN IMMEDIATE).
+    session.execute(select(Incident.id).where(Incident.id == incident.id).with_for_update(key_share=True))
     latest = latest_update(session=session, incident=incident)
     if latest is not None and latest.id != based_on_id:
         raise StaleImpact(latest)
+    if latest is None and based_on_id is not None:
+        # Updates are never deleted, so this form was not drawn from this incident's figures.
+        raise ImpactError("This form does not match the incident's figures; reload the page.", field="based_on")
     update = ImpactUpdate(
         incident_id=incident.id, based_on_id=based_on_id, author=actor, as_of=as_of or now,
         recorded_at=now, customers_affected=counts.affected, customers_notified=counts.notified,
@@ -156,6 +163,15 @@ def series(*, session: Session, incident: Incident) -> list[ImpactUpdate]:
     return list(session.scalars(
         select(ImpactUpdate).where(ImpactUpdate.incident_id == incident.id)
         .order_by(ImpactUpdate.as_of, ImpactUpdate.id)
+    ))
+
+
+def history(*, session: Session, incident: Incident) -> list[ImpactUpdate]:
+    """Every update, newest first (the order `latest_update` uses), with categories and authors."""
+    return list(session.scalars(
+        select(ImpactUpdate).where(ImpactUpdate.incident_id == incident.id)
+        .options(selectinload(ImpactUpdate.categories), selectinload(ImpactUpdate.author))
+        .order_by(ImpactUpdate.as_of.desc(), ImpactUpdate.id.desc())
     ))
 
 

@@ -17,9 +17,9 @@ from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.db import utcnow
 from incidents.impact import service as impact
 from incidents.recovery.chart import recovery_chart
-from incidents.recovery.service import objectives_for, workstreams_for
+from incidents.recovery.service import flags_for, objectives_for, workstreams_for
 from incidents.timeline.forms import EntryForm
-from incidents.timeline.service import Cursor, count_entries, timeline_for
+from incidents.timeline.page import timeline_page
 
 bp = Blueprint("incident", __name__)
 
@@ -83,20 +83,16 @@ def render_detail(incident, *, entry_form=None, status_form=None, code=200):
     # No status is preselected: one stray click must not move the incident anywhere.
     status_form.status.choices = options([("", "— choose —")] +
                                          [(s.value, s.label) for s in TRANSITIONS[incident.status]])
-    before = Cursor.decode(request.args.get("before"))
-    items = timeline_for(session=db.session, incident=incident, limit=TIMELINE_PAGE + 1, before=before)
-    older = None
-    if len(items) > TIMELINE_PAGE:
-        items = items[:TIMELINE_PAGE]
-        older = Cursor(items[-1].current.occurred_at, items[-1].current.root_id).encode()
     workstreams = workstreams_for(session=db.session, incident=incident)
+    now = utcnow()
     impact_series = impact.series(session=db.session, incident=incident)
     return render_template(
-        "incident/detail.html", incident=incident, timeline=items, older_cursor=older,
+        "incident/detail.html", incident=incident,
+        **timeline_page(session=db.session, incident=incident, args=request.args, page_size=TIMELINE_PAGE),
         impact=impact.summary_for(session=db.session, incident=incident), workstreams=workstreams,
-        objectives=objectives_for(incident), now=utcnow(),
+        objectives=objectives_for(incident, now=now), now=now,
+        flags={ws.id: flags_for(ws, now=now) for ws in workstreams},
         chart_svg=recovery_chart(incident=incident, series=impact_series, workstreams=workstreams),
-        paged=before is not None, entry_count=count_entries(session=db.session, incident=incident),
         entry_form=entry_form or EntryForm(formdata=None),
         status_form=status_form, moments=KEY_MOMENTS,
     ), code

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
-from incidents.recovery.enums import WorkstreamStatus
+from incidents.incident.enums import DATA_CATEGORIES
+from incidents.recovery.enums import SOURCES, WorkstreamStatus
 
 
 class Workstream(db.Model):
@@ -48,6 +49,17 @@ class Workstream(db.Model):
     @property
     def percent(self) -> float:
         return min(100.0, 100.0 * self.done / self.target) if self.target else 0.0
+
+    # For templates that offer a status change.
+    status_choices = list(WorkstreamStatus)
+
+    @property
+    def source_label(self) -> str:
+        return SOURCES.get(self.source, self.source)
+
+    @property
+    def category_label(self) -> str | None:
+        return DATA_CATEGORIES.get(self.category, self.category) if self.category else None
 
 
 class WorkstreamProgress(db.Model):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 
 from incidents.auth.models import User
 from incidents.db import utcnow
@@ -75,6 +76,15 @@ def workstreams_for(*, session: Session, incident: Incident) -> list[Workstream]
     ))
 
 
+def progress_history(*, session: Session, workstream: Workstream) -> list[WorkstreamProgress]:
+    """Every progress report on a workstream, newest first, with its author."""
+    return list(session.scalars(
+        select(WorkstreamProgress).where(WorkstreamProgress.workstream_id == workstream.id)
+        .options(selectinload(WorkstreamProgress.author))
+        .order_by(WorkstreamProgress.as_of.desc(), WorkstreamProgress.id.desc())
+    ))
+
+
 def create_workstream(*, session: Session, actor: User, incident: Incident,
                       fields: WorkstreamFields) -> Workstream:
     """Start a line of recovery work and note it on the timeline."""
@@ -99,6 +109,9 @@ def update_workstream(*, session: Session, actor: User, incident: Incident, work
         raise EditConflict(f"Someone changed “{workstream.name}” while you were editing. Nothing of "
                            "yours was saved: check the values now shown, then save again.",
                            current_version=workstream.version, differences=[])
+    if fields.target < workstream.done:
+        raise WorkstreamError(f"{workstream.done:,} {workstream.unit} are already done; the target cannot "
+                              "be lower than that.", field="target")
     changes = []
     for name in ("name", "owner", "target", "unit", "category", "status", "eta", "source", "evidence"):
         new = getattr(fields, name)
@@ -138,6 +151,10 @@ def record_progress(*, session: Session, actor: User, incident: Incident, workst
     session.add(report)
     before = workstream.done
     workstream.done = done
+    # Touch the row even when the figure is unchanged, so every report is a versioned UPDATE:
+    # two reports made from the same page can never both be accepted.
+    workstream.updated_at = now
+    flag_modified(workstream, "updated_at")
     if status is not None:
         workstream.status = status
     elif workstream.status is WorkstreamStatus.planned and done > 0:

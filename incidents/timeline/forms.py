@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import HiddenInput
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import HiddenInput, TextInput
 
 from incidents.forms import BaseForm, options, UTCDateTimeField
 from incidents.timeline.models import POSTABLE_KINDS, EntryKind, Visibility
@@ -14,12 +14,42 @@ VISIBILITY_CHOICES = options((v.value, v.label) for v in Visibility)
 
 
 class EntryForm(BaseForm):
-    body = TextAreaField("Update", validators=[DataRequired("Write what happened."), Length(max=MAX_BODY)],
-                         render_kw={"placeholder": "What happened? Markdown works.", "rows": 3})
+    """The quick-post box: one line that Enter posts, or a longer text under "More options"."""
+
+    # A one-line input, but running text like the longer box (so not a StringField, whose
+    # text-direction check is meant for names and titles).
+    body = TextAreaField("What's happening?", widget=TextInput(), validators=[Length(max=MAX_BODY)],
+                         description="Enter posts it now, as an internal note.",
+                         render_kw={"autocomplete": "off"})
+    long_body = TextAreaField("Or write a longer update", validators=[Length(max=MAX_BODY)],
+                              description="Markdown works. Use this or the one-line box, not both.",
+                              render_kw={"rows": 5})
     kind = SelectField("Kind", choices=KIND_CHOICES, default=EntryKind.note.value)
     visibility = SelectField("Visibility", choices=VISIBILITY_CHOICES, default=Visibility.internal.value)
     occurred_at = UTCDateTimeField("Happened at", validators=[Optional()],
                                    description="UTC; leave empty for now")
+
+    def validate_body(self, field) -> None:
+        quick, long = (field.data or "").strip(), (self.long_body.data or "").strip()
+        if quick and long:
+            raise ValidationError("You wrote in both boxes: clear this one or the longer text, "
+                                  "then post again.")
+        if not quick and not long:
+            raise ValidationError("Write what happened.")
+
+    @property
+    def text(self) -> str:
+        """The update as typed, from whichever box was filled."""
+        return (self.body.data or "").strip() or (self.long_body.data or "").strip()
+
+    @property
+    def options_used(self) -> bool:
+        """Whether anything under "More options" was filled in or is wrong (so it opens)."""
+        fields = (self.long_body, self.kind, self.visibility, self.occurred_at)
+        return (any(f.errors for f in fields) or bool((self.long_body.data or "").strip())
+                or self.kind.data != EntryKind.note.value or self.occurred_at.data is not None
+                or bool(self.occurred_at.raw_data and self.occurred_at.raw_data[0])
+                or self.visibility.data != Visibility.internal.value)
 
 
 class CorrectionForm(BaseForm):

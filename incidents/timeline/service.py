@@ -1,19 +1,22 @@
 """Writing and reading the timeline. Entries are only ever added, never changed."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.errors import DomainError, NotFound
 from incidents.incident.models import Incident
 from incidents.markdown import render_markdown
-from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
+from incidents.timeline.models import EntryKind, TimelineEntry, TimelinePin, Visibility
+
+log = logging.getLogger(__name__)
 
 
 class TimelineError(DomainError):
@@ -132,16 +135,48 @@ class Cursor:
             return None
 
 
+@dataclass(frozen=True)
+class TimelineFilter:
+    """Which entries to show, judged by each entry's latest revision; empty means all."""
+
+    kinds: frozenset[EntryKind] = frozenset()
+    visibility: Visibility | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.kinds) or self.visibility is not None
+
+
+NO_FILTER = TimelineFilter()
+
+
+def _root_and_is_latest():
+    """The root id of an entry, and the condition that it is its entry's latest revision."""
+    entry, later = TimelineEntry, aliased(TimelineEntry)
+    root = func.coalesce(entry.original_id, entry.id)
+    return root, ~exists().where(later.original_id == root, later.revision > entry.revision)
+
+
+def _latest_revisions(incident: Incident, filters: TimelineFilter):
+    """The incident's entries at their latest revision, filtered, as (entry, root id, select)."""
+    entry = TimelineEntry
+    root, is_latest = _root_and_is_latest()
+    stmt = select(entry).where(entry.incident_id == incident.id, is_latest)
+    if filters.kinds:
+        stmt = stmt.where(entry.kind.in_(sorted(filters.kinds, key=lambda k: k.value)))
+    if filters.visibility is not None:
+        stmt = stmt.where(entry.visibility == filters.visibility)
+    return entry, root, stmt
+
+
 def timeline_for(*, session: Session, incident: Incident, newest_first: bool = True,
-                 limit: int | None = None, before: Cursor | None = None) -> list[TimelineItem]:
+                 limit: int | None = None, before: Cursor | None = None,
+                 filters: TimelineFilter = NO_FILTER) -> list[TimelineItem]:
     """The incident's timeline as shown: one item per entry at its latest revision, ordered by
     when it happened. With `limit`/`before` it returns one page (keyset pagination), so an
     incident with tens of thousands of entries costs the same as a small one."""
-    entry, later = TimelineEntry, aliased(TimelineEntry)
-    root = func.coalesce(entry.original_id, entry.id)
-    is_latest = ~exists().where(later.original_id == root, later.revision > entry.revision)
-    stmt = (select(entry).where(entry.incident_id == incident.id, is_latest)
-            .options(selectinload(entry.author)))
+    entry, root, stmt = _latest_revisions(incident, filters)
+    stmt = stmt.options(selectinload(entry.author))
     if before is not None:
         if newest_first:
             stmt = stmt.where(or_(entry.occurred_at < before.occurred_at,
@@ -156,6 +191,26 @@ def timeline_for(*, session: Session, incident: Incident, newest_first: bool = T
     items = [TimelineItem(current=row) for row in session.scalars(stmt)]
     _attach_history(session, items)
     return items
+
+
+def timeline_span(*, session: Session, incident: Incident,
+                  filters: TimelineFilter = NO_FILTER) -> tuple[datetime | None, datetime | None]:
+    """When the first and the last shown entry happened (None, None for an empty timeline)."""
+    entry, _root, stmt = _latest_revisions(incident, filters)
+    first = stmt.with_only_columns(entry.occurred_at).order_by(entry.occurred_at).limit(1)
+    last = stmt.with_only_columns(entry.occurred_at).order_by(entry.occurred_at.desc()).limit(1)
+    # One round trip; each side walks the (incident, occurred_at) index from one end.
+    row = session.execute(select(first.scalar_subquery(), last.scalar_subquery())).one()
+    return row[0], row[1]
+
+
+def spans_days(first: datetime | None, last: datetime | None) -> bool:
+    """True when the two moments fall on different UTC days."""
+    return bool(first and last) and utc_day(first) != utc_day(last)
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(timezone.utc).date()
 
 
 def _attach_history(session: Session, items: list[TimelineItem]) -> None:
@@ -175,8 +230,70 @@ def _attach_history(session: Session, items: list[TimelineItem]) -> None:
             item.history.append(row)
 
 
-def count_entries(*, session: Session, incident: Incident) -> int:
+def count_entries(*, session: Session, incident: Incident,
+                  filters: TimelineFilter = NO_FILTER) -> int:
+    """How many entries the timeline has (each counted once, however often corrected)."""
+    if filters.active:
+        entry, _root, stmt = _latest_revisions(incident, filters)
+        return session.scalar(select(func.count()).select_from(stmt.subquery()))
     return session.scalar(
         select(func.count()).select_from(TimelineEntry).where(
             TimelineEntry.incident_id == incident.id, TimelineEntry.original_id.is_(None))
     )
+
+
+# --- pinned key entries ------------------------------------------------------------------------
+# Pins are presentation, not history: a pin row says who pinned which entry when, and unpinning
+# removes it. They point at the entry's first revision so corrections stay pinned.
+
+def pin_entry(*, session: Session, incident: Incident, entry: TimelineEntry, by: User) -> bool:
+    """Pin the entry as a key entry; False when it was pinned already (flushes)."""
+    if entry.incident_id != incident.id:
+        raise NotFound("No such timeline entry.")
+    if session.scalar(select(TimelinePin.id).where(TimelinePin.entry_id == entry.root_id)):
+        return False
+    try:
+        # Two people pinning at once collide on the unique entry_id: the second is a no-op.
+        with session.begin_nested():
+            session.add(TimelinePin(incident_id=incident.id, entry_id=entry.root_id, pinned_by=by,
+                                    pinned_at=utcnow()))
+    except IntegrityError:
+        return False
+    log.info("%s pinned timeline entry %s of %s", by.email, entry.root_id, incident.reference)
+    return True
+
+
+def unpin_entry(*, session: Session, incident: Incident, entry: TimelineEntry, by: User) -> bool:
+    """Remove the entry's pin; False when it was not pinned (flushes)."""
+    if entry.incident_id != incident.id:
+        raise NotFound("No such timeline entry.")
+    pin = session.scalar(select(TimelinePin).where(TimelinePin.entry_id == entry.root_id,
+                                                   TimelinePin.incident_id == incident.id))
+    if pin is None:
+        return False
+    session.delete(pin)
+    session.flush()
+    log.info("%s unpinned timeline entry %s of %s", by.email, entry.root_id, incident.reference)
+    return True
+
+
+@dataclass
+class PinnedItem:
+    """A pinned entry as shown: its latest revision and who pinned it when."""
+
+    current: TimelineEntry
+    pin: TimelinePin
+
+
+def pinned_for(*, session: Session, incident: Incident) -> list[PinnedItem]:
+    """The incident's pinned entries at their latest revision, in the order they happened."""
+    entry = TimelineEntry
+    root, is_latest = _root_and_is_latest()
+    # Read from the (few) pins to their revisions through the id indexes, never by reading the
+    # incident's entries, so the cost does not grow with the timeline.
+    stmt = (select(entry, TimelinePin).select_from(TimelinePin)
+            .join(entry, or_(entry.id == TimelinePin.entry_id, entry.original_id == TimelinePin.entry_id))
+            .where(TimelinePin.incident_id == incident.id, is_latest)
+            .options(joinedload(entry.author), joinedload(TimelinePin.pinned_by))
+            .order_by(entry.occurred_at, root))
+    return [PinnedItem(current=row, pin=pin) for row, pin in session.execute(stmt)]

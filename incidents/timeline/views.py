@@ -26,7 +26,7 @@ def post(reference: str):
         return render_detail(incident, entry_form=form, code=422)
     try:
         service.add_entry(session=db.session, incident=incident, author=current_user,
-                          kind=EntryKind(form.kind.data), body=form.body.data,
+                          kind=EntryKind(form.kind.data), body=form.text,
                           visibility=Visibility(form.visibility.data),
                           occurred_at=form.occurred_at.data)
     except service.TimelineError as error:
@@ -79,3 +79,41 @@ def correct(reference: str, entry_id: int):
         return redirect(url_for("incident.detail", reference=reference) + f"#entry-{latest.root_id}")
     code = 422 if form.errors else 200
     return render_template("timeline/correct.html", incident=incident, entry=latest, form=form), code
+
+
+def _pin_target(reference: str, entry_id: int):
+    incident = load_incident(reference)
+    try:
+        return incident, service.get_entry(session=db.session, incident=incident, entry_id=entry_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/incidents/<reference>/timeline/<int(max=2147483647):entry_id>/pin", methods=["POST"])
+@role_required(Role.responder)
+def pin(reference: str, entry_id: int):
+    incident, entry = _pin_target(reference, entry_id)
+    if service.pin_entry(session=db.session, incident=incident, entry=entry, by=current_user):
+        db.session.commit()
+        flash("Pinned to the key entries.", "success")
+    else:
+        flash("That entry is already a key entry.", "info")
+    return redirect(_back_to_timeline(reference, entry.root_id))
+
+
+@bp.route("/incidents/<reference>/timeline/<int(max=2147483647):entry_id>/unpin", methods=["POST"])
+@role_required(Role.responder)
+def unpin(reference: str, entry_id: int):
+    incident, entry = _pin_target(reference, entry_id)
+    if service.unpin_entry(session=db.session, incident=incident, entry=entry, by=current_user):
+        db.session.commit()
+        flash("Removed from the key entries; the entry itself is unchanged.", "success")
+    else:
+        flash("That entry was not a key entry.", "info")
+    return redirect(_back_to_timeline(reference, entry.root_id))
+
+
+def _back_to_timeline(reference: str, root_id: int) -> str:
+    """The incident page at the entry, keeping the timeline's filters and page."""
+    kept = {key: request.args.getlist(key) for key in ("kind", "visibility", "before") if key in request.args}
+    return url_for("incident.detail", reference=reference, **kept) + f"#entry-{root_id}"
