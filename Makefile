@@ -38,7 +38,7 @@ test: install browser-deps postgres
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

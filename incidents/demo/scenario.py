@@ -86,7 +86,25 @@ def _sync_outage(session: Session, p: dict[str, User]) -> Incident:
                 recovery.play(item)
     with clock_at(utc(2009, 10, 4, 9, 30)):
         _correct_estimate(session, incident, p)
+    with clock_at(utc(2009, 10, 22, 13, 0)):
+        _pin_key_entries(session, incident, p)
     return incident
+
+
+# The moments an executive or a reviewer should see first, pinned above the timeline.
+KEY_ENTRY_OPENINGS = ("The firmware upgrade of the storage array", "Backups: the newest complete backup",
+                      "First estimate", "Breakthrough")
+
+
+def _pin_key_entries(session: Session, incident: Incident, p: dict[str, User]) -> None:
+    from incidents.timeline.models import TimelineEntry
+    from incidents.timeline.service import pin_entry
+
+    for opening in KEY_ENTRY_OPENINGS:
+        entry = session.scalar(select(TimelineEntry).where(
+            TimelineEntry.incident_id == incident.id, TimelineEntry.original_id.is_(None),
+            TimelineEntry.body.startswith(opening)))
+        pin_entry(session=session, incident=incident, entry=entry, by=p["morgan"])
 
 
 def _declare_sync_outage(session: Session, p: dict[str, User]) -> Incident:

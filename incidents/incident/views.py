@@ -25,7 +25,7 @@ bp = Blueprint("incident", __name__)
 
 EDITABLE_MOMENTS = [m for m in KEY_MOMENTS if m != "closed_at"]
 RECOVERY_FIELDS = ["last_good_backup_at", "restore_verified_at", "rpo_target_minutes", "rto_target_minutes"]
-TIMELINE_PAGE = 100  # entries per page of the incident page's timeline
+TIMELINE_PAGE = 50  # entries per page of the incident page timeline: a screenful or two, cheap to draw
 
 
 def load_incident(reference: str):
@@ -85,7 +85,7 @@ def render_detail(incident, *, entry_form=None, status_form=None, code=200):
                                          [(s.value, s.label) for s in TRANSITIONS[incident.status]])
     workstreams = workstreams_for(session=db.session, incident=incident)
     now = utcnow()
-    impact_series = impact.series(session=db.session, incident=incident)
+    impact_series = impact.chart_points(session=db.session, incident=incident)
     return render_template(
         "incident/detail.html", incident=incident,
         **timeline_page(session=db.session, incident=incident, args=request.args, page_size=TIMELINE_PAGE),

@@ -8,14 +8,18 @@ and WeasyPrint draw it the same. Every piece of text goes through `markupsafe.es
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Sequence
+
 import math
+import threading
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from markupsafe import Markup, escape
 
-from incidents.impact.models import ImpactUpdate
+from incidents.impact.service import ImpactPoint
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.models import Incident
 from incidents.recovery.enums import WorkstreamStatus
@@ -60,10 +64,45 @@ STATUS_COLORS = {
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
-def recovery_chart(*, incident: Incident, series: list[ImpactUpdate], workstreams: list[Workstream]) -> Markup:
+# Rendered charts by content. During an incident many people reload the same page while the
+# figures change only now and then; the key holds every input the drawing reads, so a cached chart
+# is never stale, and each app server keeps its own small cache (nothing to share or invalidate).
+_CACHE: OrderedDict[tuple, Markup] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache_key(incident: Incident, series: Sequence[ImpactPoint], workstreams: list[Workstream]) -> tuple:
+    return (
+        incident.id, incident.reference, incident.loss_began_at, incident.restore_verified_at,
+        tuple(series),
+        tuple((w.id, w.version, w.name, w.category, w.status, w.done, w.target, w.unit,
+               w.owner.display if w.owner else None) for w in workstreams),
+    )
+
+
+def recovery_chart(*, incident: Incident, series: Sequence[ImpactPoint], workstreams: list[Workstream]) -> Markup:
     """The chart as inline SVG markup (empty until there is something to draw)."""
     if not series and not workstreams:
         return Markup("")
+    try:
+        key = _cache_key(incident, series, workstreams)
+        hash(key)
+    except TypeError:  # inputs that are not plain values (e.g. ORM rows in tests): just draw
+        return _draw(incident, series, workstreams)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    svg = _draw(incident, series, workstreams)
+    with _CACHE_LOCK:
+        _CACHE[key] = svg
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return svg
+
+
+def _draw(incident: Incident, series: Sequence[ImpactPoint], workstreams: list[Workstream]) -> Markup:
     parts: list[str] = []
     height = 0
     if series:
@@ -87,7 +126,7 @@ def recovery_chart(*, incident: Incident, series: list[ImpactUpdate], workstream
     return Markup(f"<svg{_attrs(attrs)}>" + "".join(head + parts) + "</svg>")
 
 
-def summary(*, series: list[ImpactUpdate], workstreams: list[Workstream]) -> str:
+def summary(*, series: Sequence[ImpactPoint], workstreams: list[Workstream]) -> str:
     """One or two sentences with the latest figures, for people who cannot see the chart."""
     sentences = []
     if series:
@@ -108,7 +147,7 @@ def summary(*, series: list[ImpactUpdate], workstreams: list[Workstream]) -> str
 
 # --- the impact lines ---------------------------------------------------------------------------
 
-def _impact_section(parts: list[str], incident: Incident, series: list[ImpactUpdate]) -> int:
+def _impact_section(parts: list[str], incident: Incident, series: Sequence[ImpactPoint]) -> int:
     """Legend, axes, areas and step lines of the customer counts; returns the section's height."""
     start, end = _time_domain(incident, series)
     ticks = time_ticks(start, end)
@@ -140,7 +179,7 @@ def _impact_section(parts: list[str], incident: Incident, series: list[ImpactUpd
     return bottom + 36
 
 
-def _lines(parts: list[str], series: list[ImpactUpdate], x, y, *, right: float, bottom: float) -> None:
+def _lines(parts: list[str], series: Sequence[ImpactPoint], x, y, *, right: float, bottom: float) -> None:
     """The shaded areas, then the step lines on top, then a dot on each latest figure."""
     lines = {line.key: _step_points(series, line.key, x, y, right=right) for line in LINES}
     for line in LINES:
@@ -162,7 +201,7 @@ def _lines(parts: list[str], series: list[ImpactUpdate], x, y, *, right: float, 
                          fill=line.color, stroke="#fff", **{"stroke-width": 1.5}))
 
 
-def _time_domain(incident: Incident, series: list[ImpactUpdate]) -> tuple[datetime, datetime]:
+def _time_domain(incident: Incident, series: Sequence[ImpactPoint]) -> tuple[datetime, datetime]:
     """From the first update (or the loss, if it began shortly before) to a little after the last."""
     start, end = series[0].as_of, series[-1].as_of
     span = end - start
@@ -174,7 +213,7 @@ def _time_domain(incident: Incident, series: list[ImpactUpdate]) -> tuple[dateti
     return start, end
 
 
-def _step_points(series: list[ImpactUpdate], key: str, x, y, *, right: float) -> list[tuple[float, float]]:
+def _step_points(series: Sequence[ImpactPoint], key: str, x, y, *, right: float) -> list[tuple[float, float]]:
     """A step line: each figure holds until the next update. Of updates a bucket (a couple of
     pixels) apart, only the last is drawn, so the size stays bounded however many there are."""
     buckets: dict[int, tuple[float, float]] = {}
@@ -194,7 +233,7 @@ def _step_points(series: list[ImpactUpdate], key: str, x, y, *, right: float) ->
     return points
 
 
-def _legend(parts: list[str], last: ImpactUpdate) -> int:
+def _legend(parts: list[str], last: ImpactPoint) -> int:
     """A swatch, the name and the latest figure of each line, wrapping; returns the last row's y."""
     parts.append(_text_el("text", f"Customers (latest figures {_when(last.as_of)}; dates in UTC)",
                           x=LEFT, y=16, **{"fill": MUTED, "font-size": 11}))
@@ -308,7 +347,7 @@ def _count(value: int) -> str:
     return f"{value:,}" if value < 10_000 else compact(value)
 
 
-def _value(update: ImpactUpdate, key: str) -> int:
+def _value(update: ImpactPoint, key: str) -> int:
     return getattr(update, f"customers_{key}")
 
 
