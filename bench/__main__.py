@@ -3,6 +3,9 @@
 Machines here are shared and noisy, so nothing is reported in absolute seconds alone: each figure is
 a ratio against a baseline measured in the same run, side by side (the health check, which does one
 trivial query, and the incident page of a small incident).
+
+The public status site has its own load test, against a real server: `python -m bench.status_load`
+(gunicorn + wrk on loopback; summary.json and history.atom beside a bare JSON route).
 """
 from __future__ import annotations
 

@@ -61,10 +61,13 @@ def register_blueprints(app: Flask) -> None:
     from incidents.impact import views as impact
     from incidents.incident import views as incident
     from incidents.recovery import views as recovery
+    from incidents.status import internal_views as publish
     from incidents.timeline import views as timeline
 
-    for module in (auth, incident, timeline, impact, recovery, admin):
+    for module in (auth, incident, timeline, impact, recovery, admin, publish):
         app.register_blueprint(module.bp)
+    app.register_blueprint(publish.admin_bp)
+    register_status_site(app)
 
     @app.route("/healthz")
     def health():
@@ -75,6 +78,14 @@ def register_blueprints(app: Flask) -> None:
 
         db.session.execute(text("SELECT 1"))
         return {"status": "ok"}
+
+
+def register_status_site(app: Flask) -> None:
+    """The public status site, under its own prefix and without a login."""
+    from incidents.status import api, feeds, views  # noqa: F401  (each adds its routes to bp)
+    from incidents.status.blueprint import bp
+
+    app.register_blueprint(bp, url_prefix=app.config["STATUS_PREFIX"])
 
 
 def register_security(app: Flask) -> None:

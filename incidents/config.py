@@ -62,5 +62,9 @@ def default_config(instance_path: Path) -> dict:
         # app servers use a shared store, e.g. redis://host:6379 or memcached://host:11211.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # The public status site: its path prefix and the name it shows.
+        "STATUS_PREFIX": os.environ.get("STATUS_PREFIX", "/status").rstrip("/") or "/status",
+        "STATUS_CHANGE_CHECK_SECONDS": float(os.environ.get("STATUS_CHANGE_CHECK_SECONDS", "1")),
+        "STATUS_PAGE_NAME": os.environ.get("STATUS_PAGE_NAME", "Skylark Sync status"),
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "demo-password-2009"),
     }

@@ -41,6 +41,7 @@ def base_config(tmp_path: Path, database_url: str) -> dict:
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,  # tests sign in far more often than people; one test enables it
+        "STATUS_CHANGE_CHECK_SECONDS": 0,  # tests publish and read back at once
         "DEMO_PASSWORD": "demo-password-for-tests",
     }
 

@@ -18,6 +18,7 @@ from incidents.extensions import db
 from incidents.impact.models import ImpactUpdate
 from incidents.impact.service import latest_update
 from incidents.recovery.models import Workstream, WorkstreamProgress
+from incidents.status.models import Component
 from incidents.incident.enums import TRANSITIONS
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
@@ -51,6 +52,24 @@ MINIMUM_ROLE = {
     "recovery.progress": RESPONDER,
     "admin.users": ADMIN,
     "admin.edit_user": ADMIN,
+    "status.page": PUBLIC,
+    "status.incident": PUBLIC,
+    "publish.publish": RESPONDER,
+    "publish.update": RESPONDER,
+    "components.index": ADMIN,
+    "components.edit": ADMIN,
+    "components.remove": ADMIN,
+    "status.history_atom": PUBLIC,
+    "status.history_rss": PUBLIC,
+    "status.api_summary": PUBLIC,
+    "status.api_status": PUBLIC,
+    "status.api_components": PUBLIC,
+    "status.api_incidents": PUBLIC,
+    "status.api_incidents_unresolved": PUBLIC,
+    "status.api_scheduled_maintenances": PUBLIC,
+    "status.api_scheduled_maintenances_upcoming": PUBLIC,
+    "status.api_scheduled_maintenances_active": PUBLIC,
+    "status.api_not_found": PUBLIC,  # unknown /api/v2 paths: a JSON 404 for everyone
 }
 
 SAFE_METHODS = {"GET", "HEAD"}
@@ -77,13 +96,31 @@ def world(app, make):
     target = make.user(role="viewer", name="Managed Person")
     make.impact(reference, by=owner, affected=1200, restored=200)
     workstream_id = make.workstream(reference, by=owner, name="Replay mailbox journals", target=500)
+    status = status_world(app, make, owner)
     return SimpleNamespace(
         reference=reference, entry_id=entry_id, pinned_id=pinned_id, target_id=make.user_id(target),
         url_overrides={"timeline.unpin": {"entry_id": pinned_id}}, workstream_id=workstream_id,
-        owner_id=make.user_id(owner),
-        url_values={"reference": reference, "entry_id": entry_id, "user_id": make.user_id(target),
-                    "workstream_id": workstream_id, "filename": "css/app.css"},
+        owner_id=make.user_id(owner), component_id=status.component_id,
+        url_values={"public_id": status.public_id, "component_id": status.component_id,"reference": reference, "entry_id": entry_id, "user_id": make.user_id(target),
+                    "workstream_id": workstream_id, "filename": "css/app.css",
+                    "rest": "no-such-document.json"},
     )
+
+
+def status_world(app, make, owner: str) -> SimpleNamespace:
+    """A component, and a second incident already on the status page (so its public page exists)."""
+    from incidents.status import service as status
+
+    published = make.incident(by=owner, title="Published for the access walk")
+    with app.app_context():
+        actor = db.session.scalar(sa.select(User).where(User.email == owner))
+        component = status.create_component(session=db.session, name="Contacts sync")
+        incident = get_incident(session=db.session, reference=published)
+        status.publish_incident(session=db.session, actor=actor, incident=incident,
+                                public_title="Contacts not syncing", impact="minor",
+                                body="We are investigating.", components={component: "partial_outage"})
+        db.session.commit()
+        return SimpleNamespace(component_id=component.id, public_id=incident.public_id)
 
 
 def minute(moment: datetime) -> str:
@@ -124,6 +161,12 @@ def form_data(app, world, endpoint: str, walker: str) -> dict:
             "admin.users": {"email": f"created-by-{walker}@example.com", "name": "", "role": "viewer",
                             "password": "a long enough password"},
             "admin.edit_user": {"name": RENAMED, "role": "responder", "active": "y"},
+            "publish.publish": {"public_title": "Mail delayed", "impact": "minor",
+                                "public_status": "investigating", "public_body": "We are looking into it."},
+            "publish.update": {"public_status": "identified", "public_body": "Cause found."},
+            "components.index": {"name": f"Component by {walker}", "position": 1, "status_override": ""},
+            "components.edit": {"name": RENAMED, "position": 2, "status_override": "", "showcase": "y"},
+            "components.remove": {},
         }
     return data[endpoint]
 
@@ -153,6 +196,12 @@ def probe(app, world) -> dict[str, object]:
             "recovery.new": db.session.scalar(sa.select(sa.func.count(Workstream.id))),
             "recovery.edit": db.session.get(Workstream, world.workstream_id).name,
             "recovery.progress": db.session.scalar(sa.select(sa.func.count(WorkstreamProgress.id))),
+            "publish.publish": incident.published_at,
+            "publish.update": db.session.scalar(sa.select(sa.func.count(TimelineEntry.id)).where(
+                TimelineEntry.incident_id == incident.id, TimelineEntry.public_status.is_not(None))),
+            "components.index": db.session.scalar(sa.select(sa.func.count(Component.id))),
+            "components.edit": db.session.get(Component, world.component_id).name,
+            "components.remove": db.session.get(Component, world.component_id).archived_at,
         }
 
 
@@ -188,6 +237,8 @@ def expected_status(endpoint: str, method: str, walker: str | None) -> int:
         return 302 if method in SAFE_METHODS else 401
     if walker is not None and RANK[walker] < RANK[need]:
         return 403
+    if endpoint == "status.api_not_found":
+        return 404 if method in SAFE_METHODS else 405
     if endpoint == "auth.login":
         # A signed-in visitor is sent on; an anonymous one gets the form (empty: shown again).
         return 302 if walker else 200

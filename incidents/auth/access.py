@@ -11,7 +11,7 @@ from incidents.auth.models import Role
 
 # Endpoints anyone may reach without signing in. Everything else needs a login.
 PUBLIC_ENDPOINTS = {"auth.login", "static", "health"}
-PUBLIC_BLUEPRINTS: set[str] = set()
+PUBLIC_BLUEPRINTS: set[str] = {"status"}  # the public status site: published facts only
 
 
 def require_login_everywhere(app: Flask) -> None:

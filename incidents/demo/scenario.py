@@ -52,6 +52,9 @@ class Step:
     body: str = ""
     public: bool = False
     status: Status | None = None
+    # For public steps: the status-page status, and how the update moves each component.
+    public_status: str | None = None
+    components: tuple[tuple[str, str], ...] = ()
 
 
 def is_empty(*, session: Session) -> bool:
@@ -75,6 +78,7 @@ def _person(session, email, name, role, password) -> User:
 def _sync_outage(session: Session, p: dict[str, User]) -> Incident:
     with clock_at(utc(2009, 10, 2, 6, 16)):
         incident = _declare_sync_outage(session, p)
+        _status_components(session)
     recovery = recovery_story.Player(session, incident, p)
     story = [*_sync_outage_story(), *recovery_story.items()]
     # In time order; at the same moment the timeline step comes before the figures it explains.
@@ -141,7 +145,10 @@ def _sync_outage_story() -> list[Step]:
         Step(utc(2009, 10, 2, 7, 30), "priya", C,
              "We are investigating a problem that stops Tern phones from syncing contacts, calendars, "
              "to-do lists and photos. **Please keep your phone switched on and do not reset it or remove "
-             "the battery** while we work on this: the data on your phone is safe.", public=True),
+             "the battery** while we work on this: the data on your phone is safe.", public=True,
+             public_status="investigating",
+             components=(("Contacts sync", "major_outage"), ("Calendar sync", "major_outage"),
+                         ("Photo backup", "partial_outage"))),
         Step(utc(2009, 10, 2, 11, 0), "tomas", N,
              "The firmware upgrade of the storage array stopped half-way. The volumes holding the user "
              "data store are corrupt; the database will not mount. Vendor engineers are on site."),
@@ -160,7 +167,8 @@ def _sync_outage_story() -> list[Step]:
         Step(utc(2009, 10, 5, 10, 0), "priya", C,
              "Most Tern phones can connect again. Some of you may see empty or incomplete contacts, "
              "calendars or photo albums. We are still working to restore this data. Keep your phone "
-             "switched on and do not reset it.", public=True),
+             "switched on and do not reset it.", public=True, public_status="identified",
+             components=(("Contacts sync", "partial_outage"), ("Calendar sync", "partial_outage"))),
         Step(utc(2009, 10, 6, 14, 0), "morgan", D,
              "Recovery plan, three lines in parallel, all on copies: (1) rebuild the database from the "
              "corrupt volumes with the vendor's tools; (2) restore the 19-day-old backup; (3) re-sync "
@@ -169,7 +177,7 @@ def _sync_outage_story() -> list[Step]:
              "We are sorry. Contacts, calendar entries, to-do lists and photos that are no longer on "
              "your phone may not be recoverable. We are still trying, and we will tell you as soon as "
              "we know more. Until then, do not reset your phone or let its battery run flat.",
-             public=True),
+             public=True, public_status="identified"),
         Step(utc(2009, 10, 10, 17, 0), "helen", D,
              "Agreed with the carrier: Tern phone sales paused until the service is stable."),
         Step(utc(2009, 10, 12, 20, 0), "tomas", R,
@@ -179,12 +187,16 @@ def _sync_outage_story() -> list[Step]:
              body="Restore path proven on a copy; planning staged restores per data category."),
         Step(utc(2009, 10, 15, 18, 0), "priya", C,
              "Good news: we have recovered most, if not all, of the missing data. We will start "
-             "restoring it to phones in stages over the coming days.", public=True),
+             "restoring it to phones in stages over the coming days.", public=True,
+             public_status="identified"),
         Step(utc(2009, 10, 16, 9, 0), "tomas", R,
              "Staged restore started: contacts first, to a 5% cohort; devices confirm the counts."),
         Step(utc(2009, 10, 17, 12, 0), "priya", C,
              "Restoring has begun. Contacts come first, then calendars, to-do lists and photos. "
-             "Customers who were affected will receive a month of service free.", public=True),
+             "Customers who were affected will receive a month of service free.", public=True,
+             public_status="monitoring",
+             components=(("Contacts sync", "degraded_performance"), ("Calendar sync", "degraded_performance"),
+                         ("Photo backup", "degraded_performance"))),
         Step(utc(2009, 10, 19, 18, 0), "tomas", R,
              "Contacts restored for 92% of affected accounts. Calendars at 60%; photos started."),
         Step(utc(2009, 10, 20, 10, 0), "morgan", status=Status.monitoring,
@@ -192,6 +204,12 @@ def _sync_outage_story() -> list[Step]:
         Step(utc(2009, 10, 21, 16, 0), "morgan", R,
              "Restore verified: 2,000 sampled accounts match their phones' own copies record for record. "
              "Photos keep restoring in the background."),
+        Step(utc(2009, 10, 22, 10, 0), "priya", C,
+             "Resolved: contacts, calendars, to-do lists and photos have been restored to affected "
+             "accounts and syncing works normally again. If something still looks missing, contact "
+             "support. We are sorry for the disruption.", public=True, public_status="resolved",
+             components=(("Contacts sync", "operational"), ("Calendar sync", "operational"),
+                         ("Photo backup", "operational"))),
     ]
 
 
@@ -201,8 +219,46 @@ def _play(session: Session, incident: Incident, p: dict[str, User], step: Step) 
         _record(session, incident, p, step)
 
 
+# The public services on the status page (name, description, position).
+COMPONENTS = [
+    ("Contacts sync", "Address books synced between phones and the service.", 1),
+    ("Calendar sync", "Calendars and to-do lists synced between phones and the service.", 2),
+    ("Photo backup", "Photos backed up from phones.", 3),
+    ("Web viewer", "Viewing your synced data in a web browser.", 4),
+]
+PUBLIC_TITLE = "Contacts, calendars and photos not syncing"
+
+
+def _status_components(session: Session) -> None:
+    from incidents.status import service as status
+
+    for name, description, position in COMPONENTS:
+        status.create_component(session=session, name=name, description=description,
+                                group_name="Skylark Sync", position=position)
+
+
+def _publish(session: Session, incident: Incident, author: User, step: Step) -> None:
+    """A public step becomes a published update on the status page (the first one publishes)."""
+    from incidents.status import service as status
+
+    by_name = {c.name: c for c in status.list_components(session=session)}
+    components = {by_name[name]: value for name, value in step.components}
+    if incident.published_at is None:
+        status.publish_incident(session=session, actor=author, incident=incident,
+                                public_title=PUBLIC_TITLE, impact="major", body=step.body,
+                                status=step.public_status, components=components,
+                                occurred_at=step.at)
+    else:
+        status.publish_update(session=session, actor=author, incident=incident,
+                              status=step.public_status, body=step.body,
+                              component_statuses=components, occurred_at=step.at)
+
+
 def _record(session: Session, incident: Incident, p: dict[str, User], step: Step) -> None:
     author = p[step.who]
+    if step.public_status is not None:
+        _publish(session, incident, author, step)
+        return
     if step.status is not None:
         incidents.change_status(session=session, actor=author, incident=incident, new_status=step.status,
                                 expected_version=incident.version, note=step.body, occurred_at=step.at)

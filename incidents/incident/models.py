@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
@@ -49,6 +49,12 @@ class Incident(db.Model):
     rpo_target_minutes: Mapped[int | None] = mapped_column(Integer)
     rto_target_minutes: Mapped[int | None] = mapped_column(Integer)
 
+    # The public status page: set when the incident is first published (None: never shown).
+    public_id: Mapped[str | None] = mapped_column(String(20), unique=True)
+    public_title: Mapped[str | None] = mapped_column(String(200))
+    public_impact: Mapped[str | None] = mapped_column(String(10))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Optimistic locking: every UPDATE checks and bumps this, so a stale write fails loudly.
@@ -63,6 +69,7 @@ class Incident(db.Model):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index("ix_incident_status_declared", "status", "declared_at"),
+        CheckConstraint("public_impact IN ('none', 'minor', 'major', 'critical')", name="public_impact_valid"),
     )
 
     @property

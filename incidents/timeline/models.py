@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 
 from markupsafe import Markup
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from incidents.auth.models import User
@@ -73,6 +73,8 @@ class TimelineEntry(db.Model):
     # The body rendered and sanitised once, when written: entries never change, so neither does
     # their HTML, and long timelines need not re-render Markdown on every page view.
     body_html: Mapped[str | None] = mapped_column(Text)
+    # Set only on updates published to the status page (investigating … resolved, postmortem).
+    public_status: Mapped[str | None] = mapped_column(String(20))
 
     author: Mapped[User | None] = relationship()
 
@@ -80,6 +82,8 @@ class TimelineEntry(db.Model):
         UniqueConstraint("original_id", "revision", name="uq_timeline_entry_original_revision"),
         Index("ix_timeline_entry_incident_occurred", "incident_id", "occurred_at", "id"),
         Index("ix_timeline_entry_original_id", "original_id"),
+        CheckConstraint("public_status IN ('investigating', 'identified', 'monitoring', 'resolved', "
+                        "'postmortem')", name="public_status_valid"),
     )
 
     @property

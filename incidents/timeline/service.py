@@ -29,14 +29,15 @@ class FutureEntry(TimelineError):
 
 def add_entry(*, session: Session, incident: Incident, author: User | None, kind: EntryKind,
               body: str, visibility: Visibility = Visibility.internal,
-              occurred_at: datetime | None = None) -> TimelineEntry:
+              occurred_at: datetime | None = None, public_status: str | None = None) -> TimelineEntry:
     """Append one entry to an incident's timeline (flushes; the caller commits)."""
     now = utcnow()
     if occurred_at is not None and occurred_at > now:
         raise FutureEntry("An entry cannot happen in the future; leave the time empty for now.")
     entry = TimelineEntry(incident_id=incident.id, author=author, kind=kind, body=body.strip(),
                           body_html=str(render_markdown(body.strip())),
-                          visibility=visibility, occurred_at=occurred_at or now, recorded_at=now)
+                          visibility=visibility, occurred_at=occurred_at or now, recorded_at=now,
+                          public_status=public_status)
     session.add(entry)
     session.flush()
     return entry
@@ -85,7 +86,7 @@ def correct_entry(*, session: Session, author: User, entry: TimelineEntry, expec
         author=author, kind=kind or latest.kind, visibility=visibility or latest.visibility,
         body=body.strip(), body_html=str(render_markdown(body.strip())),
         occurred_at=occurred_at or latest.occurred_at, recorded_at=now,
-        correction_reason=reason.strip(),
+        correction_reason=reason.strip(), public_status=latest.public_status,
     )
     try:
         # Two corrections of the same revision that both passed the check above collide on the

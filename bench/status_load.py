@@ -1,0 +1,200 @@
+"""Load on the public status site: `python -m bench.status_load`.
+
+Starts gunicorn on a free loopback port (1 worker, gthread, 4 threads by default) serving
+bench.status_app:app on a throw-away SQLite instance with the demo loaded, then puts each URL under
+the same load in turn (wrk, or a threaded Python client when wrk is missing) and prints requests per
+second, p50/p99 latency and errors, each as a ratio against /bench/bare, a route that returns a
+fixed small JSON body from the same app and server in the same run. Target: the public endpoints at
+0.8x the bare route or better. Loopback only; the server is stopped when the run ends.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BARE = "/bench/bare"
+TARGETS = [BARE, "/status/api/v2/summary.json", "/status/history.atom"]
+TARGET_RATIO = 0.8
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def flask(env: dict, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "bench.status_app", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+
+
+def fetch(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def wait_ready(port: int, server: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            if fetch(port, BARE)[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer in time")
+
+
+def run_wrk(url: str, *, duration: int, connections: int, threads: int) -> dict:
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url],
+                         capture_output=True, text=True, timeout=duration + 30, check=True).stdout
+
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not match:
+            return float("nan")
+        return float(match.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[match.group(2)]
+
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        errors += sum(int(n) for n in match.groups())
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": latency("50"), "p99": latency("99"), "errors": errors}
+
+
+def run_python(url: str, *, duration: int, connections: int, threads: int) -> dict:
+    """A keep-alive client per connection, one thread each (a stand-in for wrk: slower, so its
+    figures are only comparable with each other)."""
+    host, port_path = url.split("//", 1)[1].split(":", 1)
+    port, path = port_path.split("/", 1)
+    stop = time.monotonic() + duration
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def worker():
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        mine, bad = [], 0
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            try:
+                conn.request("GET", "/" + path)
+                response = conn.getresponse()
+                response.read()
+                if response.status >= 400:
+                    bad += 1
+            except OSError:
+                bad += 1
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=10)
+                continue
+            mine.append((time.perf_counter() - start) * 1000)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=worker) for _ in range(connections)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    pick = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]) if latencies else (lambda q: float("nan"))
+    return {"rps": len(latencies) / elapsed, "p50": pick(0.5), "p99": pick(0.99), "errors": errors[0]}
+
+
+def ensure_wrk() -> bool:
+    if shutil.which("wrk"):
+        return True
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "wrk"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=300)
+    return shutil.which("wrk") is not None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per URL (default 10)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (default 1)")
+    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
+    parser.add_argument("--python-client", action="store_true", help="use the Python client, not wrk")
+    args = parser.parse_args(argv)
+
+    use_wrk = not args.python_client and ensure_wrk()
+    load = run_wrk if use_wrk else run_python
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="status-bench-") as instance:
+        env = {**os.environ, "INCIDENTS_INSTANCE_PATH": instance, "SECRET_KEY": "status-bench",
+               "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "status-bench-password")}
+        env.pop("DATABASE_URL", None)
+        flask(env, "db", "upgrade")
+        flask(env, "demo", "load")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+             "-k", "gthread", "--threads", str(args.threads), "--log-level", "warning",
+             "bench.status_app:app"], cwd=ROOT, env=env, start_new_session=True)
+        try:
+            wait_ready(port, server)
+            print(f"gunicorn {args.workers} worker(s) x {args.threads} gthread threads on 127.0.0.1:{port}; "
+                  f"{'wrk' if use_wrk else 'Python client'}, {args.connections} connections, "
+                  f"{args.duration} s per URL")
+            results = {}
+            for path in TARGETS:
+                status, _ = fetch(port, path)
+                if status != 200:
+                    print(f"{path:32} not available (HTTP {status}); skipped")
+                    continue
+                for _ in range(20):  # warm the render cache and the connection pool
+                    fetch(port, path)
+                results[path] = load(f"http://127.0.0.1:{port}{path}", duration=args.duration,
+                                     connections=args.connections, threads=2)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+
+    bare = results.get(BARE, {}).get("rps")
+    print(f"{'URL':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
+    verdicts = []
+    for path, r in results.items():
+        ratio = r["rps"] / bare if bare else float("nan")
+        print(f"{path:32} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7d} {ratio:7.2f}x")
+        if path != BARE:
+            verdicts.append(ratio >= TARGET_RATIO and r["errors"] == 0)
+    print(f"target: >= {TARGET_RATIO}x the bare route -> {'met' if verdicts and all(verdicts) else 'NOT met'}")
+    if len(results) < len(TARGETS):
+        print("(some URLs were not measured; see above)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

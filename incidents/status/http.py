@@ -1,0 +1,141 @@
+"""HTTP for the public status site: validators, conditional requests, caching and CORS.
+
+Every public response is a pure function of what has been published, so its validators come from
+`last_published_change` (one cheap query) and its body is rendered at most once per published
+change per process. Polling clients get 304s; everyone else gets the cached bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime, timezone
+from typing import Callable
+
+from flask import Response, current_app, request
+from werkzeug.http import is_resource_modified
+from werkzeug.utils import get_content_type
+
+from incidents.extensions import db
+from incidents.status import public
+
+MAX_AGE = 60
+CACHE_SIZE = 256  # rendered bodies kept per process; stale keys fall out as changes are published
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class RenderCache:
+    """A small thread-safe LRU of rendered bodies keyed by (app, key, last change)."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_render(self, cache_key: tuple, render: Callable[[], str | bytes]) -> bytes:
+        with self._lock:
+            if cache_key in self._items:
+                self._items.move_to_end(cache_key)
+                return self._items[cache_key]
+        body = render()
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        with self._lock:
+            self._items[cache_key] = body
+            self._items.move_to_end(cache_key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return body
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def render_cache() -> RenderCache:
+    """This app's cache (one per app object, so tests and multiple apps never share bodies)."""
+    return current_app.extensions.setdefault("status_render_cache", RenderCache())
+
+
+def last_change() -> datetime:
+    """The latest published change as an aware UTC time (the epoch when nothing is published).
+
+    Polling clients hit this on every request, so the answer is reused for up to
+    STATUS_CHANGE_CHECK_SECONDS (default 1 s; well inside the 60 s clients may cache anyway): a
+    publish shows on the public site within a second, and the database sees one query a second
+    per app server however hard the site is polled.
+    """
+    ttl = current_app.config.get("STATUS_CHANGE_CHECK_SECONDS", 1.0)
+    if ttl > 0:
+        checked = current_app.extensions.get("status_last_change")
+        now = time.monotonic()
+        if checked is not None and now - checked[0] < ttl:
+            return checked[1]
+        moment = _query_last_change()
+        current_app.extensions["status_last_change"] = (now, moment)
+        return moment
+    return _query_last_change()
+
+
+def _query_last_change() -> datetime:
+    moment = public.last_published_change(session=db.session)
+    if moment is None:
+        return EPOCH
+    if moment.tzinfo is None:  # SQLite hands back naive UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def base_url() -> str:
+    """The absolute URL of the public site's root, honouring the configured prefix."""
+    return request.url_root.rstrip("/") + current_app.config["STATUS_PREFIX"].rstrip("/")
+
+
+def etag_for(key: str, moment: datetime) -> str:
+    material = "\x1f".join([key, moment.isoformat(), current_app.config["STATUS_PREFIX"], base_url()])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+def content_type(mimetype: str) -> str:
+    """The full Content-Type: JSON and XML feeds always say they are UTF-8."""
+    if ";" in mimetype:
+        return mimetype
+    if mimetype == "application/json":
+        return "application/json; charset=utf-8"
+    return get_content_type(mimetype, "utf-8")
+
+
+def public_headers(response: Response, *, mimetype: str) -> Response:
+    response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if mimetype != "text/html":
+        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+    response.vary.add("Accept-Encoding")
+    return response
+
+
+def public_response(*, key: str, mimetype: str, render: Callable[[], str | bytes],
+                    status: int = 200) -> Response:
+    """A cacheable public response for `key` (e.g. "api/summary.json").
+
+    `render` runs only when this process has no body for (key, latest published change);
+    conditional GET/HEAD requests that match the ETag or Last-Modified get a bodiless 304.
+    """
+    moment = last_change()
+    tag = etag_for(key, moment)
+    last_modified = moment.replace(microsecond=0)
+    response = current_app.response_class(status=status)
+    response.content_type = content_type(mimetype)
+    response.set_etag(tag, weak=False)
+    response.last_modified = last_modified
+    public_headers(response, mimetype=mimetype)
+    if status == 200 and not is_resource_modified(request.environ, etag=tag, last_modified=last_modified):
+        response.status_code = 304
+        response.headers.pop("Content-Type", None)
+        return response
+    # The body holds absolute URLs, so the host it is served on is part of its identity.
+    body = render_cache().get_or_render((key, moment, base_url()), render)
+    response.set_data(body)
+    return response

@@ -1,0 +1,162 @@
+"""The responder's side of the status page (publishing from the incident page) and the admins'
+components page."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask_login import current_user
+
+from incidents.auth.access import role_required
+from incidents.auth.models import Role
+from incidents.extensions import db
+from incidents.incident.views import load_incident, render_detail
+from incidents.status import service
+from incidents.status.forms import (ComponentForm, PublicUpdateForm, PublishForm, component_statuses,
+                                    with_component_fields)
+
+bp = Blueprint("publish", __name__)
+admin_bp = Blueprint("components", __name__, url_prefix="/admin/components")
+
+
+def _publish_form(components, formdata=True):
+    cls = with_component_fields(PublishForm, components, first=True)
+    return cls() if formdata else cls(formdata=None)
+
+
+def _update_form(incident, components, formdata=True):
+    cls = with_component_fields(PublicUpdateForm, components, first=False)
+    if formdata:
+        return cls()
+    latest = service.public_updates(session=db.session, incident=incident)
+    return cls(formdata=None, status=latest[0].public_status if latest else "investigating")
+
+
+@bp.app_context_processor
+def _panel_helper():
+    def publish_panel(incident):
+        """What templates/status/_publish.html shows for this incident."""
+        components = service.list_components(session=db.session)
+        return SimpleNamespace(
+            components=components,
+            links=service.linked_components(session=db.session, incident=incident),
+            updates=service.public_updates(session=db.session, incident=incident),
+            publish_form=g.get("publish_form") or _publish_form(components, formdata=False),
+            update_form=g.get("update_form") or _update_form(incident, components, formdata=False),
+        )
+    return {"publish_panel": publish_panel}
+
+
+@bp.route("/incidents/<reference>/publish", methods=["POST"])
+@role_required(Role.responder)
+def publish(reference: str):
+    incident = load_incident(reference)
+    components = service.list_components(session=db.session)
+    form = _publish_form(components)
+    if form.validate_on_submit():
+        try:
+            service.publish_incident(session=db.session, actor=current_user, incident=incident,
+                                     public_title=form.public_title.data, impact=form.impact.data,
+                                     status=form.public_status.data, body=form.public_body.data,
+                                     components=component_statuses(form, components))
+        except service.StatusError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash("Published to the status page.", "success")
+            return redirect(url_for("incident.detail", reference=reference) + "#publish")
+    g.publish_form = form
+    return render_detail(load_incident(reference), code=422)
+
+
+@bp.route("/incidents/<reference>/publish/update", methods=["POST"])
+@role_required(Role.responder)
+def update(reference: str):
+    incident = load_incident(reference)
+    components = service.list_components(session=db.session)
+    form = _update_form(incident, components)
+    if form.validate_on_submit():
+        try:
+            service.publish_update(session=db.session, actor=current_user, incident=incident,
+                                   status=form.public_status.data, body=form.public_body.data,
+                                   component_statuses=component_statuses(form, components))
+        except service.StatusError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash("Public update posted.", "success")
+            return redirect(url_for("incident.detail", reference=reference) + "#publish")
+    g.update_form = form
+    return render_detail(load_incident(reference), code=422)
+
+
+def _field_error(form, error: service.StatusError) -> None:
+    # The service names its own arguments; the forms prefix the ones the incident page also uses.
+    name = {"status": "public_status", "body": "public_body"}.get(error.field, error.field)
+    field = getattr(form, name, None) or form.public_body
+    field.errors = list(field.errors) + [str(error)]
+
+
+# --- admins: components ---------------------------------------------------------------------------
+
+def _component_values(form) -> dict:
+    return {"name": form.name.data, "description": form.description.data or None,
+            "group_name": form.group_name.data or None, "position": form.position.data or 0,
+            "status_override": form.status_override.data or None, "showcase": bool(form.showcase.data),
+            "only_show_if_degraded": bool(form.only_show_if_degraded.data)}
+
+
+@admin_bp.route("", methods=["GET", "POST"])
+@role_required(Role.admin)
+def index():
+    form = ComponentForm()
+    if form.validate_on_submit():
+        try:
+            component = service.create_component(session=db.session, **_component_values(form))
+        except service.StatusError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Component {component.name} added.", "success")
+            return redirect(url_for("components.index"))
+    return render_template("status/components.html", form=form,
+                           components=service.list_components(session=db.session)), \
+        422 if form.errors else 200
+
+
+@admin_bp.route("/<int(max=2147483647):component_id>", methods=["GET", "POST"])
+@role_required(Role.admin)
+def edit(component_id: int):
+    component = service.get_component(session=db.session, component_id=component_id)
+    if component is None:
+        abort(404)
+    form = ComponentForm(obj=component)
+    if not form.is_submitted():
+        form.status_override.data = component.status_override or ""
+    if form.validate_on_submit():
+        try:
+            service.update_component(session=db.session, component=component, **_component_values(form))
+        except service.StatusError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Component {component.name} saved.", "success")
+            return redirect(url_for("components.index"))
+    return render_template("status/component_edit.html", form=form, component=component), \
+        422 if form.errors else 200
+
+
+@admin_bp.route("/<int(max=2147483647):component_id>/remove", methods=["POST"])
+@role_required(Role.admin)
+def remove(component_id: int):
+    component = service.get_component(session=db.session, component_id=component_id)
+    if component is None:
+        abort(404)
+    service.archive_component(session=db.session, component=component)
+    db.session.commit()
+    flash(f"Component {component.name} removed from the status page.", "success")
+    return redirect(url_for("components.index"))

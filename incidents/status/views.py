@@ -1,0 +1,85 @@
+"""Public status site: the HTML page and one page per incident. Only PublicView records reach
+these templates; nothing here reads a model."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import abort, render_template, request
+
+from incidents.db import utcnow
+from incidents.extensions import db
+from incidents.status.blueprint import bp
+from incidents.status.public import COMPONENT_SEVERITY, build_public_view
+
+HISTORY_DAYS = 90
+STATUS_LABELS = {
+    "operational": "Operational", "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage", "major_outage": "Major outage",
+    "under_maintenance": "Under maintenance", "investigating": "Investigating",
+    "identified": "Identified", "monitoring": "Monitoring", "resolved": "Resolved",
+    "postmortem": "Postmortem",
+}
+
+
+def _view():
+    return build_public_view(session=db.session, base_url=request.url_root.rstrip("/") + bp_prefix())
+
+
+def bp_prefix() -> str:
+    from flask import current_app
+
+    return current_app.config["STATUS_PREFIX"]
+
+
+@bp.app_template_filter("status_label")
+def status_label(value: str) -> str:
+    return STATUS_LABELS.get(value, value.replace("_", " ").capitalize())
+
+
+@bp.route("/")
+def page():
+    view = _view()
+    cutoff = utcnow() - timedelta(days=HISTORY_DAYS)
+    history = [i for i in view.incidents if i not in view.unresolved and
+               (i.resolved_at or i.updated_at) >= cutoff]
+    shown = [c for c in view.components
+             if not c.only_show_if_degraded or COMPONENT_SEVERITY[c.status] > 0]
+    groups: list[tuple[str | None, list]] = []
+    for component in shown:
+        if groups and groups[-1][0] == component.group_name:
+            groups[-1][1].append(component)
+        else:
+            groups.append((component.group_name, [component]))
+    names = {c.id: c.name for c in view.components}
+    return render_template("status/page.html", view=view, groups=groups, history=history,
+                           names=names, history_days=HISTORY_DAYS,
+                           page_name=view.page.name, status_prefix=view.page.url)
+
+
+@bp.route("/incidents/<public_id>")
+def incident(public_id: str):
+    view = _view()
+    found = next((i for i in view.incidents if i.id == public_id), None)
+    if found is None:
+        abort(404)
+    names = {c.id: c.name for c in view.components}
+    return render_template("status/incident.html", view=view, incident=found, names=names,
+                           page_name=view.page.name, status_prefix=view.page.url)
+
+
+@bp.app_errorhandler(404)
+def not_found(error):
+    """Under the status prefix a 404 is the public site's own page; elsewhere the app's."""
+    prefix = bp_prefix()
+    if request.path == prefix or request.path.startswith(prefix + "/"):
+        return render_template("status/error.html", code=404, title="Page not found",
+                               page_name=_page_name(), status_prefix=prefix), 404
+    from incidents.errors import _render_error
+
+    return _render_error(404)
+
+
+def _page_name() -> str:
+    from flask import current_app
+
+    return current_app.config.get("STATUS_PAGE_NAME", "Status")
