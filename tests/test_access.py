@@ -54,6 +54,7 @@ MINIMUM_ROLE = {
     "admin.edit_user": ADMIN,
     "status.page": PUBLIC,
     "status.incident": PUBLIC,
+    "status.history": PUBLIC,
     "publish.publish": RESPONDER,
     "publish.update": RESPONDER,
     "components.index": ADMIN,

@@ -173,3 +173,63 @@ def test_nothing_internal_reaches_the_public_pages(leak_world, client):
     assert "We are investigating reports of missing contacts." in text
     # And the public records themselves carry no marker anywhere.
     _assert_no_markers(repr(view(app)), markers, "PublicView")
+
+
+PUBLIC_MACHINE_URLS = [
+    "/status/api/v2/summary.json", "/status/api/v2/status.json", "/status/api/v2/components.json",
+    "/status/api/v2/incidents.json", "/status/api/v2/incidents/unresolved.json",
+    "/status/api/v2/scheduled-maintenances.json", "/status/api/v2/scheduled-maintenances/upcoming.json",
+    "/status/api/v2/scheduled-maintenances/active.json",
+    "/status/history.atom", "/status/history.rss",
+]
+
+
+def test_nothing_internal_reaches_the_json_api_or_the_feeds(leak_world, client):
+    """Every machine-readable public document, and the errors beside them, carry no internal field."""
+    app, markers, public_id = leak_world
+    for url in PUBLIC_MACHINE_URLS:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = response.get_data(as_text=True)
+        _assert_no_markers(body, markers, url)
+        # Each document really carries the published incident, so "no marker" means something.
+        if "scheduled-maintenances" not in url and "status.json" not in url and "components.json" not in url:
+            assert public_id in body, url
+    for url in ("/status/api/v2/nothing-here.json", "/status/api/v2/incidents/nope.json",
+                "/status/history.json", "/status/incidents/" + "x" * 300):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        _assert_no_markers(response.get_data(as_text=True), markers, f"404 at {url}")
+
+
+def test_demo_status_site_shows_recent_history_and_links_to_the_rest(app, runner, client):
+    """The demo's week-long 2009 incident is past the 90-day window but stays one click away."""
+    runner.invoke(args=["demo", "load"])
+    page = client.get("/status/")
+    html = page.get_data(as_text=True)
+    assert "Some photo previews missing on the web" in html  # resolved 12 days ago
+    assert "Contacts, calendars and photos not syncing" not in html  # October 2009
+    assert 'href="http://localhost/status/history"' in html or 'href="/status/history"' in html
+    history = client.get("/status/history").get_data(as_text=True)
+    assert "Contacts, calendars and photos not syncing" in history
+    assert "Some photo previews missing on the web" in history
+
+
+def test_public_html_is_cached_until_something_is_published(app, runner, client):
+    runner.invoke(args=["demo", "load"])
+    first = client.get("/status/")
+    assert first.status_code == 200 and first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "public, max-age=60"
+    again = client.get("/status/", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""
+    with app.app_context():
+        from incidents.incident.models import Incident
+
+        incident = db.session.scalar(db.select(Incident).where(Incident.public_id.is_not(None))
+                                     .order_by(Incident.declared_at.desc()))
+        author = db.session.scalar(db.select(User).where(User.email == "tomas.wojcik@example.com"))
+        status.publish_update(session=db.session, actor=author, incident=incident, status="resolved",
+                              body="A follow-up for the record.")
+        db.session.commit()
+    after = client.get("/status/", headers={"If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] != first.headers["ETag"]

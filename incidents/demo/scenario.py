@@ -299,6 +299,16 @@ def _thumbnail_incident(session: Session, p: dict[str, User]) -> Incident:
     with clock_at(start + timedelta(minutes=20)):
         add_entry(session=session, incident=incident, author=p["tomas"], kind=EntryKind.note,
                   body="Thumbnail cache purge removed previews for ~3,000 albums. Originals are intact.")
+    from incidents.status import service as status
+
+    web_viewer = {c.name: c for c in status.list_components(session=session)}["Web viewer"]
+    with clock_at(start + timedelta(minutes=30)):
+        status.publish_incident(
+            session=session, actor=p["tomas"], incident=incident, impact="minor",
+            public_title="Some photo previews missing on the web", status="identified",
+            body="Some albums show blank previews on the web viewer. Your photos themselves are safe; "
+                 "we are regenerating the previews.",
+            components={web_viewer: "degraded_performance"})
     with clock_at(start + timedelta(minutes=45)):
         incidents.change_status(session=session, actor=p["tomas"], incident=incident,
                                 new_status=Status.recovering, expected_version=incident.version,
@@ -307,4 +317,7 @@ def _thumbnail_incident(session: Session, p: dict[str, User]) -> Incident:
         incidents.change_status(session=session, actor=p["tomas"], incident=incident,
                                 new_status=Status.resolved, expected_version=incident.version,
                                 note="All previews regenerated and spot-checked.")
+        status.publish_update(session=session, actor=p["tomas"], incident=incident, status="resolved",
+                              body="All previews are back. Thank you for your patience.",
+                              component_statuses={web_viewer: "operational"})
     return incident

@@ -233,6 +233,16 @@ def build_public_view(*, session, base_url: str) -> PublicView:
     return PublicView(page=page, components=components, incidents=tuple(incidents))
 
 
+def is_published(*, session, public_id: str) -> bool:
+    """Whether an incident with this public id is on the public site (one indexed lookup)."""
+    from sqlalchemy import select
+
+    from incidents.incident.models import Incident
+
+    return session.scalar(select(Incident.id).where(
+        Incident.public_id == public_id, Incident.published_at.is_not(None))) is not None
+
+
 def last_published_change(*, session):
     """The time of the latest published change (cheap: the cache key of every public response)."""
     from sqlalchemy import func, select

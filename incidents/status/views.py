@@ -9,7 +9,8 @@ from flask import abort, render_template, request
 from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.status.blueprint import bp
-from incidents.status.public import COMPONENT_SEVERITY, build_public_view
+from incidents.status.http import public_response
+from incidents.status.public import COMPONENT_SEVERITY, build_public_view, is_published
 
 HISTORY_DAYS = 90
 STATUS_LABELS = {
@@ -38,6 +39,12 @@ def status_label(value: str) -> str:
 
 @bp.route("/")
 def page():
+    # Cached like the feeds until something is published; the day is in the key because the
+    # 90-day window moves with it.
+    return public_response(key=f"page:{utcnow().date()}", mimetype="text/html", render=_render_page)
+
+
+def _render_page() -> str:
     view = _view()
     cutoff = utcnow() - timedelta(days=HISTORY_DAYS)
     history = [i for i in view.incidents if i not in view.unresolved and
@@ -52,16 +59,36 @@ def page():
             groups.append((component.group_name, [component]))
     names = {c.id: c.name for c in view.components}
     return render_template("status/page.html", view=view, groups=groups, history=history,
-                           names=names, history_days=HISTORY_DAYS,
+                           names=names, history_days=HISTORY_DAYS, older=len(view.incidents) > len(history)
+                           + len(view.unresolved), page_name=view.page.name, status_prefix=view.page.url)
+
+
+@bp.route("/history")
+def history():
+    """Every published incident, newest first: the page links here for anything past 90 days."""
+    return public_response(key="history", mimetype="text/html", render=_render_history)
+
+
+def _render_history() -> str:
+    view = _view()
+    names = {c.id: c.name for c in view.components}
+    return render_template("status/history.html", view=view, incidents=view.incidents, names=names,
                            page_name=view.page.name, status_prefix=view.page.url)
 
 
 @bp.route("/incidents/<public_id>")
 def incident(public_id: str):
-    view = _view()
-    found = next((i for i in view.incidents if i.id == public_id), None)
-    if found is None:
+    if len(public_id) > 40 or not public_id.isalnum():
         abort(404)
+    if not is_published(session=db.session, public_id=public_id):
+        abort(404)
+    return public_response(key=f"incident:{public_id}", mimetype="text/html",
+                           render=lambda: _render_incident(public_id))
+
+
+def _render_incident(public_id: str) -> str:
+    view = _view()
+    found = next(i for i in view.incidents if i.id == public_id)
     names = {c.id: c.name for c in view.components}
     return render_template("status/incident.html", view=view, incident=found, names=names,
                            page_name=view.page.name, status_prefix=view.page.url)
