@@ -71,13 +71,20 @@ def register_blueprints(app: Flask) -> None:
 
     @app.route("/healthz")
     def health():
-        """For load balancers: answers without a login and checks the database."""
+        """For load balancers: answers without a login, 200 after a database round trip, 503 when
+        the database cannot be reached (so the balancer stops sending traffic here)."""
         from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
 
         from incidents.extensions import db
 
-        db.session.execute(text("SELECT 1"))
-        return {"status": "ok"}
+        try:
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            db.session.rollback()
+            app.logger.warning("health check: database unreachable", exc_info=True)
+            return {"status": "unavailable", "database": "unreachable"}, 503
+        return {"status": "ok", "database": "ok"}
 
 
 def register_status_site(app: Flask) -> None:
