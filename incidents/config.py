@@ -66,5 +66,7 @@ def default_config(instance_path: Path) -> dict:
         "STATUS_PREFIX": os.environ.get("STATUS_PREFIX", "/status").rstrip("/") or "/status",
         "STATUS_CHANGE_CHECK_SECONDS": float(os.environ.get("STATUS_CHANGE_CHECK_SECONDS", "1")),
         "STATUS_PAGE_NAME": os.environ.get("STATUS_PAGE_NAME", "Skylark Sync status"),
+        # User and role management asks for the password again after this long (seconds).
+        "RECENT_SIGN_IN_SECONDS": int(os.environ.get("RECENT_SIGN_IN_SECONDS", "900")),
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "demo-password-2009"),
     }

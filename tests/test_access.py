@@ -24,6 +24,7 @@ from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.timeline.models import TimelineEntry, TimelinePin
 from incidents.timeline.service import get_entry, latest_revision, pin_entry
+from tests.factories import Factory
 
 PUBLIC, VIEWER, RESPONDER, ADMIN = "public", "viewer", "responder", "admin"
 RANK = {PUBLIC: 0, VIEWER: 1, RESPONDER: 2, ADMIN: 3}
@@ -35,6 +36,7 @@ MINIMUM_ROLE = {
     "health": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": VIEWER,
+    "auth.reauth": VIEWER,
     "incident.index": VIEWER,
     "incident.detail": VIEWER,
     "incident.declare": RESPONDER,
@@ -141,6 +143,7 @@ def form_data(app, world, endpoint: str, walker: str) -> dict:
         data = {
             "auth.login": {},
             "auth.logout": {},
+            "auth.reauth": {"password": Factory.PASSWORD},
             "incident.declare": {"title": f"Declared by {walker}", "severity": "SEV3"},
             "incident.change_status": {"version": incident.version,
                                        "status": TRANSITIONS[incident.status][0].value},
@@ -207,7 +210,7 @@ def probe(app, world) -> dict[str, object]:
 
 
 # Endpoints whose POST changes only the visitor's own sign-in, checked in test_auth.py instead.
-SIGN_IN_ENDPOINTS = {"auth.login", "auth.logout"}
+SIGN_IN_ENDPOINTS = {"auth.login", "auth.logout", "auth.reauth"}
 
 
 def everything_stored(app) -> dict[str, list]:

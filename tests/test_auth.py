@@ -520,3 +520,30 @@ def test_cli_create_refuses_a_malformed_email(app, runner, bad):
     result = runner.invoke(args=["users", "create", bad, "--password-stdin"], input="a long password\n")
     assert result.exit_code != 0 and "not a valid e-mail address" in result.output
     assert count(app, User) == 0
+
+
+def test_user_management_needs_a_recent_sign_in(app, client, auth, make, monkeypatch):
+    """An admin session older than the window (or revived by remember-me) must confirm the password
+    before it can see or change people and roles; other pages are unaffected."""
+    import incidents.auth.access as access
+
+    me = auth.as_role("admin")
+    other = make.user(role="viewer")
+    assert client.get("/admin/users").status_code == 200
+    real_time = access.time.time
+    monkeypatch.setattr(access.time, "time", lambda: real_time() + app.config["RECENT_SIGN_IN_SECONDS"] + 5)
+
+    page = client.get("/admin/users")
+    assert page.status_code == 302 and "/confirm-password?next=/admin/users" in page.headers["Location"]
+    refused = client.post(f"/admin/users/{make.user_id(other)}", data={"name": "X", "role": "admin", "active": "y"})
+    assert refused.status_code == 302 and "/confirm-password" in refused.headers["Location"]
+    assert stored_user(app, other).role is Role.viewer  # nothing changed
+    assert client.get("/").status_code == 200  # reading incidents needs no fresh sign-in
+
+    wrong = client.post("/confirm-password?next=/admin/users", data={"password": "not my password"})
+    assert wrong.status_code == 422 and "That password is not right." in wrong.get_data(as_text=True)
+    assert client.get("/admin/users").status_code == 302
+    right = client.post("/confirm-password?next=/admin/users", data={"password": Factory.PASSWORD})
+    assert right.status_code == 302 and right.headers["Location"].endswith("/admin/users")
+    assert client.get("/admin/users").status_code == 200
+    assert me

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from incidents.admin.forms import EditUserForm, NewUserForm
 from incidents.auth import service
-from incidents.auth.access import role_required
+from incidents.auth.access import recent_sign_in_required, role_required
 from incidents.auth.models import Role, User
 from incidents.extensions import db
 
@@ -15,6 +15,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.route("/users", methods=["GET", "POST"])
 @role_required(Role.admin)
+@recent_sign_in_required
 def users():
     form = NewUserForm()
     if form.validate_on_submit():
@@ -35,6 +36,7 @@ def users():
 # Ids beyond the 32-bit integer columns cannot exist: 404 at routing, before SQLite overflows.
 @bp.route("/users/<int(max=2147483647):user_id>", methods=["GET", "POST"])
 @role_required(Role.admin)
+@recent_sign_in_required
 def edit_user(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, redirect, request, url_for
+import time
+
+from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
 
 from incidents.auth.models import Role
@@ -59,3 +61,27 @@ def safe_next_url(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def mark_recent_sign_in() -> None:
+    """Remember, in the signed session, when this person last proved who they are."""
+    session["signed_in_at"] = int(time.time())
+
+
+def signed_in_recently() -> bool:
+    window = current_app.config["RECENT_SIGN_IN_SECONDS"]
+    return time.time() - session.get("signed_in_at", 0) <= window
+
+
+def recent_sign_in_required(view):
+    """Send a person whose sign-in is older than RECENT_SIGN_IN_SECONDS (or came from a remember-me
+    cookie) to confirm their password first: a borrowed, unlocked laptop must not hand out roles."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user.is_authenticated and not signed_in_recently():
+            target = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else request.path
+            return redirect(url_for("auth.reauth", next=target))
+        return view(*args, **kwargs)
+
+    return wrapped

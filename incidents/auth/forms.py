@@ -10,3 +10,8 @@ class LoginForm(BaseForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
                              render_kw={"autocomplete": "current-password"})
     remember = BooleanField("Keep me signed in on this device")
+
+
+class ReauthForm(BaseForm):
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password", "autofocus": True})

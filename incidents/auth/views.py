@@ -6,8 +6,8 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
 from incidents.auth import service
-from incidents.auth.access import safe_next_url
-from incidents.auth.forms import LoginForm
+from incidents.auth.access import mark_recent_sign_in, safe_next_url
+from incidents.auth.forms import LoginForm, ReauthForm
 from incidents.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -39,9 +39,26 @@ def login():
             service.start_session(session=db.session, user=user)
             db.session.commit()
             login_user(user, remember=form.remember.data)
+            mark_recent_sign_in()
             return redirect(next_url or url_for("incident.index"))
     status = 401 if form.password.errors == [LOGIN_FAILED] else 200
     return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/confirm-password", methods=["GET", "POST"])
+def reauth():
+    """Confirm the password before sensitive pages (user and role management)."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.args.get("next")))
+    next_url = safe_next_url(request.args.get("next")) or url_for("incident.index")
+    form = ReauthForm()
+    if form.validate_on_submit():
+        if service.authenticate(session=db.session, email=current_user.email,
+                                password=form.password.data) is not None:
+            mark_recent_sign_in()
+            return redirect(next_url)
+        form.password.errors = ["That password is not right."]
+    return render_template("auth/reauth.html", form=form), 422 if form.errors else 200
 
 
 @bp.route("/logout", methods=["POST"])
