@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from incidents.auth.models import User
 from incidents.db import utcnow
+from incidents.display import show_value as _show
 from incidents.errors import EditConflict, InvalidTransition, NotFound
 from incidents.incident.enums import DATA_CATEGORIES, KEY_MOMENTS, TRANSITIONS, Severity, Status
 from incidents.incident.models import Incident, ReferenceCounter
@@ -234,20 +235,3 @@ def _describe_change(name: str, old: Any, new: Any) -> str:
     if name == "summary":
         return f"{label} rewritten"
     return f"{label}: {_show(old)} → **{_show(new)}**"
-
-
-def _show(value: Any) -> str:
-    """A value as a person reads it in the timeline and in conflict messages."""
-    if value is None or value == "" or value == []:
-        return "none"
-    if isinstance(value, User):
-        return value.display
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    if isinstance(value, (Severity, Status)):
-        return value.value
-    if isinstance(value, list):
-        return ", ".join(DATA_CATEGORIES.get(v, v) for v in value)
-    return str(value)

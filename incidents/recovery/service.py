@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from incidents.auth.models import User
 from incidents.db import utcnow
+from incidents.display import show_value as _show
 from incidents.errors import DomainError, EditConflict, NotFound
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.models import Incident
@@ -225,17 +226,3 @@ def objectives_for(incident: Incident, *, now: datetime | None = None) -> Object
         restore = (incident.restore_verified_at or now) - incident.loss_began_at
     return Objectives(rpo=Objective(minutes(incident.rpo_target_minutes), window, True),
                       rto=Objective(minutes(incident.rto_target_minutes), restore, final))
-
-
-def _show(value) -> str:
-    if value is None or value == "":
-        return "none"
-    if isinstance(value, User):
-        return value.display
-    if isinstance(value, WorkstreamStatus):
-        return value.label.lower()
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
