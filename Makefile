@@ -6,7 +6,7 @@ PORT   ?= 5000
 HOST   ?= 127.0.0.1
 FLASK   = $(VENV)/bin/flask --app app
 
-.PHONY: run test install migrate demo browser-deps postgres bench clean
+.PHONY: run test install migrate demo browser-deps postgres memcached bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,10 @@ browser-deps:
 postgres:
 	@bash tests/setup_postgres.sh
 
-test: install browser-deps postgres
+memcached:
+	@bash tests/setup_memcached.sh
+
+test: install browser-deps postgres memcached
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: install

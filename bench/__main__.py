@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="run against this (empty) database instead of a temp SQLite file")
     parser.add_argument("--rounds", type=int, default=21, help="requests per page (median reported)")
+    parser.add_argument("--reports", action="store_true",
+                        help="also run the report-rendering benchmark (python -m bench.reports)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         app, small, large = build_app(Path(tmp), args.database_url)
@@ -131,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'page':66} {'median ms':>9} {'vs healthz':>11} {'vs small':>9} {'SQL':>4}")
         for label, _url, t, queries in results:
             print(f"{label:66} {t * 1000:9.2f} {t / health:10.1f}x {t / base:8.2f}x {queries:4}")
+    if args.reports:
+        from bench.reports import main as reports
+
+        reports([])
     return 0
 
 

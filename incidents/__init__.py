@@ -38,6 +38,7 @@ def configure_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     import incidents.models  # noqa: F401  (every table registered before anything uses them)
+    from incidents.audit.recorder import install as install_audit_log
     from incidents.auth.service import load_session_user
     from incidents.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -46,6 +47,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    install_audit_log()  # every change committed through a session becomes an audit event
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
@@ -64,9 +66,20 @@ def register_blueprints(app: Flask) -> None:
     from incidents.status import internal_views as publish
     from incidents.timeline import views as timeline
 
-    for module in (auth, incident, timeline, impact, recovery, admin, publish):
+    from incidents.actions import views as actions
+    from incidents.postmortem import views as postmortem
+
+    for module in (auth, incident, timeline, impact, recovery, admin, publish, postmortem, actions):
         app.register_blueprint(module.bp)
     app.register_blueprint(publish.admin_bp)
+    from incidents.notices import views as notices
+    from incidents.reports import views as reports
+
+    app.register_blueprint(notices.bp)
+    app.register_blueprint(reports.bp)
+    from incidents.audit import views as audit
+
+    app.register_blueprint(audit.bp)
     register_status_site(app)
 
     @app.route("/healthz")
@@ -144,14 +157,23 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from incidents.idempotency import idempotency_field
     from incidents.templating import register
 
     register(app)
+    app.add_template_global(idempotency_field)
 
 
 def register_commands(app: Flask) -> None:
+    from incidents.audit.cli import audit_cli
     from incidents.auth.cli import users_cli
+    from incidents.backup.cli import backup_cli
     from incidents.demo.cli import demo_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(backup_cli)
+    from incidents.reports.cli import report_cli
+
+    app.cli.add_command(report_cli)

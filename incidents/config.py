@@ -69,4 +69,6 @@ def default_config(instance_path: Path) -> dict:
         # User and role management asks for the password again after this long (seconds).
         "RECENT_SIGN_IN_SECONDS": int(os.environ.get("RECENT_SIGN_IN_SECONDS", "900")),
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "demo-password-2009"),
+        # A postmortem is due this many business days (Monday to Friday) after the incident resolves.
+        "POSTMORTEM_DUE_BUSINESS_DAYS": int(os.environ.get("POSTMORTEM_DUE_BUSINESS_DAYS", "5") or 5),
     }

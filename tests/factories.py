@@ -95,3 +95,86 @@ class Factory:
                                                                    **fields))
             db.session.commit()
             return workstream.id
+
+    # --- postmortems and action items -------------------------------------------------------------
+
+    def postmortem(self, reference: str, *, by: str | None = None, sections: dict[str, str] | None = None,
+                   reviewers: list[str] = (), state: str = "draft") -> None:
+        """Write a postmortem (as `by`) with `reviewers` named, and move it on to `state`
+        (draft, in_review, approved or published); the first reviewer approves."""
+        from incidents.incident.service import get_incident
+        from incidents.postmortem import service as pm
+
+        by = by or self.user(role="responder")
+        with self.app.app_context():
+            actor = db.session.scalar(db.select(User).where(User.email == by))
+            incident = get_incident(session=db.session, reference=reference)
+            postmortem = pm.start_postmortem(session=db.session, actor=actor, incident=incident)
+            pm.save_sections(session=db.session, actor=actor, incident=incident, postmortem=postmortem,
+                             expected_version=postmortem.version,
+                             sections=sections or {"summary": "Contacts vanished during a storage upgrade."})
+            for email in reviewers:
+                pm.add_reviewer(session=db.session, actor=actor, postmortem=postmortem, email=email)
+            steps = ["draft", "in_review", "approved", "published"]
+            if steps.index(state) >= 1:
+                pm.submit_for_review(session=db.session, actor=actor, incident=incident, postmortem=postmortem,
+                                     expected_version=postmortem.version)
+            if steps.index(state) >= 2:
+                reviewer = db.session.scalar(db.select(User).where(User.email == reviewers[0]))
+                pm.approve(session=db.session, actor=reviewer, incident=incident, postmortem=postmortem,
+                           expected_version=postmortem.version)
+            if steps.index(state) >= 3:
+                pm.publish(session=db.session, actor=actor, incident=incident, postmortem=postmortem,
+                           expected_version=postmortem.version)
+            db.session.commit()
+
+    def resolve(self, reference: str, *, by: str | None = None, at=None) -> None:
+        """Move the incident to resolved (at `at`, default now)."""
+        from incidents.incident.enums import Status
+        from incidents.incident.service import change_status, get_incident
+
+        by = by or self.user(role="responder")
+        with self.app.app_context():
+            actor = db.session.scalar(db.select(User).where(User.email == by))
+            incident = get_incident(session=db.session, reference=reference)
+            change_status(session=db.session, actor=actor, incident=incident, new_status=Status.resolved,
+                          expected_version=incident.version, occurred_at=at)
+            db.session.commit()
+
+    def action_item(self, reference: str, *, by: str | None = None, owner: str | None = None,
+                    title: str = "Test restores from backup every week", kind: str = "prevent",
+                    due_on=None, priority: str = "medium", tracker_url: str | None = None) -> int:
+        """Add an action item (owned by `owner`, else by `by`) and return its id."""
+        from datetime import timedelta
+
+        from incidents.actions.enums import ActionKind, ActionPriority
+        from incidents.actions.service import ActionFields, create_action_item, today
+        from incidents.incident.service import get_incident
+
+        by = by or self.user(role="responder")
+        with self.app.app_context():
+            actor = db.session.scalar(db.select(User).where(User.email == by))
+            owner_user = db.session.scalar(db.select(User).where(User.email == (owner or by)))
+            incident = get_incident(session=db.session, reference=reference)
+            item = create_action_item(session=db.session, actor=actor, incident=incident, fields=ActionFields(
+                title=title, kind=ActionKind(kind), owner=owner_user,
+                due_on=due_on or today() + timedelta(days=14), priority=ActionPriority(priority),
+                tracker_url=tracker_url))
+            db.session.commit()
+            return item.id
+
+    def notice(self, reference: str, *, by: str | None = None, audience: str = "customers",
+               subject: str = "Your contacts: what happened", body: str = "## What happened\n\nWe lost data.") -> int:
+        """Draft a notice (version 1) and return its id."""
+        from incidents.incident.service import get_incident
+        from incidents.notices.models import Audience
+        from incidents.notices.service import create_notice
+
+        by = by or self.user(role="responder")
+        with self.app.app_context():
+            actor = db.session.scalar(db.select(User).where(User.email == by))
+            incident = get_incident(session=db.session, reference=reference)
+            notice = create_notice(session=db.session, actor=actor, incident=incident, audience=Audience(audience),
+                                   subject=subject, body=body)
+            db.session.commit()
+            return notice.id

@@ -18,7 +18,10 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import func, select
 
+from incidents.actions.models import ActionItem
 from incidents.auth.models import LoginSession, User
+from incidents.postmortem.models import Postmortem, PostmortemReviewer
+from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.extensions import db
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
@@ -129,6 +132,14 @@ def snapshot(app) -> dict:
             "impact updates": session.scalar(select(func.count()).select_from(ImpactUpdate)),
             "workstreams": session.execute(select(Workstream.id, Workstream.version, Workstream.done)
                                            .order_by(Workstream.id)).all(),
+            "postmortems": session.execute(select(Postmortem.id, Postmortem.version, Postmortem.status)
+                                           .order_by(Postmortem.id)).all(),
+            "postmortem reviewers": session.scalar(select(func.count()).select_from(PostmortemReviewer)),
+            "action items": session.execute(select(ActionItem.id, ActionItem.version)
+                                            .order_by(ActionItem.id)).all(),
+            "notice versions": session.execute(select(NoticeVersion.id, NoticeVersion.approved_at)
+                                               .order_by(NoticeVersion.id)).all(),
+            "notice releases": session.scalar(select(func.count()).select_from(NoticeRelease)),
         }
         session.remove()
         return state
@@ -313,6 +324,45 @@ class Count:
         return out
 
 
+@dataclass
+class DueDate:
+    """A calendar date typed in a date input (YYYY-MM-DD); a new one cannot be in the past."""
+
+    def values(self):
+        bad = ["yesterday", "2009-13-45", "99999-01-01", "0001-01-01", "1899-12-31", "2009-10-02",
+               "2199-13-01", "\x00", "<script>alert(1)</script>", "x" * 100_000, "", " "]
+        return [(repr(v)[:40], v, REJECT) for v in bad] + [
+            ("far future", "2199-01-01", ANY), ("two values", ["2199-01-01", "garbage"], ANY)]
+
+
+@dataclass
+class Link:
+    """An optional http(s) link to an external tracker; nothing else is a link we will show."""
+
+    def values(self):
+        bad = ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "ftp://files.example.com/x",
+               "http://", "tracker.example.com/OPS-1", "https://tracker.example.com/a b", "//evil.example.com",
+               "https://" + "x" * 500 + ".example.com", "<script>alert(1)</script>"]
+        out = [(repr(v)[:40], v, REJECT) for v in bad]
+        out += [(label, v, REJECT) for label, v in CONTROL + HUGE + BIDI]
+        out += [("https link", lambda base: f"https://tracker.example.com/OPS-{next(_unique)}", SAVE),
+                ("empty", "", ANY)]
+        return out
+
+
+@dataclass
+class ReviewerEmail:
+    """The e-mail of an existing responder or admin; anything else is refused with a reason."""
+
+    def values(self):
+        bad = ["nobody@example.com", "not-an-email", "<script>alert(1)</script>@example.com",
+               "'; DROP TABLE user; --", "x" * 255]
+        out = [(label, v, REJECT) for label, v in BLANK + CONTROL + HUGE + BIDI]
+        out += [(repr(v)[:40], v, REJECT) for v in bad]
+        out.append(("a viewer", lambda base: base["_viewer"], REJECT))
+        return out
+
+
 class Ctx:
     """What a form test works with: the app, a signed-in client and the records it set up."""
 
@@ -425,6 +475,108 @@ def _correction_baseline(ctx: Ctx) -> dict:
     revision, occurred = ctx.latest_revision()
     return {"revision": str(revision), "_number": str(revision), "body": f"Corrected text {next(_unique)}",
             "kind": "note", "visibility": "internal", "occurred_at": occurred, "reason": "Wrong count"}
+
+
+def _with_postmortem(ctx: Ctx):
+    _with_incident(ctx)
+    ctx.reviewer = ctx.make.user(role="responder", name="Reviewing Person")
+    ctx.viewer = ctx.make.user(role="viewer", name="Reading Person")
+    ctx.make.postmortem(ctx.ref, by=ctx.email, reviewers=[ctx.email])
+
+
+def _postmortem_pool(state: str, size: int):
+    """Setup for a workflow step each accepted post uses up: `size` incidents whose postmortem
+    waits for the step; the form posts to the first one still waiting."""
+    def setup(ctx: Ctx):
+        ctx.email = ctx.auth.as_role("responder")
+        author = ctx.make.user(role="responder")  # reviewers approve what someone else wrote
+        ctx.pool = []
+        for n in range(size):
+            ref = ctx.make.incident(by=author, title=f"Waiting for review {n}")
+            ctx.make.postmortem(ref, by=author, reviewers=[ctx.email], state=state)
+            ctx.pool.append(ref)
+        ctx.pool_state = state
+    return setup
+
+
+def _waiting(ctx: Ctx) -> tuple[str, int]:
+    """The first incident of the pool whose postmortem still waits, and the postmortem's version."""
+    with ctx.app.app_context():
+        rows = dict(db.session.execute(
+            select(Incident.reference, Postmortem.version).join(Postmortem, Postmortem.incident_id == Incident.id)
+            .where(Incident.reference.in_(ctx.pool), Postmortem.status == ctx.pool_state)).all())
+        db.session.remove()
+    ref = next(r for r in ctx.pool if r in rows)
+    return ref, rows[ref]
+
+
+def _postmortem_baseline(ctx: Ctx) -> dict:
+    with ctx.app.app_context():
+        version = db.session.scalar(select(Postmortem.version).join(Incident).where(Incident.reference == ctx.ref))
+        db.session.remove()
+    return {"version": str(version), "_number": str(version), "summary": f"Contacts lost {next(_unique)}",
+            "lessons": "Every server needs an owner."}
+
+
+def _with_action_item(ctx: Ctx):
+    _with_incident(ctx)
+    ctx.item_id = ctx.make.action_item(ctx.ref, by=ctx.email)
+
+
+def _action_baseline(ctx: Ctx) -> dict:
+    return {"title": f"Test the restore {next(_unique)}", "kind": "prevent", "owner": str(ctx.make.user_id(ctx.email)),
+            "due_on": "2199-01-01", "priority": "high", "tracker_url": ""}
+
+
+def _item_state(ctx: Ctx) -> tuple[str, str]:
+    with ctx.app.app_context():
+        item = db.session.get(ActionItem, ctx.item_id)
+        state = str(item.version), item.status.value
+        db.session.remove()
+    return state
+
+
+def _action_status_baseline(ctx: Ctx) -> dict:
+    version, status = _item_state(ctx)
+    # Alternate, so every accepted post is a real change.
+    return {"version": version, "_number": version, "status": "in_progress" if status == "open" else "open",
+            "reason": ""}
+
+
+def _with_notice(ctx: Ctx):
+    _with_incident(ctx)  # the signed-in responder declared it, so is its commander and may approve
+    ctx.notice_id = ctx.make.notice(ctx.ref, by=ctx.email)
+
+
+def _notice_baseline(ctx: Ctx) -> dict:
+    with ctx.app.app_context():
+        latest = str(db.session.get(Notice, ctx.notice_id).latest.number)
+        db.session.remove()
+    return {"version": latest, "_number": latest, "subject": "Your contacts: what happened",
+            "body": f"## What happened\n\nWe lost and restored contacts ({next(_unique)})."}
+
+
+def _with_approved_notice(ctx: Ctx):
+    from incidents.notices import service as notices
+
+    _with_notice(ctx)
+    with ctx.app.app_context():
+        notices.approve(session=db.session, actor=db.session.scalar(select(User).where(User.email == ctx.email)),
+                        incident=get_incident(session=db.session, reference=ctx.ref),
+                        notice=db.session.get(Notice, ctx.notice_id), number=1)
+        db.session.commit()
+        db.session.remove()
+
+
+def _release_baseline(ctx: Ctx) -> dict:
+    """Release version 1 by a channel it has not gone out by yet, so each accepted post is new."""
+    from incidents.notices.models import Channel
+
+    with ctx.app.app_context():
+        used = set(db.session.scalars(select(NoticeRelease.channel)))
+        db.session.remove()
+    channel = next(c.value for c in Channel if c not in used)
+    return {"version": "1", "_number": "1", "channel": channel}
 
 
 FORMS: dict[str, Form] = {
@@ -564,6 +716,75 @@ FORMS: dict[str, Form] = {
                 "active": Flag(),
                 "password": Password(required=False)},
     ),
+    "postmortem": Form(
+        role="responder", setup=_with_postmortem, url=lambda c: f"/incidents/{c.ref}/postmortem/edit",
+        baseline=_postmortem_baseline, hidden=("version",),
+        fields={"version": HiddenNumber(),
+                # Every section is the same kind of field; one stands for all.
+                "summary": Text(max=20_000, required=False)},
+    ),
+    "postmortem reviewer": Form(
+        role="responder", setup=_with_postmortem, url=lambda c: f"/incidents/{c.ref}/postmortem/reviewers",
+        baseline=lambda c: {"email": c.reviewer, "_viewer": c.viewer}, fields={"email": ReviewerEmail()},
+    ),
+    # The comment is free text like every other; the version and the decision are this form's own.
+    "postmortem review": Form(
+        role="responder", setup=_postmortem_pool("in_review", 3),
+        url=lambda c: f"/incidents/{_waiting(c)[0]}/postmortem/review",
+        baseline=lambda c: {"version": str(_waiting(c)[1]), "_number": str(_waiting(c)[1]),
+                            "decision": "approve", "comment": ""},
+        hidden=("version",),
+        fields={"version": HiddenNumber(),
+                "decision": Choice(extra_bad=["Approve", "publish"])},
+    ),
+    "new action item": Form(
+        role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/actions/new",
+        baseline=_action_baseline,
+        fields={"title": Text(max=200, one_line=True),
+                "kind": Choice(extra_bad=["Prevent", "fix"]),
+                "owner": Choice(extra_bad=OWNER_BAD),
+                "due_on": DueDate(),
+                "priority": Choice(extra_bad=["High", "urgent"]),
+                "tracker_url": Link()},
+    ),
+    "edit action item": Form(
+        role="responder", setup=_with_action_item,
+        url=lambda c: f"/incidents/{c.ref}/actions/{c.item_id}/edit",
+        baseline=lambda c: {**_action_baseline(c), "version": _item_state(c)[0], "_number": _item_state(c)[0]},
+        hidden=("version",),
+        # The other fields are the new item's, checked above.
+        fields={"version": HiddenNumber(),
+                "due_on": DueDate()},
+    ),
+    "action item status": Form(
+        role="responder", setup=_with_action_item,
+        url=lambda c: f"/incidents/{c.ref}/actions/{c.item_id}/status",
+        baseline=_action_status_baseline, hidden=("version",),
+        fields={"version": HiddenNumber(),
+                "status": Choice(extra_bad=["Done", "won't do"])},
+    ),
+    "new notice": Form(
+        role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/notices/new",
+        baseline=lambda c: {"audience": "customers", "subject": "Your contacts: what happened",
+                            "body": f"We lost and restored contacts ({next(_unique)})."},
+        fields={"audience": Choice(extra_bad=["Customers", "public"]),
+                "subject": Text(max=200, one_line=True),
+                "body": Text(max=20_000)},
+    ),
+    "edit notice": Form(
+        role="responder", setup=_with_notice, url=lambda c: f"/incidents/{c.ref}/notices/{c.notice_id}/edit",
+        baseline=_notice_baseline, hidden=("version",),
+        fields={"version": HiddenNumber(),
+                "subject": Text(max=200, one_line=True),
+                "body": Text(max=20_000)},
+    ),
+    "release notice": Form(
+        role="responder", setup=_with_approved_notice,
+        url=lambda c: f"/incidents/{c.ref}/notices/{c.notice_id}/release",
+        baseline=_release_baseline, hidden=("version",),
+        fields={"version": HiddenNumber(),
+                "channel": Choice(extra_bad=["E-mail", "fax"])},
+    ),
 }
 
 FIELD_CASES = [pytest.param(form, name, id=f"{form}-{name}")
@@ -576,6 +797,7 @@ def _post(ctx: Ctx, form: Form, name: str | None = None, value=None) -> tuple[di
     if name is not None:
         data[name] = value(data) if callable(value) else value
     data.pop("_number", None)
+    data.pop("_viewer", None)
     return data, ctx.client.post(form.url(ctx), data=data)
 
 
@@ -853,6 +1075,29 @@ def test_incident_page_survives_a_hostile_timeline_cursor(app, client, auth, mak
     ref = make.incident(by=email, title="Contacts gone")
     response = client.get(f"/incidents/{ref}", query_string={"before": cursor})
     assert response.status_code in (200, 400), cursor
+
+
+# --- the audit log's filters (a GET form) ---------------------------------------------------------
+
+AUDIT_FILTERS = ["actor", "action", "entity_type", "incident", "entity_id", "since", "until", "before"]
+
+
+def test_audit_log_filters_survive_any_value(app, client, auth, make):
+    """Every filter gets every hostile value: the page answers (422 with the reason beside the
+    field, or 200 when the value is simply a search that finds nothing), never a 500."""
+    email = auth.as_role("admin")
+    make.incident(by=email, title="Contacts gone")
+    values = [v for _label, v in CONTROL + HUGE + HOSTILE_TEXT + BIDI if isinstance(v, str)] + [
+        "-1", "0", "99999999999999999999", "2147483648", "²", "9999-12-31T23:59", "0001-01-01T00:00",
+        "INC-2026-0001%00", "%FF%FE"]
+    for name in AUDIT_FILTERS:
+        for value in values:
+            response = client.get("/admin/audit", query_string={name: value})
+            page = response.get_data(as_text=True)
+            assert response.status_code in (200, 422), f"{name} = {value[:40]!r}: {response.status_code}"
+            assert RAW_SCRIPT not in page, f"{name} = {value[:40]!r}: unescaped script"
+            if response.status_code == 422:
+                assert FieldBlocks(page).block_for(name)["has_error"], f"{name} = {value[:40]!r}"
 
 
 # --- server errors ------------------------------------------------------------------------------

@@ -11,18 +11,15 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.conftest import require
+from tests.live_server import clean_env, gunicorn
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +35,6 @@ ADMIN = ("admin@example.com", "Alex Demo (admin)")
 RESPONDER = ("morgan.reyes@example.com", "Morgan Reyes")
 VIEWER_EMAIL = "browser.viewer@example.com"
 VIEWER_PASSWORD = "viewer-" + secrets.token_hex(8)
-STARTUP_TIMEOUT = 30  # seconds for gunicorn to answer /healthz
 
 
 # --- the server -------------------------------------------------------------------------------
@@ -58,34 +54,6 @@ class LiveServer:
         return result.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    problem = "no answer yet"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-                problem = f"HTTP {response.status}"
-        except (urllib.error.URLError, OSError) as error:
-            problem = str(error)
-        try:
-            proc.wait(timeout=0.1)  # a bounded pause that also notices a crash at once
-        except subprocess.TimeoutExpired:
-            pass
-    state = f"exited with {proc.returncode}" if proc.poll() is not None else f"no healthy answer in {STARTUP_TIMEOUT}s"
-    pytest.fail(f"gunicorn {state} ({problem}). Server output:\n{log.read_text(errors='replace')}",
-                pytrace=False)
-
-
 @pytest.fixture(scope="module")
 def chromium() -> str:
     require(os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK),
@@ -98,32 +66,16 @@ def chromium() -> str:
 def server(chromium, tmp_path_factory) -> LiveServer:
     """The real app under gunicorn, with demo data, on a free local port."""
     instance = tmp_path_factory.mktemp("browser-instance")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "FLASK_APP", "TRUSTED_PROXIES")}
-    env.update(INCIDENTS_INSTANCE_PATH=str(instance), DEMO_PASSWORD=DEMO_PASSWORD,
-               SECRET_KEY=secrets.token_hex(32), PYTHONUNBUFFERED="1")
+    env = clean_env(INCIDENTS_INSTANCE_PATH=str(instance), DEMO_PASSWORD=DEMO_PASSWORD,
+                    SECRET_KEY=secrets.token_hex(32))
     live = LiveServer(instance, env)
     live.flask("db", "upgrade")
     live.flask("demo", "load")
 
-    port = free_port()
-    live.url = f"http://127.0.0.1:{port}"
     log = instance / "gunicorn.log"
-    with open(log, "wb") as out:  # a file, not a pipe: nothing to drain, nothing left open
-        proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
-             "--worker-class", "gthread", "--threads", "4", "--graceful-timeout", "5",
-             "--access-logfile", "-", "app:app"],
-            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_until_healthy(live.url, proc, log)
+    with gunicorn(env, logs=[log]) as (url,):
+        live.url = url
         yield live
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --- the browser ------------------------------------------------------------------------------
@@ -240,8 +192,9 @@ def test_status_lifecycle_and_correction(page: Page):
         expect(change.locator(".author")).to_have_text(name)
         previous = status
     expect(page).to_have_url(re.compile(rf"/incidents/{re.escape(reference)}$"))
-    # Resolved incidents can still be closed, so the form stays, offering "closed".
-    expect(page.locator("#status-change").get_by_label("New status").locator("option[value=closed]")).to_have_count(1)
+    # A resolved incident closes only once its postmortem is published: until then no "closed".
+    expect(page.locator("#status-change").get_by_label("New status").locator("option[value=closed]")).to_have_count(0)
+    expect(page.locator("#status-change")).to_contain_text("Closing becomes possible once the postmortem is published.")
 
     original = "About 4,000 calendars lost recurring events."
     post_update(page, original)

@@ -51,6 +51,9 @@ def timeline_rows(app, reference: str) -> list[dict]:
 
 def move_status(app, reference: str, by: str, *statuses: Status) -> None:
     """Walk an incident through `statuses` with the real service (test setup, not the thing tested)."""
+    if Status.closed in statuses:  # an incident closes only once its postmortem is published
+        make = Factory(app)
+        make.postmortem(reference, by=by, reviewers=[make.user()], state="published")
     with app.app_context():
         actor = db.session.scalar(select(User).where(User.email == by))
         for status in statuses:
@@ -418,6 +421,7 @@ def test_status_lifecycle_stamps_key_moments_and_writes_timeline(app, client, au
     assert resolved["mitigated_at"] == after_monitoring["mitigated_at"]  # stamped once, kept
     assert resolved["closed_at"] is None
 
+    make.postmortem(ref, by=email, reviewers=[make.user()], state="published")  # closing needs it
     response = post_status(client, app, ref, "closed")
     assert response.status_code == 302
     closed = incident_row(app, ref)

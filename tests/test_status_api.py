@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -12,11 +11,11 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
-from werkzeug.serving import make_server
 
 from incidents.status import public
 from incidents.status.public import (PublicComponent, PublicIncident, PublicPage, PublicUpdate,
                                      PublicView)
+from tests.live_server import serve_in_thread
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "incidents" / "status" / "schemas"
 ENDPOINTS = {
@@ -379,13 +378,8 @@ def test_real_publish_ends_the_304s(app, client, make):
 @pytest.fixture
 def served(app):
     """The app behind a real HTTP server on 127.0.0.1."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
+    with serve_in_thread(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,17 +6,16 @@ the database; one test runs the real thing on the demo data.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from xml.etree import ElementTree as ET
 
 import feedparser
 import pytest
-from werkzeug.serving import make_server
 
 from incidents.status import feeds, public
 from incidents.status.public import PublicIncident, PublicPage, PublicUpdate, PublicView
+from tests.live_server import serve_in_thread
 
 T0 = datetime(2026, 10, 2, 7, 30, tzinfo=timezone.utc)
 HOST = "status.example.com"
@@ -207,12 +206,8 @@ def test_feeds_need_no_login_and_follow_the_prefix(app_config, published):
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_in_thread(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize("name", ["history.atom", "history.rss"])

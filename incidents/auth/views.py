@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
+from incidents.audit import recorder as audit
 from incidents.auth import service
 from incidents.auth.access import mark_recent_sign_in, safe_next_url
 from incidents.auth.forms import LoginForm, ReauthForm
@@ -34,9 +35,15 @@ def login():
                                     password=form.password.data)
         if user is None:
             form.password.errors = [LOGIN_FAILED]
+            # Audited with the address typed, never the password.
+            audit.record(db.session, action=audit.SIGN_IN_FAILED, entity_type="user",
+                         after={"email": service.normalise_email(form.email.data)[:254]})
+            db.session.commit()
         else:
             session.clear()  # no session fixation: a fresh session for the new login
             service.start_session(session=db.session, user=user)
+            audit.record(db.session, action=audit.SIGN_IN, entity_type="user", entity_id=user.id,
+                         actor_id=user.id)
             db.session.commit()
             login_user(user, remember=form.remember.data)
             mark_recent_sign_in()
@@ -65,6 +72,8 @@ def reauth():
 def logout():
     if current_user.is_authenticated:
         service.end_session(session=db.session, token=current_user.get_id())
+        audit.record(db.session, action=audit.SIGN_OUT, entity_type="user", entity_id=current_user.id,
+                     actor_id=current_user.id)
         db.session.commit()
     # Clear first: logout_user() leaves the note that makes Flask-Login delete the remember cookie.
     session.clear()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from incidents.auth.models import Role, User
 from incidents.auth.service import create_user, get_by_email
 from incidents.db import clock_at
-from incidents.demo import recovery_story
+from incidents.demo import postmortem_story, recovery_story
 from incidents.incident import service as incidents
 from incidents.incident.enums import Severity, Status
 from incidents.incident.models import Incident
@@ -92,6 +92,7 @@ def _sync_outage(session: Session, p: dict[str, User]) -> Incident:
         _correct_estimate(session, incident, p)
     with clock_at(utc(2009, 10, 22, 13, 0)):
         _pin_key_entries(session, incident, p)
+    postmortem_story.play(session, incident, p)
     return incident
 
 

@@ -6,6 +6,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Sto
 from wtforms.widgets import HiddenInput, NumberInput
 
 from incidents.forms import BaseForm, UTCDateTimeField
+from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.models import ImpactUpdate
 from incidents.impact.service import CategoryCounts, CustomerCounts
 from incidents.incident.enums import DATA_CATEGORIES
@@ -50,7 +51,7 @@ class CountField(IntegerField):
             raise ValueError("Enter a whole number, like 12000.") from None
 
 
-class ImpactForm(BaseForm):
+class ImpactForm(IdempotentFormMixin, BaseForm):
     """Customer counts; `for_categories` adds a row of record counts per data category."""
 
     based_on = IntegerField(widget=HiddenInput(), validators=[

@@ -7,6 +7,7 @@ from flask_login import current_user
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.extensions import db
+from incidents.idempotency import idempotent, remember
 from incidents.impact import service
 from incidents.impact.forms import ImpactForm, categories_for
 from incidents.incident.enums import DATA_CATEGORIES
@@ -22,6 +23,7 @@ def _render(incident, form, latest, *, conflict=None, code=200):
 
 @bp.route("/incidents/<reference>/impact", methods=["GET", "POST"])
 @role_required(Role.responder)
+@idempotent
 def record(reference: str):
     incident = load_incident(reference)
     latest = service.latest_update(session=db.session, incident=incident)
@@ -39,6 +41,8 @@ def record(reference: str):
             session=db.session, actor=current_user, incident=incident, counts=form.counts(),
             categories=form.category_counts(), based_on_id=form.based_on.data,
             note=form.note.data or "", as_of=form.as_of.data)
+        target = url_for("incident.detail", reference=reference) + "#impact"
+        remember(target)
         db.session.commit()
     except service.StaleImpact as stale:
         db.session.rollback()
@@ -56,7 +60,7 @@ def record(reference: str):
         return _render(incident, form, service.latest_update(session=db.session, incident=incident), code=422)
     pct = f", {update.restored_pct:.1f}% restored" if update.restored_pct is not None else ""
     flash(f"Impact recorded: {update.customers_affected:,} customers affected{pct}.", "success")
-    return redirect(url_for("incident.detail", reference=reference) + "#impact")
+    return redirect(target)
 
 
 @bp.route("/incidents/<reference>/impact/history")

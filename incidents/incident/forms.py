@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from wtforms import (BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField,
+from wtforms import (BooleanField, IntegerField, SelectField, SelectMultipleField,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from incidents.db import utcnow
 from incidents.forms import BaseForm, options, UTCDateTimeField
+from incidents.idempotency import IdempotentFormMixin
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
 
 SEVERITY_CHOICES = options((s.value, s.label) for s in Severity)
@@ -28,7 +29,7 @@ def _version_field():
                                     NumberRange(min=1, max=2**31 - 1)])
 
 
-class DeclareForm(BaseForm):
+class DeclareForm(IdempotentFormMixin, BaseForm):
     title = StringField("What is happening?", validators=[DataRequired("Give the incident a title."),
                                                           Length(max=200)],
                         render_kw={"placeholder": "e.g. Contacts missing after storage upgrade",

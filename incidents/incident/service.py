@@ -19,6 +19,7 @@ from incidents.display import show_value as _show
 from incidents.errors import EditConflict, InvalidTransition, NotFound
 from incidents.incident.enums import DATA_CATEGORIES, KEY_MOMENTS, TRANSITIONS, Severity, Status
 from incidents.incident.models import Incident, ReferenceCounter
+from incidents.postmortem.service import has_published_postmortem
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
@@ -144,6 +145,9 @@ def change_status(*, session: Session, actor: User, incident: Incident, new_stat
         raise InvalidTransition(
             f"A {incident.status.label.lower()} incident cannot move to {new_status.label.lower()}."
         )
+    if new_status is Status.closed and not has_published_postmortem(session=session, incident=incident):
+        raise InvalidTransition("An incident closes only once its postmortem is published: write it, "
+                                "get it approved and publish it first.")
     when = occurred_at or utcnow()
     old = incident.status
     incident.status = new_status

@@ -1,7 +1,7 @@
 """Incident pages: the list, declaring, the detail page, editing and status changes."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -11,6 +11,7 @@ from incidents.auth.service import assignable_users
 from incidents.errors import EditConflict, InvalidTransition, NotFound
 from incidents.extensions import db
 from incidents.forms import has_control_chars, options
+from incidents.idempotency import idempotent, remember
 from incidents.incident import service
 from incidents.incident.enums import KEY_MOMENTS, TRANSITIONS, Severity, Status
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
@@ -19,6 +20,9 @@ from incidents.impact import service as impact
 from incidents.recovery.chart import recovery_chart
 from incidents.recovery.service import flags_for, objectives_for, workstreams_for
 from incidents.timeline.forms import EntryForm
+from incidents.actions.service import action_items_for
+from incidents.postmortem.document import due_flags
+from incidents.postmortem.service import postmortem_for
 from incidents.timeline.page import timeline_page
 
 bp = Blueprint("incident", __name__)
@@ -58,12 +62,15 @@ def index():
     filters = _list_filters()
     incidents = service.list_incidents(session=db.session, filters=filters)
     return render_template("incident/list.html", incidents=incidents, filters=filters,
+                           postmortem_due=due_flags(session=db.session, incidents=incidents,
+                                                    business_days=current_app.config["POSTMORTEM_DUE_BUSINESS_DAYS"]),
                            people=assignable_users(session=db.session),
                            statuses=list(Status), severities=list(Severity))
 
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
 @role_required(Role.responder)
+@idempotent
 def declare():
     form = DeclareForm()
     if form.validate_on_submit():
@@ -72,17 +79,23 @@ def declare():
             severity=Severity(form.severity.data), summary=form.summary.data,
             data_categories=form.data_categories.data, personal_data=form.personal_data.data,
         )
+        target = url_for("incident.detail", reference=incident.reference)
+        remember(target)
         db.session.commit()
         flash(f"{incident.reference} declared. You are incident commander until you hand over.", "success")
-        return redirect(url_for("incident.detail", reference=incident.reference))
+        return redirect(target)
     return render_template("incident/declare.html", form=form), 422 if form.errors else 200
 
 
 def render_detail(incident, *, entry_form=None, status_form=None, code=200):
     status_form = status_form or StatusForm(formdata=None, version=incident.version)
+    postmortem = postmortem_for(session=db.session, incident=incident)
+    # Closing waits for the published postmortem, so the option appears only then.
+    can_close = postmortem is not None and postmortem.is_published
     # No status is preselected: one stray click must not move the incident anywhere.
     status_form.status.choices = options([("", "— choose —")] +
-                                         [(s.value, s.label) for s in TRANSITIONS[incident.status]])
+                                         [(s.value, s.label) for s in TRANSITIONS[incident.status]
+                                          if s is not Status.closed or can_close])
     workstreams = workstreams_for(session=db.session, incident=incident)
     now = utcnow()
     impact_series = impact.chart_points(session=db.session, incident=incident)
@@ -95,6 +108,10 @@ def render_detail(incident, *, entry_form=None, status_form=None, code=200):
         chart_svg=recovery_chart(incident=incident, series=impact_series, workstreams=workstreams),
         entry_form=entry_form or EntryForm(formdata=None),
         status_form=status_form, moments=KEY_MOMENTS,
+        postmortem=postmortem, action_items=action_items_for(session=db.session, incident=incident),
+        postmortem_due=due_flags(session=db.session, incidents=[incident],
+                                 business_days=current_app.config["POSTMORTEM_DUE_BUSINESS_DAYS"]).get(incident.id),
+        closing_waits=Status.closed in TRANSITIONS[incident.status] and not can_close,
     ), code
 
 

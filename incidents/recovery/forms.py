@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import HiddenInput
 
 from incidents.forms import BaseForm, UTCDateTimeField, options
+from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.recovery.enums import SOURCES, UNITS, WorkstreamStatus
@@ -26,7 +27,7 @@ def at_least_one(form, field) -> None:
         raise StopValidation("The target must be at least 1 unit.")
 
 
-class WorkstreamForm(BaseForm):
+class WorkstreamForm(IdempotentFormMixin, BaseForm):
     name = StringField("Name", validators=[DataRequired("Name the line of recovery work."), Length(max=200)],
                        render_kw={"placeholder": "e.g. Restore contacts from the nightly tape"})
     owner = SelectField("Accountable owner", coerce=int, validate_choice=True,
@@ -56,7 +57,7 @@ class EditWorkstreamForm(WorkstreamForm):
     version = _version_field()
 
 
-class ProgressForm(BaseForm):
+class ProgressForm(IdempotentFormMixin, BaseForm):
     version = _version_field()
     done = CountField("Done so far", required=True,
                       description="Units recovered in total up to now (not since the last report)")

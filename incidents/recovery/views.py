@@ -11,6 +11,7 @@ from incidents.auth.service import assignable_users
 from incidents.db import utcnow
 from incidents.errors import EditConflict, NotFound
 from incidents.extensions import db
+from incidents.idempotency import idempotent, remember
 from incidents.incident.views import load_incident
 from incidents.recovery import service
 from incidents.recovery.enums import SOURCES, WorkstreamStatus
@@ -73,6 +74,7 @@ def _rebase(form, version: int) -> None:
 
 @bp.route("/incidents/<reference>/workstreams/new", methods=["GET", "POST"])
 @role_required(Role.responder)
+@idempotent
 def new(reference: str):
     incident = load_incident(reference)
     form = _workstream_form(WorkstreamForm, incident, formdata=request.method == "POST")
@@ -82,13 +84,15 @@ def new(reference: str):
         try:
             workstream = service.create_workstream(session=db.session, actor=current_user, incident=incident,
                                                    fields=_fields(form))
+            target = url_for("incident.detail", reference=reference) + f"#ws-{workstream.id}"
+            remember(target)
             db.session.commit()
         except service.WorkstreamError as error:
             db.session.rollback()
             _show_error(form, error)
         else:
             flash(f"Workstream “{workstream.name}” started.", "success")
-            return redirect(url_for("incident.detail", reference=reference) + f"#ws-{workstream.id}")
+            return redirect(target)
     return render_template("recovery/workstream_form.html", incident=incident, form=form, workstream=None), 422
 
 
@@ -141,6 +145,7 @@ def edit(reference: str, workstream_id: int):
 
 @bp.route(WORKSTREAM + "/progress", methods=["GET", "POST"])
 @role_required(Role.responder)
+@idempotent
 def progress(reference: str, workstream_id: int):
     """The inline form on the incident page posts here; errors and conflicts get the full page."""
     incident = load_incident(reference)
@@ -154,6 +159,8 @@ def progress(reference: str, workstream_id: int):
         service.record_progress(session=db.session, actor=current_user, incident=incident, workstream=ws,
                                 expected_version=form.version.data, done=form.done.data,
                                 note=form.note.data or "", status=form.new_status)
+        target = url_for("incident.detail", reference=reference) + f"#ws-{ws.id}"
+        remember(target)
         db.session.commit()
     except service.WorkstreamError as error:
         db.session.rollback()
@@ -169,4 +176,4 @@ def progress(reference: str, workstream_id: int):
         return _render_workstream(incident, ws, form=form, conflict=message, code=409)
     flash(f"Progress on “{ws.name}” recorded: {ws.done:,} of {ws.target:,} {ws.unit} "
           f"({ws.percent:.0f}%).", "success")
-    return redirect(url_for("incident.detail", reference=reference) + f"#ws-{ws.id}")
+    return redirect(target)

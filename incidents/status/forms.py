@@ -5,6 +5,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from incidents.forms import BaseForm, options
+from incidents.idempotency import IdempotentFormMixin
 from incidents.status.models import AFFECTED_STATUSES, COMPONENT_STATUSES, IMPACTS, PUBLIC_STATUSES
 
 
@@ -17,7 +18,7 @@ IMPACT_CHOICES = options((s, _label(s)) for s in IMPACTS)
 OVERRIDE_CHOICES = options([("", "Follow incidents")] + [(s, _label(s)) for s in COMPONENT_STATUSES])
 
 
-class PublishForm(BaseForm):
+class PublishForm(IdempotentFormMixin, BaseForm):
     public_title = StringField("Public title", validators=[DataRequired(), Length(max=200)],
                                description="Written for customers: no internal names or details.")
     impact = SelectField("Impact", choices=IMPACT_CHOICES, default="minor")
@@ -26,7 +27,7 @@ class PublishForm(BaseForm):
     public_body = TextAreaField("First public update", validators=[DataRequired(), Length(max=5000)])
 
 
-class PublicUpdateForm(BaseForm):
+class PublicUpdateForm(IdempotentFormMixin, BaseForm):
     public_status = SelectField("Status", choices=STATUS_CHOICES)
     public_body = TextAreaField("Public update", validators=[DataRequired(), Length(max=5000)])
 

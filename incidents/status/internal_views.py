@@ -10,6 +10,7 @@ from flask_login import current_user
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.extensions import db
+from incidents.idempotency import idempotent, remember
 from incidents.incident.views import load_incident, render_detail
 from incidents.status import service
 from incidents.status.forms import (ComponentForm, PublicUpdateForm, PublishForm, component_statuses,
@@ -49,6 +50,7 @@ def _panel_helper():
 
 @bp.route("/incidents/<reference>/publish", methods=["POST"])
 @role_required(Role.responder)
+@idempotent
 def publish(reference: str):
     incident = load_incident(reference)
     components = service.list_components(session=db.session)
@@ -63,15 +65,18 @@ def publish(reference: str):
             db.session.rollback()
             _field_error(form, error)
         else:
+            target = url_for("incident.detail", reference=reference) + "#publish"
+            remember(target)
             db.session.commit()
             flash("Published to the status page.", "success")
-            return redirect(url_for("incident.detail", reference=reference) + "#publish")
+            return redirect(target)
     g.publish_form = form
     return render_detail(load_incident(reference), code=422)
 
 
 @bp.route("/incidents/<reference>/publish/update", methods=["POST"])
 @role_required(Role.responder)
+@idempotent
 def update(reference: str):
     incident = load_incident(reference)
     components = service.list_components(session=db.session)
@@ -85,9 +90,11 @@ def update(reference: str):
             db.session.rollback()
             _field_error(form, error)
         else:
+            target = url_for("incident.detail", reference=reference) + "#publish"
+            remember(target)
             db.session.commit()
             flash("Public update posted.", "success")
-            return redirect(url_for("incident.detail", reference=reference) + "#publish")
+            return redirect(target)
     g.update_form = form
     return render_detail(load_incident(reference), code=422)
 

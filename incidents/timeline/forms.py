@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import HiddenInput, TextInput
 
 from incidents.forms import BaseForm, options, UTCDateTimeField
+from incidents.idempotency import IdempotentFormMixin
 from incidents.timeline.models import POSTABLE_KINDS, EntryKind, Visibility
 
 MAX_BODY = 20_000
@@ -13,7 +14,7 @@ KIND_CHOICES = options((k.value, k.label) for k in POSTABLE_KINDS)
 VISIBILITY_CHOICES = options((v.value, v.label) for v in Visibility)
 
 
-class EntryForm(BaseForm):
+class EntryForm(IdempotentFormMixin, BaseForm):
     """The quick-post box: one line that Enter posts, or a longer text under "More options"."""
 
     # A one-line input, but running text like the longer box (so not a StringField, whose

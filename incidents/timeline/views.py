@@ -9,6 +9,7 @@ from incidents.auth.models import Role
 from incidents.errors import NotFound
 from incidents.extensions import db
 from incidents.forms import options
+from incidents.idempotency import idempotent, remember
 from incidents.incident.views import load_incident, render_detail
 from incidents.timeline import service
 from incidents.timeline.forms import CorrectionForm, EntryForm
@@ -19,6 +20,7 @@ bp = Blueprint("timeline", __name__)
 
 @bp.route("/incidents/<reference>/timeline", methods=["POST"])
 @role_required(Role.responder)
+@idempotent
 def post(reference: str):
     incident = load_incident(reference)
     form = EntryForm()
@@ -33,9 +35,11 @@ def post(reference: str):
         db.session.rollback()
         form.occurred_at.errors = list(form.occurred_at.errors) + [str(error)]
         return render_detail(load_incident(reference), entry_form=form, code=422)
+    target = url_for("incident.detail", reference=reference) + "#timeline"
+    remember(target)
     db.session.commit()
     flash("Update posted.", "success")
-    return redirect(url_for("incident.detail", reference=reference) + "#timeline")
+    return redirect(target)
 
 
 # Ids beyond the 32-bit integer columns cannot exist: 404 at routing, before SQLite overflows.

@@ -37,3 +37,39 @@ document.addEventListener("DOMContentLoaded", function () {
     el.insertAdjacentElement("afterend", local);
   });
 });
+
+// Postmortem editor: a live preview under each written section, rendered and sanitised by the
+// server (the same Markdown rendering as the saved document). Without JavaScript the form's
+// "Preview" button does the same with a full page.
+document.addEventListener("DOMContentLoaded", function () {
+  var form = document.querySelector("form[data-preview-url]");
+  if (!form || !window.fetch) { return; }
+  var url = form.getAttribute("data-preview-url");
+  var tokenInput = form.querySelector("input[name=csrf_token]");
+  form.querySelectorAll("textarea[data-preview]").forEach(function (area) {
+    var box = form.querySelector('[data-preview-for="' + area.id + '"]');
+    if (!box) { return; }
+    var timer = null, sent = 0;
+    function render() {
+      var body = new FormData();
+      body.append("text", area.value);
+      if (tokenInput) { body.append("csrf_token", tokenInput.value); }
+      var mine = ++sent;
+      fetch(url, { method: "POST", body: body, credentials: "same-origin",
+                   headers: tokenInput ? { "X-CSRFToken": tokenInput.value } : {} })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          if (mine !== sent) { return; }  // a newer preview is on its way
+          if (data.error) { box.textContent = data.error; box.hidden = false; return; }
+          // The HTML comes from the server's sanitiser (nh3), like every rendered Markdown.
+          box.innerHTML = '<p class="pm-preview-label">Preview</p>' + data.html;
+          box.hidden = !area.value.trim();
+        })
+        .catch(function () { /* the Preview button still works */ });
+    }
+    area.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(render, 300);
+    });
+  });
+});

@@ -1,0 +1,64 @@
+"""Forms for action items: adding one, changing it, and moving its status."""
+from __future__ import annotations
+
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
+
+from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
+from incidents.idempotency import IdempotentFormMixin
+from incidents.forms import BaseForm, options
+
+KIND_HINTS = {
+    "prevent": "Prevent: stop it happening again",
+    "detect": "Detect: notice sooner",
+    "mitigate": "Mitigate: lose less, recover faster",
+    "process": "Process: how we work",
+}
+
+
+class DueDateField(DateField):
+    """A calendar date (YYYY-MM-DD) within a sane range."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not (1900 <= self.data.year <= 2200):
+            self.data = None
+            raise ValueError("Enter a date between 1900 and 2200.")
+
+
+class ActionForm(IdempotentFormMixin, BaseForm):
+    title = StringField("What needs doing", validators=[DataRequired("Say what needs doing."), Length(max=200)],
+                        render_kw={"placeholder": "e.g. Take and test a fresh backup before every storage change"})
+    kind = SelectField("Kind", choices=options((k.value, KIND_HINTS[k.value]) for k in ActionKind),
+                       validators=[DataRequired("Choose a kind.")])
+    owner = SelectField("Owner", coerce=int, validate_choice=True,
+                        validators=[DataRequired("Every action item needs an owner.")])
+    due_on = DueDateField("Due date", validators=[InputRequired("Give a due date.")],
+                          description="YYYY-MM-DD")
+    priority = SelectField("Priority", choices=options((p.value, p.label) for p in ActionPriority),
+                           default=ActionPriority.medium.value, validators=[DataRequired()])
+    tracker_url = StringField("Link to the tracker (optional)", validators=[Optional(), Length(max=500)],
+                              render_kw={"placeholder": "https://tracker.example.com/OPS-123",
+                                         "inputmode": "url"})
+
+    def set_people(self, people) -> None:
+        self.owner.choices = options([(0, "— choose the owner —")] +
+                                     [(u.id, f"{u.display} ({u.role.value})") for u in people])
+
+
+class EditActionForm(ActionForm):
+    version = IntegerField(widget=HiddenInput(),
+                           validators=[InputRequired("The form is missing its version; reload the page."),
+                                       NumberRange(min=1, max=2**31 - 1, message="The form is damaged; reload the page.")])
+
+
+class ActionStatusForm(BaseForm):
+    version = IntegerField(widget=HiddenInput(),
+                           validators=[InputRequired("The form is missing its version; reload the page."),
+                                       NumberRange(min=1, max=2**31 - 1, message="The form is damaged; reload the page.")])
+    status = SelectField("New status", choices=options((s.value, s.label) for s in ActionStatus),
+                         validators=[DataRequired("Choose a status.")])
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)],
+                           description="Required for won't do: why it will not be done.",
+                           render_kw={"rows": 2})

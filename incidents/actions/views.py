@@ -1,0 +1,179 @@
+"""Action-item pages: the lists across incidents, adding, changing and finishing an item."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from incidents.actions import service
+from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
+from incidents.actions.forms import ActionForm, ActionStatusForm, EditActionForm
+from incidents.actions.models import ActionItem
+from incidents.auth.access import role_required
+from incidents.auth.models import Role, User
+from incidents.auth.service import assignable_users
+from incidents.errors import EditConflict, NotFound
+from incidents.extensions import db
+from incidents.idempotency import idempotent, remember
+from incidents.incident.views import load_incident
+
+bp = Blueprint("actions", __name__)
+
+ITEM = "/incidents/<reference>/actions/<int(max=2147483647):item_id>"
+SAVED_AT_ONCE = ("Someone changed this action item at the same moment. Nothing of yours was saved: "
+                 "check the values now shown, then save again.")
+
+
+def _list(view: str):
+    items = service.list_action_items(session=db.session, view=view, user=current_user)
+    return render_template("actions/list.html", items=items, view=view, views=service.LIST_VIEWS,
+                           today=service.today())
+
+
+@bp.route("/actions")
+def index():
+    return _list("open")
+
+
+@bp.route("/actions/mine")
+def mine():
+    return _list("mine")
+
+
+@bp.route("/actions/overdue")
+def overdue():
+    return _list("overdue")
+
+
+def load_item(incident, item_id: int) -> ActionItem:
+    try:
+        return service.get_action_item(session=db.session, incident=incident, item_id=item_id)
+    except NotFound:
+        abort(404)
+
+
+def _fields(form: ActionForm) -> service.ActionFields:
+    return service.ActionFields(
+        title=form.title.data or "", kind=ActionKind(form.kind.data),
+        owner=db.session.get(User, form.owner.data) if form.owner.data else None,
+        due_on=form.due_on.data, priority=ActionPriority(form.priority.data),
+        tracker_url=form.tracker_url.data or None)
+
+
+def _show_error(form, error: service.ActionError) -> None:
+    field = form._fields.get(error.field or "")
+    if field is None:
+        flash(str(error), "error")
+    else:
+        field.errors = list(field.errors) + [str(error)]
+
+
+def _back_to(reference: str, origin: str | None) -> str:
+    """Where to go after adding an item: the postmortem when it was added from there."""
+    if origin == "postmortem":
+        return url_for("postmortem.view", reference=reference) + "#actions"
+    return url_for("incident.detail", reference=reference) + "#actions"
+
+
+@bp.route("/incidents/<reference>/actions/new", methods=["GET", "POST"])
+@role_required(Role.responder)
+@idempotent
+def new(reference: str):
+    incident = load_incident(reference)
+    origin = "postmortem" if request.values.get("from") == "postmortem" else "incident"
+    form = ActionForm() if request.method == "POST" else ActionForm(formdata=None)
+    form.set_people(assignable_users(session=db.session))
+    if request.method != "POST":
+        return render_template("actions/form.html", incident=incident, form=form, item=None, origin=origin)
+    if form.validate_on_submit():
+        try:
+            item = service.create_action_item(session=db.session, actor=current_user, incident=incident,
+                                              fields=_fields(form))
+            target = _back_to(reference, origin)
+            remember(target)
+            db.session.commit()
+        except service.ActionError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(f"Action item “{item.title}” added, owned by {item.owner.display}.", "success")
+            return redirect(target)
+    return render_template("actions/form.html", incident=incident, form=form, item=None, origin=origin), 422
+
+
+def _render_item(incident, item: ActionItem, *, form=None, conflict=None, code: int = 200):
+    form = form or ActionStatusForm(formdata=None, version=item.version)
+    form.status.choices = [(s.value, s.label) for s in ActionStatus if s is not item.status]
+    return render_template("actions/item.html", incident=incident, item=item, form=form,
+                           conflict=conflict, today=service.today()), code
+
+
+@bp.route(ITEM)
+def item(reference: str, item_id: int):
+    incident = load_incident(reference)
+    return _render_item(incident, load_item(incident, item_id))
+
+
+@bp.route(ITEM + "/edit", methods=["GET", "POST"])
+@role_required(Role.responder)
+def edit(reference: str, item_id: int):
+    incident = load_incident(reference)
+    action = load_item(incident, item_id)
+    if request.method != "POST":
+        form = EditActionForm(formdata=None, obj=action)
+        form.kind.data, form.priority.data = action.kind.value, action.priority.value
+        form.owner.data = action.owner_id or 0
+        form.set_people(assignable_users(session=db.session))
+        return render_template("actions/form.html", incident=incident, form=form, item=action)
+    form = EditActionForm()
+    form.set_people(assignable_users(session=db.session))
+    conflict, code = None, 422
+    if form.validate_on_submit():
+        try:
+            service.update_action_item(session=db.session, actor=current_user, incident=incident, item=action,
+                                       expected_version=form.version.data, fields=_fields(form))
+            db.session.commit()
+        except service.ActionError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        except (EditConflict, StaleDataError) as error:
+            db.session.rollback()
+            action = load_item(incident, item_id)
+            conflict, code = (str(error) if isinstance(error, EditConflict) else SAVED_AT_ONCE), 409
+            form.version.data = action.version
+            form.version.raw_data = [str(action.version)]
+            form.version.errors = ["Someone saved a newer version: check the values, then save again."]
+        else:
+            flash(f"Action item “{action.title}” updated.", "success")
+            return redirect(url_for("actions.item", reference=reference, item_id=action.id))
+    return render_template("actions/form.html", incident=incident, form=form, item=action,
+                           conflict=conflict), code
+
+
+@bp.route(ITEM + "/status", methods=["POST"])
+@role_required(Role.responder)
+def status(reference: str, item_id: int):
+    incident = load_incident(reference)
+    action = load_item(incident, item_id)
+    form = ActionStatusForm()
+    if not form.validate_on_submit():
+        return _render_item(incident, action, form=form, code=422)
+    try:
+        service.change_action_status(session=db.session, actor=current_user, incident=incident, item=action,
+                                     expected_version=form.version.data, status=ActionStatus(form.status.data),
+                                     reason=form.reason.data or "")
+        db.session.commit()
+    except service.ActionError as error:
+        db.session.rollback()
+        action = load_item(incident, item_id)
+        _show_error(form, error)
+        return _render_item(incident, action, form=form, code=422)
+    except (EditConflict, StaleDataError) as error:
+        db.session.rollback()
+        action = load_item(incident, item_id)
+        form.version.data = action.version
+        form.version.raw_data = [str(action.version)]
+        return _render_item(incident, action, form=form, code=409,
+                            conflict=str(error) if isinstance(error, EditConflict) else SAVED_AT_ONCE)
+    flash(f"“{action.title}” is now {action.status.label.lower()}.", "success")
+    return redirect(url_for("actions.item", reference=reference, item_id=action.id))

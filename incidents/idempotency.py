@@ -1,0 +1,167 @@
+"""Idempotency keys: a double-click or a retry after a timeout creates one thing, not two.
+
+A form that creates something carries a hidden `idempotency_key`, a random token drawn when the
+form is rendered (`IdempotentFormMixin`). Its view is wrapped in `@idempotent`, and just before it
+commits it calls `remember(location)`: the key is stored in the SAME transaction as the thing it
+created, together with where the success redirect goes. Sending the same key again (the second
+click, the retry after a timeout whose answer never arrived) changes nothing and gets the same
+redirect. Two copies racing each other both do the work, but only one can insert the key (unique
+per user and key): the loser rolls back everything it did and answers with the winner's redirect.
+
+Adopting it in a view::
+
+    @bp.route("/incidents/<reference>/things", methods=["POST"])
+    @role_required(Role.responder)
+    @idempotent
+    def create_thing(reference):
+        form = ThingForm()                      # ThingForm(IdempotentFormMixin, BaseForm)
+        ...
+        thing = service.create_thing(session=db.session, ...)
+        target = url_for("thing.detail", ...)
+        remember(target)                        # before the commit, after the work
+        db.session.commit()
+        return redirect(target)
+
+and `{{ form.idempotency_key() }}` beside `{{ form.csrf_token }}` in the template (or
+`{{ idempotency_field() }}` in a hand-written form). Requests without a key (old clients, scripts)
+work as before, just without the protection.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from functools import wraps
+
+from flask import abort, flash, g, make_response, redirect, request
+from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy import ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from wtforms import HiddenField
+
+from incidents.db import UTCDateTime, db, utcnow
+
+FIELD = "idempotency_key"
+# Ours are 32 URL-safe characters; clients may bring their own (a UUID, say).
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,100}")
+REPLAYED = "That was already saved (sent twice?); nothing was added a second time."
+KEY_REUSED = ("The idempotency key of this form was already used for a different action. Reload the page "
+              "and send the form again; nothing was saved.")
+KEY_DAMAGED = ("The idempotency key of this form is damaged. Reload the page and send the form again; "
+               "nothing was saved.")
+
+
+class IdempotencyKey(db.Model):
+    """A key a user sent with a request that created something, and where its answer pointed."""
+
+    __tablename__ = "idempotency_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(String(300))  # the path the key was first sent to
+    location: Mapped[str] = mapped_column(String(2000))  # the redirect the first answer gave
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_key_user_key"),)
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class IdempotentFormMixin:
+    """Adds the hidden idempotency key, filled with a fresh random token whenever the form is
+    drawn empty; a re-shown form (after a refusal) keeps the key it was sent with."""
+
+    idempotency_key = HiddenField(default=new_key)
+
+
+def idempotency_field() -> Markup:
+    """A hidden input with a fresh key, for forms written by hand in a template."""
+    return Markup('<input type="hidden" name="%s" value="%s">') % (FIELD, escape(new_key()))
+
+
+def _sent_key() -> str | None:
+    values = request.form.getlist(FIELD) if request.method == "POST" else []
+    if not values or values == [""]:
+        return None
+    if len(values) != 1 or not KEY_PATTERN.fullmatch(values[0]):
+        abort(400, KEY_DAMAGED)
+    return values[0]
+
+
+def find(*, session: Session, user_id: int, key: str) -> IdempotencyKey | None:
+    return session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id,
+                                                      IdempotencyKey.key == key))
+
+
+def _replay(stored: IdempotencyKey):
+    """The answer for a key seen before: the first answer's redirect, or a refusal when the key
+    was used for something else."""
+    if stored.endpoint != request.path:
+        abort(422, KEY_REUSED)
+    flash(REPLAYED, "info")
+    return redirect(stored.location)
+
+
+class DuplicateRequest(Exception):
+    """Another request with the same key committed first; this one's work was rolled back."""
+
+    def __init__(self, stored: IdempotencyKey):
+        super().__init__(stored.key)
+        self.stored = stored
+
+
+def idempotent(view):
+    """Make a creating POST view safe to send twice (see the module docstring)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        key = _sent_key()
+        if key is None or not current_user.is_authenticated:
+            return view(*args, **kwargs)
+        stored = find(session=db.session, user_id=current_user.id, key=key)
+        if stored is not None:
+            return _replay(stored)
+        g.idempotency_key = key
+        try:
+            response = make_response(view(*args, **kwargs))
+        except DuplicateRequest as duplicate:
+            return _replay(duplicate.stored)
+        finally:
+            g.pop("idempotency_key", None)
+        if response.status_code == 409:
+            # An edit conflict with a copy of this very request (a double-click on a form with a
+            # version number): the copy saved it, so answer as it did.
+            db.session.rollback()
+            stored = find(session=db.session, user_id=current_user.id, key=key)
+            if stored is not None:
+                return _replay(stored)
+        return response
+
+    return wrapped
+
+
+def remember(location: str, *, session: Session | None = None) -> None:
+    """Record the request's key (if it sent one) with the redirect its success answers with, in
+    the current transaction. Call it after the work and before the commit. When a concurrent copy
+    of the request got there first, everything is rolled back and `@idempotent` answers with that
+    copy's redirect."""
+    key = g.get("idempotency_key")
+    if key is None:
+        return
+    session = session or db.session
+    user_id = current_user.id
+    try:
+        with session.begin_nested():
+            session.add(IdempotencyKey(key=key, user_id=user_id, endpoint=request.path[:300],
+                                       location=location[:2000], created_at=utcnow()))
+    except IntegrityError:
+        session.rollback()
+        stored = find(session=session, user_id=user_id, key=key)
+        if stored is None:
+            raise
+        raise DuplicateRequest(stored) from None

@@ -1,0 +1,48 @@
+"""Forms for drafting, approving and releasing notices."""
+from __future__ import annotations
+
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.widgets import HiddenInput
+
+from incidents.idempotency import IdempotentFormMixin
+from incidents.forms import BaseForm, options
+from incidents.notices.models import Audience, Channel
+from incidents.notices.service import BODY_MAX, SUBJECT_MAX
+
+AUDIENCE_CHOICES = options((a.value, a.label) for a in Audience)
+CHANNEL_CHOICES = options([("", "— choose —")] + [(c.value, c.label) for c in Channel])
+
+
+def _version_field():
+    # The version the form was drawn from: a save on top of an older one is a conflict.
+    return IntegerField(widget=HiddenInput(),
+                        validators=[InputRequired("The form is missing its version; reload the page."),
+                                    NumberRange(min=1, max=2**31 - 1)])
+
+
+class NoticeTextForm(IdempotentFormMixin, BaseForm):
+    subject = StringField("Subject", validators=[DataRequired("Give the notice a subject line."),
+                                                 Length(max=SUBJECT_MAX)])
+    body = TextAreaField("Notice", validators=[DataRequired("Write the notice."), Length(max=BODY_MAX)],
+                         render_kw={"rows": 24},
+                         description="Markdown: ## headings, - lists, **bold**, | tables |. Readers see "
+                                     "exactly this: no internal names, notes or references.")
+
+
+class NewNoticeForm(NoticeTextForm):
+    audience = SelectField("Audience", choices=AUDIENCE_CHOICES, validators=[DataRequired()])
+
+
+class EditNoticeForm(NoticeTextForm):
+    version = _version_field()
+
+
+class ApproveForm(BaseForm):
+    version = _version_field()
+
+
+class ReleaseForm(BaseForm):
+    version = _version_field()
+    channel = SelectField("Channel", choices=CHANNEL_CHOICES,
+                          validators=[DataRequired("Choose how the notice went out.")])

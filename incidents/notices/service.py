@@ -1,0 +1,174 @@
+"""Drafting, versioning, approving and releasing notices. Every change writes a timeline entry
+in the same transaction; versions are never edited, a change is a new version."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from incidents.auth.models import User
+from incidents.db import utcnow
+from incidents.errors import DomainError, NotFound
+from incidents.incident.models import Incident
+from incidents.markdown import render_markdown
+from incidents.notices.drafts import default_draft
+from incidents.notices.facts import public_facts
+from incidents.notices.models import Audience, Channel, Notice, NoticeRelease, NoticeVersion
+from incidents.timeline.models import EntryKind
+from incidents.timeline.service import add_entry
+
+SUBJECT_MAX = 200
+BODY_MAX = 20_000
+
+
+class NoticeError(DomainError):
+    """A notice change the rules refuse; `field` names the form field at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class NoticeConflict(NoticeError):
+    """Someone saved a newer version while this one was being edited."""
+
+
+def may_approve(user: User, incident: Incident) -> bool:
+    """Only the incident's communications lead or incident commander approve notices."""
+    return user.id is not None and user.id in (incident.comms_lead_id, incident.commander_id)
+
+
+def draft_for(*, session: Session, incident: Incident, audience: Audience) -> tuple[str, str]:
+    """A first (subject, body) built from the incident's public facts only."""
+    return default_draft(public_facts(session=session, incident_id=incident.id), audience)
+
+
+def notices_for(*, session: Session, incident: Incident) -> list[Notice]:
+    """The incident's notices, oldest first, with their versions and releases."""
+    return list(session.scalars(
+        select(Notice).where(Notice.incident_id == incident.id)
+        .options(selectinload(Notice.versions).selectinload(NoticeVersion.releases)
+                 .selectinload(NoticeRelease.released_by),
+                 selectinload(Notice.versions).selectinload(NoticeVersion.author),
+                 selectinload(Notice.versions).selectinload(NoticeVersion.approved_by))
+        .order_by(Notice.created_at, Notice.id)))
+
+
+def get_notice(*, session: Session, incident: Incident, notice_id: int) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.incident_id != incident.id:
+        raise NotFound("No such notice.")
+    return notice
+
+
+def get_version(*, notice: Notice, number: int) -> NoticeVersion:
+    version = next((v for v in notice.versions if v.number == number), None)
+    if version is None:
+        raise NotFound("No such version of this notice.")
+    return version
+
+
+def latest_sendable(*, session: Session, incident: Incident, audience: Audience = Audience.customers,
+                    released_only: bool = False) -> NoticeVersion | None:
+    """The newest released (or, unless `released_only`, approved) version for `audience`."""
+    stmt = (select(NoticeVersion).join(Notice).where(Notice.incident_id == incident.id,
+                                                     Notice.audience == audience,
+                                                     NoticeVersion.approved_at.is_not(None)))
+    if released_only:
+        stmt = stmt.where(NoticeVersion.releases.any())
+    return session.scalar(stmt.order_by(NoticeVersion.approved_at.desc(), NoticeVersion.id.desc()).limit(1))
+
+
+def _check_text(subject: str, body: str) -> tuple[str, str]:
+    subject, body = subject.strip(), body.strip()
+    if not subject:
+        raise NoticeError("Give the notice a subject line.", field="subject")
+    if len(subject) > SUBJECT_MAX:
+        raise NoticeError(f"Keep the subject within {SUBJECT_MAX} characters.", field="subject")
+    if not body:
+        raise NoticeError("Write the notice.", field="body")
+    if len(body) > BODY_MAX:
+        raise NoticeError(f"Keep the notice within {BODY_MAX:,} characters.", field="body")
+    return subject, body
+
+
+def create_notice(*, session: Session, actor: User, incident: Incident, audience: Audience,
+                  subject: str, body: str) -> Notice:
+    """Start a notice to `audience` with its first version (a draft)."""
+    subject, body = _check_text(subject, body)
+    now = utcnow()
+    notice = Notice(incident_id=incident.id, audience=audience, created_at=now, created_by=actor)
+    notice.versions.append(NoticeVersion(number=1, subject=subject, body=body,
+                                         body_html=str(render_markdown(body)), author=actor, created_at=now))
+    session.add(notice)
+    session.flush()
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication,
+              body=f"Drafted a notice to {audience.label.lower()} (version 1).")
+    return notice
+
+
+def save_version(*, session: Session, actor: User, incident: Incident, notice: Notice, based_on: int,
+                 subject: str, body: str) -> NoticeVersion:
+    """Save edited text as a new version; refuses edits made on top of an older version."""
+    subject, body = _check_text(subject, body)
+    latest = notice.latest
+    if latest.number != based_on:
+        raise NoticeConflict(f"Someone saved version {latest.number} while you were editing. Nothing of "
+                             "yours was saved: compare with the text now shown, then save again.")
+    if (subject, body) == (latest.subject, latest.body):
+        raise NoticeError("Nothing changed since the last version.", field="body")
+    # Built by id, not through `notice.versions`, so it reaches the database inside the savepoint.
+    version = NoticeVersion(notice_id=notice.id, number=latest.number + 1, subject=subject, body=body,
+                            body_html=str(render_markdown(body)), author=actor, created_at=utcnow())
+    try:
+        # Two saves on top of the same version collide on (notice, number): the second is a conflict.
+        with session.begin_nested():
+            session.add(version)
+    except IntegrityError:
+        raise NoticeConflict("Someone saved a version at the same moment. Nothing of yours was saved: "
+                             "compare with the text now shown, then save again.") from None
+    session.expire(notice, ["versions"])
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication,
+              body=f"Saved version {version.number} of the notice to {notice.audience.label.lower()}.")
+    return version
+
+
+def approve(*, session: Session, actor: User, incident: Incident, notice: Notice, number: int) -> NoticeVersion:
+    """Approve the latest version. Only the comms lead or incident commander may."""
+    if not may_approve(actor, incident):
+        raise NoticeError("Only the incident's communications lead or incident commander can approve notices.")
+    version = get_version(notice=notice, number=number)
+    if version.number != notice.latest.number:
+        raise NoticeConflict(f"Version {notice.latest.number} was saved after the one you approved; "
+                             "read it, then approve that one.")
+    if version.approved_at is not None:
+        raise NoticeError(f"Version {version.number} is already approved.")
+    version.approved_by, version.approved_at = actor, utcnow()
+    session.flush()
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication,
+              body=f"Approved version {version.number} of the notice to {notice.audience.label.lower()}.")
+    return version
+
+
+def release(*, session: Session, actor: User, incident: Incident, notice: Notice, number: int,
+            channel: Channel) -> NoticeRelease:
+    """Record that an approved version went out by `channel`."""
+    version = get_version(notice=notice, number=number)
+    if version.approved_at is None:
+        raise NoticeError(f"Version {version.number} is not approved yet; it cannot be released.")
+    if any(r.channel is channel for r in version.releases):
+        raise NoticeError(f"Version {version.number} was already released by {channel.label.lower()}.",
+                          field="channel")
+    record = NoticeRelease(version_id=version.id, audience=notice.audience, channel=channel,
+                           released_by=actor, released_at=utcnow())
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        raise NoticeError(f"Version {version.number} was just released by {channel.label.lower()}.",
+                          field="channel") from None
+    session.expire(version, ["releases"])
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication,
+              body=f"Released version {version.number} of the notice to {notice.audience.label.lower()} "
+                   f"by {channel.label.lower()}: “{version.subject}”.")
+    return record

@@ -1,0 +1,212 @@
+"""Notice pages: draft, edit (a new version each time), approve, release; preview, text and PDF."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from incidents.auth.access import role_required
+from incidents.auth.models import Role
+from incidents.errors import NotFound
+from incidents.extensions import db
+from incidents.idempotency import idempotent, remember
+from incidents.incident.views import load_incident
+from incidents.notices import service
+from incidents.notices.document import document_for, notice_html, notice_pdf, notice_text
+from incidents.notices.forms import ApproveForm, EditNoticeForm, NewNoticeForm, ReleaseForm
+from incidents.notices.models import Audience, Channel
+from incidents.reports.render import RenderError
+from incidents.reports.views import pdf_response, render_failed
+
+bp = Blueprint("notices", __name__)
+
+NOTICE = "/incidents/<reference>/notices/<int(max=2147483647):notice_id>"
+VERSION = NOTICE + "/v<int(max=2147483647):number>"
+
+
+def _load(reference: str, notice_id: int):
+    incident = load_incident(reference)
+    try:
+        return incident, service.get_notice(session=db.session, incident=incident, notice_id=notice_id)
+    except NotFound:
+        abort(404)
+
+
+def _version(notice, number: int):
+    try:
+        return service.get_version(notice=notice, number=number)
+    except NotFound:
+        abort(404)
+
+
+def _show_error(form, error: service.NoticeError) -> None:
+    field = form._fields.get(error.field or "")
+    if field is None or field.name == "version":
+        flash(str(error), "error")
+    else:
+        field.errors = list(field.errors) + [str(error)]
+
+
+@bp.route("/incidents/<reference>/notices/new", methods=["GET", "POST"])
+@role_required(Role.responder)
+@idempotent
+def new(reference: str):
+    incident = load_incident(reference)
+    if request.method != "POST":
+        audience = Audience(request.args.get("audience")) if request.args.get("audience") in \
+            Audience._value2member_map_ else Audience.customers
+        subject, body = service.draft_for(session=db.session, incident=incident, audience=audience)
+        form = NewNoticeForm(formdata=None, audience=audience.value, subject=subject, body=body)
+        return render_template("notices/edit.html", incident=incident, form=form, notice=None)
+    form = NewNoticeForm()
+    if form.validate_on_submit():
+        try:
+            notice = service.create_notice(session=db.session, actor=current_user, incident=incident,
+                                           audience=Audience(form.audience.data), subject=form.subject.data,
+                                           body=form.body.data)
+            target = url_for("notices.detail", reference=reference, notice_id=notice.id)
+            remember(target)
+            db.session.commit()
+        except service.NoticeError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(f"Notice to {notice.audience.label.lower()} drafted (version 1). It needs approval "
+                  "before it is released.", "success")
+            return redirect(target)
+    return render_template("notices/edit.html", incident=incident, form=form, notice=None), 422
+
+
+@bp.route(NOTICE)
+def detail(reference: str, notice_id: int):
+    incident, notice = _load(reference, notice_id)
+    return _render_detail(incident, notice)
+
+
+def _render_detail(incident, notice, *, release_form=None, code: int = 200):
+    latest = notice.latest
+    approved = notice.approved
+    return render_template(
+        "notices/detail.html", incident=incident, notice=notice, latest=latest, approved=approved,
+        may_approve=service.may_approve(current_user, incident),
+        approve_form=ApproveForm(formdata=None, version=latest.number),
+        release_form=release_form or ReleaseForm(formdata=None, version=approved.number if approved else 1),
+        channels=list(Channel)), code
+
+
+@bp.route(NOTICE + "/edit", methods=["GET", "POST"])
+@role_required(Role.responder)
+@idempotent
+def edit(reference: str, notice_id: int):
+    incident, notice = _load(reference, notice_id)
+    latest = notice.latest
+    if request.method != "POST":
+        form = EditNoticeForm(formdata=None, version=latest.number, subject=latest.subject, body=latest.body)
+        return render_template("notices/edit.html", incident=incident, form=form, notice=notice)
+    form = EditNoticeForm()
+    conflict, code = None, 422
+    if form.validate_on_submit():
+        try:
+            version = service.save_version(session=db.session, actor=current_user, incident=incident,
+                                           notice=notice, based_on=form.version.data, subject=form.subject.data,
+                                           body=form.body.data)
+            remember(url_for("notices.detail", reference=reference, notice_id=notice_id))
+            db.session.commit()
+        except service.NoticeConflict as error:
+            db.session.rollback()
+            incident, notice = _load(reference, notice_id)
+            conflict, code = str(error), 409
+            form.version.data = notice.latest.number
+            form.version.raw_data = [str(notice.latest.number)]
+        except service.NoticeError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(f"Version {version.number} saved. It needs approval before it is released.", "success")
+            return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id))
+    return render_template("notices/edit.html", incident=incident, form=form, notice=notice,
+                           conflict=conflict), code
+
+
+@bp.route(NOTICE + "/approve", methods=["POST"])
+@role_required(Role.responder)
+def approve(reference: str, notice_id: int):
+    incident, notice = _load(reference, notice_id)
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        flash("The approval form was incomplete; nothing was approved. Reload the page and try again.", "error")
+        return _render_detail(incident, notice, code=422)
+    if not service.may_approve(current_user, incident):
+        abort(403, "Only the incident's communications lead or incident commander can approve notices.")
+    try:
+        version = service.approve(session=db.session, actor=current_user, incident=incident, notice=notice,
+                                  number=form.version.data)
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        flash("That version does not exist; nothing was approved.", "error")
+        return _render_detail(incident, notice, code=422)
+    except service.NoticeError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        incident, notice = _load(reference, notice_id)
+        return _render_detail(incident, notice, code=409)
+    flash(f"Version {version.number} approved: it may now be released.", "success")
+    return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id))
+
+
+@bp.route(NOTICE + "/release", methods=["POST"])
+@role_required(Role.responder)
+def release(reference: str, notice_id: int):
+    incident, notice = _load(reference, notice_id)
+    form = ReleaseForm()
+    if form.validate_on_submit():
+        try:
+            record = service.release(session=db.session, actor=current_user, incident=incident, notice=notice,
+                                     number=form.version.data, channel=Channel(form.channel.data))
+            db.session.commit()
+        except NotFound:
+            db.session.rollback()
+            form.version.errors = ["That version does not exist; reload the page."]
+        except service.NoticeError as error:
+            db.session.rollback()
+            _show_error(form, error)
+            if error.field is None:
+                form.version.errors = [str(error)]
+        else:
+            flash(f"Recorded: version {form.version.data} released to {record.audience.label.lower()} by "
+                  f"{record.channel.label.lower()}.", "success")
+            return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id))
+    incident, notice = _load(reference, notice_id)
+    return _render_detail(incident, notice, release_form=form, code=422)
+
+
+def _links(reference: str, notice_id: int, number: int) -> dict:
+    return {"back_url": url_for("notices.detail", reference=reference, notice_id=notice_id),
+            "text_url": url_for("notices.text", reference=reference, notice_id=notice_id, number=number),
+            "pdf_url": url_for("notices.pdf", reference=reference, notice_id=notice_id, number=number)}
+
+
+@bp.route(VERSION)
+def preview(reference: str, notice_id: int, number: int):
+    _incident, notice = _load(reference, notice_id)
+    doc = document_for(notice, _version(notice, number))
+    return notice_html(doc, links=_links(reference, notice_id, number))
+
+
+@bp.route(VERSION + ".txt")
+def text(reference: str, notice_id: int, number: int):
+    _incident, notice = _load(reference, notice_id)
+    doc = document_for(notice, _version(notice, number))
+    return Response(notice_text(doc), mimetype="text/plain")
+
+
+@bp.route(VERSION + ".pdf")
+def pdf(reference: str, notice_id: int, number: int):
+    _incident, notice = _load(reference, notice_id)
+    doc = document_for(notice, _version(notice, number))
+    try:
+        result = notice_pdf(doc)
+    except RenderError as error:
+        return render_failed(error)
+    state = doc.state.lower()
+    return pdf_response(result.pdf, f"notice-{notice.audience.value}-v{number}-{state}.pdf")

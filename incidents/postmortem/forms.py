@@ -1,0 +1,63 @@
+"""Forms for writing a postmortem, naming reviewers and moving it through review."""
+from __future__ import annotations
+
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
+
+from incidents.idempotency import IdempotentFormMixin
+from incidents.forms import BaseForm, options
+from incidents.postmortem.sections import MAX_SECTION_LENGTH, SECTIONS
+
+
+def _version_field(minimum: int = 1):
+    return IntegerField(widget=HiddenInput(),
+                        validators=[InputRequired("The form is missing its version; reload the page."),
+                                    NumberRange(min=minimum, max=2**31 - 1,
+                                                message="The form is damaged; reload the page.")])
+
+
+class PostmortemForm(IdempotentFormMixin, BaseForm):
+    # 0: the form was drawn before anyone started the postmortem.
+    version = _version_field(minimum=0)
+    include_full_timeline = BooleanField("Include the whole timeline, not only the key (pinned) entries")
+
+    def section_fields(self):
+        return [(getattr(self, key), hint) for key, _heading, hint in SECTIONS]
+
+    def sections(self) -> dict[str, str]:
+        return {key: getattr(self, key).data or "" for key, _heading, _hint in SECTIONS}
+
+
+for _key, _heading, _hint in SECTIONS:
+    setattr(PostmortemForm, _key, TextAreaField(
+        _heading, validators=[Optional(), Length(max=MAX_SECTION_LENGTH)],
+        render_kw={"rows": 6, "data-preview": _key}))
+
+
+class ReviewerForm(BaseForm):
+    email = StringField("Reviewer's e-mail", validators=[DataRequired("Enter the reviewer's e-mail address."),
+                                                         Length(max=254)],
+                        render_kw={"placeholder": "name@example.com", "autocomplete": "off"})
+
+
+class WorkflowForm(BaseForm):
+    """Send to review or publish: only the version the page showed."""
+
+    version = _version_field()
+
+
+DECISIONS = {"approve": "Approve this version", "changes": "Request changes (back to draft)"}
+
+
+class ReviewForm(BaseForm):
+    version = _version_field()
+    decision = SelectField("Decision", choices=options(DECISIONS.items()), default="approve",
+                           validators=[DataRequired()])
+    comment = TextAreaField("Comment", validators=[Optional(), Length(max=1000)],
+                            description="Required when you request changes: say what should change.",
+                            render_kw={"rows": 3})
+
+
+class RemoveReviewerForm(BaseForm):
+    pass
