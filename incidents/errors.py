@@ -41,9 +41,12 @@ ERROR_TITLES = {
     403: "You do not have access to this",
     404: "Not found",
     405: "That action is not allowed here",
+    409: "Someone else changed this first",
     413: "That was too large",
+    422: "That could not be saved",
     429: "Too many requests",
     500: "Something went wrong on our side",
+    503: "Not available right now",
 }
 
 
