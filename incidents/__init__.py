@@ -169,11 +169,8 @@ def register_commands(app: Flask) -> None:
     from incidents.auth.cli import users_cli
     from incidents.backup.cli import backup_cli
     from incidents.demo.cli import demo_cli
-
-    app.cli.add_command(users_cli)
-    app.cli.add_command(audit_cli)
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(backup_cli)
+    from incidents.idempotency import idempotency_cli
     from incidents.reports.cli import report_cli
 
-    app.cli.add_command(report_cli)
+    for group in (users_cli, audit_cli, demo_cli, backup_cli, report_cli, idempotency_cli):
+        app.cli.add_command(group)

@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 
+import click
 from flask import abort, flash, g, make_response, redirect, request
+from flask.cli import AppGroup
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from wtforms import HiddenField
@@ -165,3 +167,27 @@ def remember(location: str, *, session: Session | None = None) -> None:
         if stored is None:
             raise
         raise DuplicateRequest(stored) from None
+
+
+# A retry worth protecting comes within minutes; a week covers a laptop closed over a weekend.
+DEFAULT_KEEP_DAYS = 7
+
+
+def prune(*, session: Session, older_than: timedelta) -> int:
+    """Forget keys older than `older_than`; returns how many. A key sent again after that creates
+    the thing again, so keep them longer than any client retries."""
+    cutoff = utcnow() - older_than
+    return session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff)).rowcount
+
+
+idempotency_cli = AppGroup("idempotency", help="The idempotency keys of creating forms.")
+
+
+@idempotency_cli.command("prune")
+@click.option("--days", type=click.IntRange(min=1), default=DEFAULT_KEEP_DAYS, show_default=True,
+              help="Keep keys younger than this many days.")
+def prune_command(days: int) -> None:
+    """Delete idempotency keys older than DAYS (schedule it daily, e.g. beside the backup)."""
+    removed = prune(session=db.session, older_than=timedelta(days=days))
+    db.session.commit()
+    click.echo(f"Removed {removed} idempotency key{'s' if removed != 1 else ''} older than {days} days.")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from incidents.extensions import db
@@ -269,3 +271,32 @@ def test_the_same_key_sent_at_once_from_many_connections_creates_one(app, client
     assert {status for status, _ in answers} == {302}
     assert len({location for _, location in answers}) == 1  # every copy is sent to the same place
     assert count(app, IdempotencyKey) == 1
+
+
+def test_prune_forgets_old_keys_and_keeps_recent_ones(app, client, make, runner):
+    spec = FORMS["timeline post"]
+    ctx = _setup(app, client, make, "timeline post")
+    old_key, new_key = "old-key-0123456789abcdef", "new-key-0123456789abcdef"
+    for key, body in [(old_key, "Sent last month"), (new_key, "Sent just now")]:
+        response = client.post(spec.url(ctx), data={**spec.data(ctx), "body": body, "idempotency_key": key})
+        assert response.status_code == 302
+    with app.app_context():
+        db.session.execute(sa.update(IdempotencyKey).where(IdempotencyKey.key == old_key)
+                           .values(created_at=datetime.now(timezone.utc) - timedelta(days=30)))
+        db.session.commit()
+
+    result = runner.invoke(args=["idempotency", "prune", "--days", "7"])
+    assert result.exit_code == 0, result.output
+    assert "Removed 1 idempotency key older than 7 days." in result.output
+    with app.app_context():
+        assert db.session.scalars(select(IdempotencyKey.key)).all() == [new_key]
+    # The recent key still protects against a repeat; the entries themselves are untouched.
+    again = client.post(spec.url(ctx), data={**spec.data(ctx), "body": "Sent just now", "idempotency_key": new_key})
+    assert again.status_code == 302
+    assert _entries(ctx, "Sent just now") == 1 and _entries(ctx, "Sent last month") == 1
+
+
+def test_prune_refuses_a_nonsense_age(runner):
+    result = runner.invoke(args=["idempotency", "prune", "--days", "0"])
+    assert result.exit_code != 0
+    assert "--days" in result.output
