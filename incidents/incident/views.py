@@ -21,7 +21,7 @@ from incidents.recovery.chart import recovery_chart
 from incidents.recovery.service import flags_for, objectives_for, workstreams_for
 from incidents.timeline.forms import EntryForm
 from incidents.actions.service import action_items_for
-from incidents.postmortem.document import due_flags
+from incidents.postmortem.document import due_flags, due_item
 from incidents.postmortem.service import postmortem_for
 from incidents.timeline.page import timeline_page
 
@@ -109,8 +109,8 @@ def render_detail(incident, *, entry_form=None, status_form=None, code=200):
         entry_form=entry_form or EntryForm(formdata=None),
         status_form=status_form, moments=KEY_MOMENTS,
         postmortem=postmortem, action_items=action_items_for(session=db.session, incident=incident),
-        postmortem_due=due_flags(session=db.session, incidents=[incident],
-                                 business_days=current_app.config["POSTMORTEM_DUE_BUSINESS_DAYS"]).get(incident.id),
+        postmortem_due=due_item(incident, postmortem,
+                                business_days=current_app.config["POSTMORTEM_DUE_BUSINESS_DAYS"]),
         closing_waits=Status.closed in TRANSITIONS[incident.status] and not can_close,
     ), code
 

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents.db import utcnow
 from incidents.impact.service import ImpactSummary, summary_for
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
@@ -80,8 +81,6 @@ def due_date(resolved_at: datetime | None, business_days: int) -> date | None:
 
 def is_overdue(due: date | None, postmortem: Postmortem | None, *, on: date | None = None) -> bool:
     """Past its due date and still not published."""
-    from incidents.db import utcnow
-
     on = on or utcnow().date()
     published = postmortem is not None and postmortem.status is PostmortemStatus.published
     return due is not None and not published and on > due
@@ -99,6 +98,18 @@ class DueItem:
         return self.postmortem.status.label if self.postmortem else "Not started"
 
 
+def due_item(incident: Incident, postmortem: Postmortem | None, *, business_days: int,
+             on: date | None = None) -> DueItem | None:
+    """The incident's postmortem as a due item: None while the incident is open or closed, or once
+    the postmortem is published."""
+    if incident.resolved_at is None or incident.status is Status.closed:
+        return None
+    if postmortem is not None and postmortem.status is PostmortemStatus.published:
+        return None
+    due = due_date(incident.resolved_at, business_days)
+    return DueItem(incident, postmortem, due, is_overdue(due, postmortem, on=on))
+
+
 def postmortems_due(*, session: Session, business_days: int, on: date | None = None) -> list[DueItem]:
     """Resolved incidents whose postmortem is not yet published, soonest due first."""
     rows = session.execute(
@@ -106,10 +117,7 @@ def postmortems_due(*, session: Session, business_days: int, on: date | None = N
         .where(Incident.resolved_at.is_not(None), Incident.status != Status.closed)
         .where((Postmortem.id.is_(None)) | (Postmortem.status != PostmortemStatus.published))
     ).all()
-    items = []
-    for incident, postmortem in rows:
-        due = due_date(incident.resolved_at, business_days)
-        items.append(DueItem(incident, postmortem, due, is_overdue(due, postmortem, on=on)))
+    items = [due_item(incident, postmortem, business_days=business_days, on=on) for incident, postmortem in rows]
     return sorted(items, key=lambda item: (item.due_on, item.incident.id))
 
 
@@ -121,14 +129,9 @@ def due_flags(*, session: Session, incidents: list[Incident], business_days: int
         return {}
     found = {pm.incident_id: pm for pm in session.scalars(
         select(Postmortem).where(Postmortem.incident_id.in_([i.id for i in resolved])))}
-    flags = {}
-    for incident in resolved:
-        postmortem = found.get(incident.id)
-        if postmortem is not None and postmortem.status is PostmortemStatus.published:
-            continue
-        due = due_date(incident.resolved_at, business_days)
-        flags[incident.id] = DueItem(incident, postmortem, due, is_overdue(due, postmortem, on=on))
-    return flags
+    items = (due_item(incident, found.get(incident.id), business_days=business_days, on=on)
+             for incident in resolved)
+    return {item.incident.id: item for item in items if item is not None}
 
 
 # --- comparing versions --------------------------------------------------------------------------

@@ -283,13 +283,6 @@ def is_reviewer(postmortem: Postmortem, user: User) -> bool:
     return any(r.user_id == user.id for r in postmortem.reviewers)
 
 
-def published_postmortem_ids(*, session: Session, incident_ids: list[int]) -> set[int]:
-    """Which of these incidents have a published postmortem (one query)."""
-    if not incident_ids:
-        return set()
-    return set(session.scalars(select(Postmortem.incident_id).where(
-        Postmortem.incident_id.in_(incident_ids), Postmortem.status == PostmortemStatus.published)))
-
-
 def has_published_postmortem(*, session: Session, incident: Incident) -> bool:
-    return bool(published_postmortem_ids(session=session, incident_ids=[incident.id]))
+    return session.scalar(select(Postmortem.id).where(
+        Postmortem.incident_id == incident.id, Postmortem.status == PostmortemStatus.published)) is not None
