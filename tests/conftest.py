@@ -21,7 +21,8 @@ from tests.factories import Factory
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DEFAULT_PG_URL = "postgresql+psycopg://incidents_test:incidents_test@127.0.0.1:5432/incidents_test"
 PG_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
-BACKENDS = ["sqlite", "postgresql"]
+# `make test-fast` narrows this to SQLite for quick loops; `make test` (and CI) always runs both.
+BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
 def require(condition_met: bool, reason: str) -> None:
