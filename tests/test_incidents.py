@@ -550,6 +550,23 @@ def test_edit_changes_owners_and_details_with_timeline_entries(app, client, auth
                                        "- Title: Tasks missing → **Tasks missing for 2% of users**")
 
 
+def test_handing_command_between_two_other_people_is_saved(app, client, auth, make):
+    """Neither the old nor the new commander is the editor: the change must still be saved."""
+    editor = auth.as_role("responder")
+    first, second = make.user(name="Ada First"), make.user(name="Bo Second")
+    ref = make.incident(by=editor)
+    form = read_form(client.get(f"/incidents/{ref}/edit").get_data(as_text=True))
+    form["commander"] = str(make.user_id(first))
+    assert client.post(f"/incidents/{ref}/edit", data=form).status_code == 302
+    form = read_form(client.get(f"/incidents/{ref}/edit").get_data(as_text=True))
+    form["commander"] = str(make.user_id(second))
+
+    assert client.post(f"/incidents/{ref}/edit", data=form).status_code == 302
+
+    assert incident_row(app, ref)["commander_id"] == make.user_id(second)
+    assert "Incident commander: Ada First → **Bo Second**" in timeline_rows(app, ref)[-1]["body"]
+
+
 def test_saving_an_unchanged_form_changes_nothing(app, client, auth, make):
     email = auth.as_role("responder")
     ref = make.incident(by=email)

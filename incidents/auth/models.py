@@ -57,6 +57,14 @@ class User(UserMixin, db.Model):
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role.value}>"
 
+    # Flask-Login's UserMixin compares people by get_id(), which is the *session token* here (see
+    # below) and None for everyone but the signed-in person: any two other people would compare
+    # equal, and "commander: A → B" would look like no change. A row is one object per session
+    # (SQLAlchemy's identity map), so identity is the right equality.
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
 
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
