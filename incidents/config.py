@@ -71,4 +71,8 @@ def default_config(instance_path: Path) -> dict:
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "demo-password-2009"),
         # A postmortem is due this many business days (Monday to Friday) after the incident resolves.
         "POSTMORTEM_DUE_BUSINESS_DAYS": int(os.environ.get("POSTMORTEM_DUE_BUSINESS_DAYS", "5") or 5),
+        # Keys the audit log's hash chain (HMAC-SHA256). Keep it outside the database (a secret
+        # store, the service's environment): without it, someone who can rewrite the database
+        # cannot recompute a chain that verifies. Unset: plain SHA-256, recomputable by anyone.
+        "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or None,
     }

@@ -87,6 +87,21 @@ def test_executive_pdf_shows_the_figures_owners_and_sections_without_a_postmorte
     assert "/StructTreeRoot" in reader.trailer["/Root"]  # tagged (PDF/UA)
 
 
+def test_executive_report_prints_the_audit_head_at_generation(app, client, auth, incident):
+    """#18: a copy of the audit head outside the database, to check later with `audit verify --expect`."""
+    from incidents.audit.models import AuditEvent
+
+    reference, *_ = incident
+    auth.as_role("viewer")
+    with app.app_context():
+        head = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+        db.session.remove()
+    html = client.get(f"/incidents/{reference}/reports/executive").get_data(as_text=True)
+    assert f'<code class="audit-head">{head}</code>' in html
+    _reader, text = read(client.get(f"/incidents/{reference}/reports/executive.pdf").data)
+    assert head in "".join(text.split())
+
+
 def test_executive_report_carries_the_postmortem_and_action_items(app, client, auth, make, incident):
     reference, commander, _comms, owner = incident
     make.postmortem(reference, by=commander, sections={

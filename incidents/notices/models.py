@@ -84,9 +84,15 @@ class NoticeVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who held the approving roles when this text was saved: only they may approve it, so making
+    # oneself comms lead or commander afterwards does not let anyone approve their own words.
+    comms_lead_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    commander_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
     notice: Mapped[Notice] = relationship(back_populates="versions")
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+    comms_lead: Mapped[User | None] = relationship(foreign_keys=[comms_lead_id])
+    commander: Mapped[User | None] = relationship(foreign_keys=[commander_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
     releases: Mapped[list["NoticeRelease"]] = relationship(
         back_populates="version", order_by="NoticeRelease.released_at", cascade="all, delete-orphan")

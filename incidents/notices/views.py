@@ -85,9 +85,11 @@ def detail(reference: str, notice_id: int):
 def _render_detail(incident, notice, *, release_form=None, code: int = 200):
     latest = notice.latest
     approved = notice.approved
+    may_approve = service.may_approve(current_user, incident)
     return render_template(
         "notices/detail.html", incident=incident, notice=notice, latest=latest, approved=approved,
-        may_approve=service.may_approve(current_user, incident),
+        may_approve=may_approve,
+        approval_refusal=may_approve and service.approval_refusal(user=current_user, version=latest),
         approve_form=ApproveForm(formdata=None, version=latest.number),
         release_form=release_form or ReleaseForm(formdata=None, version=approved.number if approved else 1),
         channels=list(Channel)), code
@@ -145,6 +147,9 @@ def approve(reference: str, notice_id: int):
         db.session.rollback()
         flash("That version does not exist; nothing was approved.", "error")
         return _render_detail(incident, notice, code=422)
+    except service.ApprovalRefused as error:
+        db.session.rollback()
+        abort(403, str(error))
     except service.NoticeError as error:
         db.session.rollback()
         flash(str(error), "error")
