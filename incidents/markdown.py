@@ -69,6 +69,12 @@ class Cost:
     links: int = 0
     blocks: int = 0
     references: int = 0
+    depth: int = 0  # deepest block nesting (a list item in a list counts 2)
+
+    @property
+    def too_deep(self) -> bool:
+        # At maxNesting markdown-it stops parsing and drops the rest: refuse rather than lose text.
+        return self.depth >= _md.options["maxNesting"] - 2
 
     @property
     def total(self) -> int:
@@ -105,7 +111,8 @@ def markdown_cost(text: str, *, limit: int | None = None) -> Cost:
             found = terminators.findall(token.content)
             marks += len(found) - found.count("\n")
             links += found.count("[") + found.count("!")
-    return Cost(lines=lines, marks=marks, links=links, blocks=len(tokens), references=references)
+    return Cost(lines=lines, marks=marks, links=links, blocks=len(tokens), references=references,
+                depth=max((t.level for t in tokens), default=0))
 
 
 def _block_tokens(text: str) -> list:
@@ -122,6 +129,9 @@ def cost_problem(text: str | None) -> str | None:
         return None
     limit = max_cost()
     cost = markdown_cost(text, limit=limit)
+    if cost.too_deep:
+        return ("This text nests lists or quotes too deeply to show (lists more than 8 levels "
+                "deep, or quotes more than 17). Flatten the deepest ones.")
     if cost.total <= limit:
         return None
     return (f"This text is too intricate to show quickly: it weighs {cost.total:,} against a limit of "
@@ -171,8 +181,14 @@ def render_markdown(text: str | None) -> Markup:
     if not text:
         return Markup("")
     memo = g.get("markdown_memo") if has_request_context() else None
-    if memo is not None and text in memo:
-        return Markup(memo[text])
+    if memo:
+        if text in memo:
+            return Markup(memo[text])
+        # Services append posted text to a line of their own ("Impact updated ...\n\n<note>"):
+        # blocks render on their own, so only the short lead-in is rendered here.
+        lead, _sep, rest = text.partition("\n\n")
+        if rest in memo:
+            return Markup(render_uncached(lead) + memo[rest])
     return Markup(render_uncached(text))
 
 
