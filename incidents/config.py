@@ -58,6 +58,9 @@ def default_config(instance_path: Path) -> dict:
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+        # How intricate one Markdown text may be (incidents/markdown.py, Cost): 4,000 renders in
+        # under ~30 ms at worst; ordinary prose of 20,000 characters weighs about 1,000-2,500.
+        "MARKDOWN_MAX_COST": int(os.environ.get("MARKDOWN_MAX_COST", "4000") or 4000),
         # Sign-in attempts are counted here. memory:// counts per worker process; with several
         # app servers use a shared store, e.g. redis://host:6379 or memcached://host:11211.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
