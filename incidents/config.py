@@ -71,4 +71,8 @@ def default_config(instance_path: Path) -> dict:
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "demo-password-2009"),
         # A postmortem is due this many business days (Monday to Friday) after the incident resolves.
         "POSTMORTEM_DUE_BUSINESS_DAYS": int(os.environ.get("POSTMORTEM_DUE_BUSINESS_DAYS", "5") or 5),
+        # PDFs made at once per app-server process (each holds a thread and a child process), and
+        # how long a request waits for a free slot before it gets a 503 with Retry-After.
+        "PDF_MAX_CONCURRENT_RENDERS": int(os.environ.get("PDF_MAX_CONCURRENT_RENDERS", "2") or 2),
+        "PDF_RENDER_WAIT_SECONDS": float(os.environ.get("PDF_RENDER_WAIT_SECONDS", "2") or 0),
     }
