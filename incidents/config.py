@@ -78,4 +78,8 @@ def default_config(instance_path: Path) -> dict:
         # store, the service's environment): without it, someone who can rewrite the database
         # cannot recompute a chain that verifies. Unset: plain SHA-256, recomputable by anyone.
         "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or None,
+        # PDFs made at once per app-server process (each holds a thread and a child process), and
+        # how long a request waits for a free slot before it gets a 503 with Retry-After.
+        "PDF_MAX_CONCURRENT_RENDERS": int(os.environ.get("PDF_MAX_CONCURRENT_RENDERS", "2") or 2),
+        "PDF_RENDER_WAIT_SECONDS": float(os.environ.get("PDF_RENDER_WAIT_SECONDS", "2") or 0),
     }
