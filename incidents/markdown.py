@@ -192,6 +192,22 @@ def render_markdown(text: str | None) -> Markup:
     return Markup(render_uncached(text))
 
 
+def html_to_store(text: str | None) -> str:
+    """The HTML to store beside `text` when a service writes it ('' for no text).
+
+    Inside a request that posted the text this is a lookup in the prerendered memo, so the
+    render cost stays outside the write transaction; pages then show the stored HTML.
+    """
+    return str(render_markdown(text))
+
+
+def stored_html(html: str | None, text: str | None) -> Markup:
+    """HTML stored at write time, or `text` rendered now for rows written before it was stored."""
+    if html is not None:
+        return Markup(html)
+    return render_markdown(text)
+
+
 def prerender(texts) -> None:
     """Render `texts` into this request's memo, so later calls answer without rendering."""
     memo = g.setdefault("markdown_memo", {})

@@ -13,7 +13,8 @@ Deliberately left out (noise, or secrets that must not be copied):
   thing a request created is audited); `reference_counter` (a number allocator: the incident it
   numbers is audited). A model opts out with `__audit__ = False`.
 - columns: a model's optimistic-lock counter (`version_id_col`) and `updated_at` (each event has
-  its own time), and `body_html` (rendered from `body`, which is recorded). More with
+  its own time), and the stored HTML of user Markdown (`body_html`, `summary_html`, `evidence_html`,
+  `note_html`, `sections_html`: rendered from the text beside it, which is recorded). More with
   `__audit_exclude__ = {"column", ...}` on a model.
 - `password_hash` is recorded only as "(not recorded)" when it changes, never its value.
 """
@@ -34,7 +35,9 @@ from incidents.audit.chain import event_hash, hmac_key
 from incidents.audit.models import GENESIS, AuditEvent
 
 EXCLUDED_TABLES = {"audit_event", "login_session", "idempotency_key", "reference_counter"}
-EXCLUDED_COLUMNS = {"updated_at", "body_html"}
+# Derived HTML is rendered from the recorded text beside it: copying it would double the log for nothing.
+RENDERED_HTML_COLUMNS = {"body_html", "summary_html", "evidence_html", "note_html", "sections_html"}
+EXCLUDED_COLUMNS = {"updated_at"} | RENDERED_HTML_COLUMNS
 REDACTED_COLUMNS = {"password_hash"}
 REDACTED = "(not recorded)"
 # Serialises appends to the chain on PostgreSQL (pg_advisory_xact_lock takes a bigint).

@@ -4,7 +4,8 @@ notice's approval, what the log's later updates set).
 
 The hash chain proves the log was not changed; this proves the rows were not changed behind the
 log's back (an UPDATE or DELETE with the triggers dropped, by someone with the database owner's
-rights). Columns the log leaves out (`body_html`, rendered from `body`) are not compared.
+rights). Columns the log leaves out (`body_html`, `note_html`: HTML rendered from the text beside it)
+are not compared.
 """
 from __future__ import annotations
 

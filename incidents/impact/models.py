@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
 from incidents.incident.enums import DATA_CATEGORIES
+from incidents.markdown import stored_html
 
 
 class ImpactUpdate(db.Model):
@@ -31,6 +33,9 @@ class ImpactUpdate(db.Model):
     customers_restored: Mapped[int] = mapped_column(BigInteger, default=0)
     customers_lost: Mapped[int] = mapped_column(BigInteger, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The note rendered and sanitised once, by the service that writes it, so page views
+    # need not re-render it (NULL on rows written before it was stored: those render when shown).
+    note_html: Mapped[str | None] = mapped_column(Text)
 
     author: Mapped[User | None] = relationship()
     categories: Mapped[list["CategoryImpact"]] = relationship(
@@ -44,6 +49,11 @@ class ImpactUpdate(db.Model):
         CheckConstraint("customers_notified <= customers_affected", name="notified_within_affected"),
         Index("ix_impact_update_incident_as_of", "incident_id", "as_of", "id"),
     )
+
+    @property
+    def note_markup(self) -> Markup:
+        """The note as sanitised HTML."""
+        return stored_html(self.note_html, self.note)
 
     @property
     def restored_pct(self) -> float | None:

@@ -13,6 +13,7 @@ from incidents.errors import DomainError
 from incidents.impact.models import CategoryImpact, ImpactUpdate
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.models import Incident
+from incidents.markdown import html_to_store
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
@@ -118,10 +119,12 @@ def record_impact(*, session: Session, actor: User, incident: Incident, counts: 
     if latest is None and based_on_id is not None:
         # Updates are never deleted, so this form was not drawn from this incident's figures.
         raise ImpactError("This form does not match the incident's figures; reload the page.", field="based_on")
+    note = note.strip()
     update = ImpactUpdate(
         incident_id=incident.id, based_on_id=based_on_id, author=actor, as_of=as_of or now,
         recorded_at=now, customers_affected=counts.affected, customers_notified=counts.notified,
-        customers_restored=counts.restored, customers_lost=counts.lost, note=note.strip(),
+        customers_restored=counts.restored, customers_lost=counts.lost, note=note,
+        note_html=html_to_store(note),
         categories=[CategoryImpact(category=c.category, records_affected=c.affected,
                                    records_recovered=c.recovered, records_unrecoverable=c.unrecoverable)
                     for c in categories],

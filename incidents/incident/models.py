@@ -4,11 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
+from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
+from incidents.markdown import stored_html
 
 
 def _enum(enum_cls, name: str) -> Enum:
@@ -24,6 +26,9 @@ class Incident(db.Model):
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text, default="")
+    # The summary rendered and sanitised once, by the service that writes it, so page views
+    # need not re-render it (NULL on rows written before it was stored: those render when shown).
+    summary_html: Mapped[str | None] = mapped_column(Text)
     severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"))
     status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.investigating)
     data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -71,6 +76,11 @@ class Incident(db.Model):
         Index("ix_incident_status_declared", "status", "declared_at"),
         CheckConstraint("public_impact IN ('none', 'minor', 'major', 'critical')", name="public_impact_valid"),
     )
+
+    @property
+    def summary_markup(self) -> Markup:
+        """The summary as sanitised HTML."""
+        return stored_html(self.summary_html, self.summary)
 
     @property
     def category_labels(self) -> list[str]:

@@ -19,6 +19,7 @@ from incidents.display import show_value as _show
 from incidents.errors import EditConflict, InvalidTransition, NotFound
 from incidents.incident.enums import DATA_CATEGORIES, KEY_MOMENTS, TRANSITIONS, Severity, Status
 from incidents.incident.models import Incident, ReferenceCounter
+from incidents.markdown import html_to_store
 from incidents.postmortem.service import has_published_postmortem
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
@@ -70,9 +71,10 @@ def declare_incident(*, session: Session, actor: User, title: str, severity: Sev
                      personal_data: bool = False, declared_at: datetime | None = None) -> Incident:
     """Open a new incident with the declarer as incident commander until someone else takes over."""
     declared_at = declared_at or utcnow()
+    summary = (summary or "").strip()
     incident = Incident(
         reference=next_reference(session=session, year=declared_at.year),
-        title=title.strip(), severity=severity, summary=(summary or "").strip(),
+        title=title.strip(), severity=severity, summary=summary, summary_html=html_to_store(summary),
         status=Status.investigating, data_categories=_known_categories(data_categories),
         personal_data=personal_data, declared_at=declared_at, aware_at=None,
         commander=actor, created_by=actor, updated_by=actor,
@@ -183,6 +185,8 @@ def update_incident(*, session: Session, actor: User, incident: Incident, expect
             if not _same(getattr(incident, name), value):
                 detail_lines.append(_describe_change(name, getattr(incident, name), value))
                 setattr(incident, name, value)
+                if name == "summary":
+                    incident.summary_html = html_to_store(value)
         else:
             raise ValueError(f"{name} cannot be edited here")
     if not owner_lines and not detail_lines:

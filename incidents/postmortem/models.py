@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
-from incidents.markdown import render_markdown
+from incidents.markdown import stored_html
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.sections import SECTION_KEYS
 
@@ -29,6 +29,9 @@ class Postmortem(db.Model):
         default=PostmortemStatus.draft)
     # The written sections as {key: Markdown}; keys are those of sections.SECTIONS.
     sections: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # The same sections rendered and sanitised by the service that saves them, {key: HTML}, so
+    # page views and reports need not re-render them (NULL before it was stored: rendered when shown).
+    sections_html: Mapped[dict[str, str] | None] = mapped_column(JSON)
     # Whether the document's timeline shows every entry or only the pinned key entries.
     include_full_timeline: Mapped[bool] = mapped_column(default=False)
     # Number of the latest PostmortemVersion (0 before the first save).
@@ -63,7 +66,7 @@ class Postmortem(db.Model):
 
     def html(self, key: str) -> Markup:
         """One written section as sanitised HTML."""
-        return render_markdown(self.text(key))
+        return stored_html((self.sections_html or {}).get(key), self.text(key))
 
     @property
     def is_published(self) -> bool:

@@ -15,6 +15,7 @@ from incidents.db import utcnow
 from incidents.errors import DomainError, EditConflict, NotFound
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
+from incidents.markdown import html_to_store
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.models import (Postmortem, PostmortemApproval, PostmortemReviewer,
                                          PostmortemVersion)
@@ -114,6 +115,7 @@ def save_sections(*, session: Session, actor: User, incident: Incident, postmort
         postmortem.submitted_at = utcnow()
         note = f"edited after it was {before.label.lower()}: back in review"
     postmortem.sections = clean
+    postmortem.sections_html = {key: html_to_store(text) for key, text in clean.items()}
     postmortem.revision += 1
     postmortem.updated_by = actor
     version = PostmortemVersion(postmortem_id=postmortem.id, number=postmortem.revision, sections=clean,

@@ -4,11 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
+from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
 from incidents.incident.enums import DATA_CATEGORIES
+from incidents.markdown import stored_html
 from incidents.recovery.enums import SOURCES, WorkstreamStatus
 
 
@@ -30,6 +32,9 @@ class Workstream(db.Model):
     eta: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(40), default="backup")
     evidence: Mapped[str] = mapped_column(Text, default="")
+    # The evidence notes rendered and sanitised once, by the service that writes it, so page views
+    # need not re-render it (NULL on rows written before it was stored: those render when shown).
+    evidence_html: Mapped[str | None] = mapped_column(Text)
     # Latest progress, kept beside the append-only history so the page needs no aggregate query.
     done: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -45,6 +50,11 @@ class Workstream(db.Model):
         CheckConstraint("target > 0", name="target_positive"),
         CheckConstraint("done >= 0", name="done_not_negative"),
     )
+
+    @property
+    def evidence_markup(self) -> Markup:
+        """The evidence notes as sanitised HTML."""
+        return stored_html(self.evidence_html, self.evidence)
 
     @property
     def percent(self) -> float:
@@ -74,6 +84,9 @@ class WorkstreamProgress(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done: Mapped[int] = mapped_column(BigInteger)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The note rendered and sanitised once, by the service that writes it, so page views
+    # need not re-render it (NULL on rows written before it was stored: those render when shown).
+    note_html: Mapped[str | None] = mapped_column(Text)
 
     workstream: Mapped[Workstream] = relationship(back_populates="progress")
     author: Mapped[User | None] = relationship()
@@ -82,3 +95,8 @@ class WorkstreamProgress(db.Model):
         CheckConstraint("done >= 0", name="done_not_negative"),
         Index("ix_workstream_progress_workstream_as_of", "workstream_id", "as_of", "id"),
     )
+
+    @property
+    def note_markup(self) -> Markup:
+        """The note as sanitised HTML."""
+        return stored_html(self.note_html, self.note)

@@ -19,6 +19,7 @@ from incidents.display import show_value as _show
 from incidents.errors import DomainError, EditConflict, NotFound
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.models import Incident
+from incidents.markdown import html_to_store
 from incidents.recovery.enums import SOURCES, UNITS, WorkstreamStatus
 from incidents.recovery.models import Workstream, WorkstreamProgress
 from incidents.timeline.models import EntryKind
@@ -93,7 +94,8 @@ def create_workstream(*, session: Session, actor: User, incident: Incident,
     workstream = Workstream(incident_id=incident.id, name=fields.name.strip(), owner=fields.owner,
                             target=fields.target, unit=fields.unit, category=fields.category,
                             status=fields.status, eta=fields.eta, source=fields.source,
-                            evidence=fields.evidence.strip())
+                            evidence=fields.evidence.strip(),
+                            evidence_html=html_to_store(fields.evidence.strip()))
     session.add(workstream)
     session.flush()
     add_entry(session=session, incident=incident, author=actor, kind=EntryKind.recovery,
@@ -122,6 +124,7 @@ def update_workstream(*, session: Session, actor: User, incident: Incident, work
                 changes.append(f"{name}: {_show(getattr(workstream, name))} → **{_show(new)}**")
             else:
                 changes.append("evidence notes updated")
+                workstream.evidence_html = html_to_store(new)
             setattr(workstream, name, new)
     if changes:
         session.flush()
@@ -148,7 +151,8 @@ def record_progress(*, session: Session, actor: User, incident: Incident, workst
     if as_of is not None and as_of > now:
         raise WorkstreamError("Progress cannot be as of a time in the future.", field="as_of")
     report = WorkstreamProgress(workstream=workstream, author=actor, as_of=as_of or now,
-                                recorded_at=now, done=done, note=note.strip())
+                                recorded_at=now, done=done, note=note.strip(),
+                                note_html=html_to_store(note.strip()))
     session.add(report)
     before = workstream.done
     workstream.done = done
