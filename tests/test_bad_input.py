@@ -18,6 +18,7 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import func, select
 
+from incidents.actions.enums import ActionStatus
 from incidents.actions.models import ActionItem
 from incidents.auth.models import LoginSession, User
 from incidents.postmortem.models import Postmortem, PostmortemReviewer
@@ -543,6 +544,39 @@ def _action_status_baseline(ctx: Ctx) -> dict:
             "reason": ""}
 
 
+def _action_pool(size: int):
+    """Setup for dropping items (won't do), which each accepted post uses up: `size` open items;
+    the form posts to the first one still open."""
+    def setup(ctx: Ctx):
+        _with_incident(ctx)
+        ctx.pool = [ctx.make.action_item(ctx.ref, by=ctx.email) for _n in range(size)]
+    return setup
+
+
+def _wont_do_baseline(ctx: Ctx) -> dict:
+    with ctx.app.app_context():
+        item = db.session.scalar(select(ActionItem).where(ActionItem.id.in_(ctx.pool),
+                                                          ActionItem.status != ActionStatus.wont_do)
+                                 .order_by(ActionItem.id).limit(1))
+        ctx.item_id, version = item.id, str(item.version)
+        db.session.remove()
+    return {"version": version, "_number": version, "status": "wont_do",
+            "reason": f"The new backup policy covers it ({next(_unique)})."}
+
+
+def _with_published_incident(ctx: Ctx):
+    from incidents.status.service import publish_incident
+
+    _with_incident(ctx)
+    with ctx.app.app_context():
+        publish_incident(session=db.session, actor=db.session.scalar(select(User).where(User.email == ctx.email)),
+                         incident=get_incident(session=db.session, reference=ctx.ref),
+                         public_title="Contacts sync problems", impact="major", status="investigating",
+                         body="We are looking into missing contacts.", components={})
+        db.session.commit()
+        db.session.remove()
+
+
 def _with_notice(ctx: Ctx):
     _with_incident(ctx)  # the signed-in responder declared it, so is its commander and may approve
     ctx.notice_id = ctx.make.notice(ctx.ref, by=ctx.email)
@@ -733,15 +767,16 @@ FORMS: dict[str, Form] = {
         role="responder", setup=_with_postmortem, url=lambda c: f"/incidents/{c.ref}/postmortem/reviewers",
         baseline=lambda c: {"email": c.reviewer, "_viewer": c.viewer}, fields={"email": ReviewerEmail()},
     ),
-    # The comment is free text like every other; the version and the decision are this form's own.
+    # Each accepted post approves one postmortem of the pool: enough for every text the comment saves.
     "postmortem review": Form(
-        role="responder", setup=_postmortem_pool("in_review", 3),
+        role="responder", setup=_postmortem_pool("in_review", 16),
         url=lambda c: f"/incidents/{_waiting(c)[0]}/postmortem/review",
         baseline=lambda c: {"version": str(_waiting(c)[1]), "_number": str(_waiting(c)[1]),
                             "decision": "approve", "comment": ""},
         hidden=("version",),
         fields={"version": HiddenNumber(),
-                "decision": Choice(extra_bad=["Approve", "publish"])},
+                "decision": Choice(extra_bad=["Approve", "publish"]),
+                "comment": Text(max=1000, required=False)},
     ),
     "new action item": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/actions/new",
@@ -768,6 +803,19 @@ FORMS: dict[str, Form] = {
         baseline=_action_status_baseline, hidden=("version",),
         fields={"version": HiddenNumber(),
                 "status": Choice(extra_bad=["Done", "won't do"])},
+    ),
+    # Won't do needs a reason; each accepted post drops one item of the pool.
+    "action item won't do": Form(
+        role="responder", setup=_action_pool(16),
+        url=lambda c: f"/incidents/{c.ref}/actions/{c.item_id}/status",
+        baseline=_wont_do_baseline, hidden=("version",),
+        fields={"reason": Text(max=2000)},
+    ),
+    "public update": Form(
+        role="responder", setup=_with_published_incident, url=lambda c: f"/incidents/{c.ref}/publish/update",
+        baseline=lambda c: {"public_status": "identified", "public_body": f"Restoring contacts ({next(_unique)})."},
+        fields={"public_status": Choice(extra_bad=["Identified", "postmortem "]),
+                "public_body": Text(max=5000)},
     ),
     "new notice": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/notices/new",

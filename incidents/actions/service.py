@@ -164,7 +164,8 @@ def change_action_status(*, session: Session, actor: User, incident: Incident, i
     if status is ActionStatus.done:
         body = f"Action item **{item.title}** completed by {actor.display}."
     elif status is ActionStatus.wont_do:
-        body = f"Action item **{item.title}** dropped (won't do) by {actor.display}.\n\nReason: {reason}"
+        # The reason in a block of its own: rendered from the request's memo, not under the write lock.
+        body = f"Action item **{item.title}** dropped (won't do) by {actor.display}. Reason:\n\n{reason}"
     else:
         body = f"Action item **{item.title}**: {old.label.lower()} → **{status.label.lower()}**."
         if reason:
