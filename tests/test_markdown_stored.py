@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import text
 
 import incidents.markdown as markdown
+from incidents.audit.models import AuditEvent
 from incidents.auth.models import User
+from incidents.demo import scenario
 from incidents.extensions import db
 from incidents.impact.service import CustomerCounts, record_impact
 from incidents.incident.service import get_incident, update_incident
@@ -155,3 +157,35 @@ def test_rows_written_before_html_was_stored_still_show_their_markdown(app, clie
         for html in SHOWN[name]:
             assert html in page, (name, html)
     assert "The **summary** of the loss" in renders
+
+
+def test_the_demo_stores_html_everywhere_and_its_pages_render_nothing(app, runner, client, renders):
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        for table, source, html in (("incident", "summary", "summary_html"),
+                                    ("workstream", "evidence", "evidence_html"),
+                                    ("impact_update", "note", "note_html"),
+                                    ("workstream_progress", "note", "note_html"),
+                                    ("postmortem", "sections", "sections_html"),
+                                    ("timeline_entry", "body", "body_html")):
+            missing = db.session.scalar(text(f"SELECT count(*) FROM {table} WHERE {html} IS NULL"))
+            assert missing == 0, f"{table}: {missing} rows without stored HTML"
+        reference = db.session.scalar(text("SELECT reference FROM incident JOIN postmortem "
+                                           "ON postmortem.incident_id = incident.id LIMIT 1"))
+        password = app.config["DEMO_PASSWORD"]
+    assert client.post("/login", data={"email": scenario.ADMIN_EMAIL, "password": password}).status_code == 302
+    renders.clear()
+    for url in (f"/incidents/{reference}", f"/incidents/{reference}/postmortem",
+                f"/incidents/{reference}/reports/executive"):
+        assert client.get(url).status_code == 200, url
+    assert renders == []
+
+
+def test_the_audit_log_records_the_text_not_its_html(app, auth, make):
+    email = auth.as_role("responder")
+    populated_incident(app, make, email)
+    with app.app_context():
+        logged = db.session.scalars(db.select(AuditEvent.after).where(AuditEvent.after.is_not(None))).all()
+    assert any("The **summary** of the loss" in after for after in logged)
+    assert not any("<strong>summary</strong>" in after or "_html" in after for after in logged)
