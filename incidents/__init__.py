@@ -39,7 +39,7 @@ def configure_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     import incidents.models  # noqa: F401  (every table registered before anything uses them)
     from incidents.audit.recorder import install as install_audit_log
-    from incidents.auth.service import load_session_user
+    from incidents.auth.access import load_user
     from incidents.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -51,10 +51,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
-
-    @login_manager.user_loader
-    def load_user(token: str):
-        return load_session_user(session=db.session, token=token)
+    login_manager.user_loader(load_user)  # checks the session's lifetimes too
 
 
 def register_blueprints(app: Flask) -> None:
@@ -109,8 +106,9 @@ def register_status_site(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    from incidents.auth.access import require_login_everywhere
+    from incidents.auth.access import require_login_everywhere, warn_about_untrusted_proxies
 
+    warn_about_untrusted_proxies(app)
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)

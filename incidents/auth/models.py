@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.db import UTCDateTime, db, utcnow
@@ -71,9 +71,36 @@ class LoginSession(db.Model):
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When this browser last made a request, to within a minute (see service.SEEN_PRECISION).
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "Keep me signed in": the session may live longer (SESSION_REMEMBER_* settings). Stored as a
+    # choice, not as a deadline, so shortening a lifetime in the settings applies to live sessions.
+    remember: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Wrong passwords in a row on the confirm-password page; too many revoke the session.
+    failed_confirmations: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class SignInAttempt(db.Model):
+    """One failed sign-in: the account typed (normalised, whether or not it exists), the address it
+    came from and when. Counting rows here gives every worker and app server the same limits.
+    Rows older than the longest limit window are deleted as new ones arrive."""
+
+    __tablename__ = "sign_in_attempt"
+    # Not audited: a guessing run would write one audit event per guess (plus one per pruned row);
+    # the sign_in_failed event the view records already says who was tried, from where.
+    __audit__ = False
+    __table_args__ = (
+        Index("ix_sign_in_attempt_account_at", "account", "attempted_at"),
+        Index("ix_sign_in_attempt_address_at", "address", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 # Flask-Login identifies a signed-in browser by its session token, not by the user id, so that
