@@ -10,7 +10,6 @@ import pytest
 
 from incidents import create_app
 from incidents.audit.models import AuditEvent
-from incidents.auth.models import SignInAttempt
 from incidents.db import clock_at, utcnow
 from incidents.extensions import db
 from tests.factories import Factory
@@ -77,6 +76,8 @@ def test_the_limit_holds_on_a_worker_that_started_later(app_config, app, make):
 
 
 def test_a_limit_ends_one_window_after_the_failures(app, client, make):
+    from incidents.auth.models import SignInAttempt
+
     email = make.user(role="viewer")
     with clock_at(utcnow() - timedelta(minutes=16)):
         for n in range(10):
