@@ -11,7 +11,7 @@ from sqlalchemy import select
 from incidents.extensions import db
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
-from incidents.postmortem.document import add_business_days, due_date
+from incidents.postmortem.due import add_business_days, due_date
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.models import Postmortem, PostmortemHistoryError, PostmortemVersion
 from incidents.timeline.models import TimelineEntry
