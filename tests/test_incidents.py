@@ -375,7 +375,7 @@ def test_detail_shows_state_people_and_timeline(app, client, auth, make):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert ref in html and "Contacts lost after sync" in html
-    assert "status-recovering" in html and "sev-sev1" in html
+    assert 'class="badge status tone-info">Recovering<' in html and "sev-sev1" in html
     assert "personal data" in html and "Contacts" in html
     with app.app_context():
         commander_name = db.session.scalar(select(User.name).where(User.email == email))
