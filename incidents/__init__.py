@@ -84,10 +84,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_security(app: Flask) -> None:
     from incidents.auth.access import require_login_everywhere
+    from incidents.markdown_prerender import install as prerender_posted_markdown
 
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
+    prerender_posted_markdown(app)  # before the login wall: its user query takes SQLite's write lock
     require_login_everywhere(app)
     app.response_class = SecureCookieResponse
 

@@ -58,6 +58,9 @@ def default_config(instance_path: Path) -> dict:
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+        # How intricate one Markdown text may be (incidents/markdown.py, Cost): 4,000 renders in
+        # under ~30 ms at worst; ordinary prose of 20,000 characters weighs about 1,000-2,500.
+        "MARKDOWN_MAX_COST": int(os.environ.get("MARKDOWN_MAX_COST", "4000") or 4000),
         # Sign-in attempts are counted here. memory:// counts per worker process; with several
         # app servers use a shared store, e.g. redis://host:6379 or memcached://host:11211.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
@@ -75,4 +78,8 @@ def default_config(instance_path: Path) -> dict:
         # store, the service's environment): without it, someone who can rewrite the database
         # cannot recompute a chain that verifies. Unset: plain SHA-256, recomputable by anyone.
         "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or None,
+        # PDFs made at once per app-server process (each holds a thread and a child process), and
+        # how long a request waits for a free slot before it gets a 503 with Retry-After.
+        "PDF_MAX_CONCURRENT_RENDERS": int(os.environ.get("PDF_MAX_CONCURRENT_RENDERS", "2") or 2),
+        "PDF_RENDER_WAIT_SECONDS": float(os.environ.get("PDF_RENDER_WAIT_SECONDS", "2") or 0),
     }

@@ -205,6 +205,10 @@ def make_walker_commander(app, world, email: str, walker: str) -> None:
     with app.app_context():
         incident = get_incident(session=db.session, reference=world.reference)
         incident.commander_id = world_user_id(email)
+        # ...and was commander when the notice's versions were saved (approval needs the role held then).
+        for version in db.session.scalars(sa.select(NoticeVersion).join(Notice).where(
+                Notice.id == world.url_values["notice_id"])):
+            version.commander_id = incident.commander_id
         db.session.commit()
 
 

@@ -14,6 +14,7 @@ from incidents.notices import service
 from incidents.notices.document import document_for, notice_html, notice_pdf, notice_text
 from incidents.notices.forms import ApproveForm, EditNoticeForm, NewNoticeForm, ReleaseForm
 from incidents.notices.models import Audience, Channel
+from incidents.reports.capacity import render_slot
 from incidents.reports.render import RenderError
 from incidents.reports.views import pdf_response, render_failed
 
@@ -210,7 +211,8 @@ def pdf(reference: str, notice_id: int, number: int):
     _incident, notice = _load(reference, notice_id)
     doc = document_for(notice, _version(notice, number))
     try:
-        result = notice_pdf(doc)
+        with render_slot():
+            result = notice_pdf(doc)
     except RenderError as error:
         return render_failed(error)
     state = doc.state.lower()

@@ -71,7 +71,20 @@ def publish(reference: str):
             flash("Published to the status page.", "success")
             return redirect(target)
     g.publish_form = form
-    return render_detail(load_incident(reference), code=422)
+    incident = load_incident(reference)
+    if incident.published_at is not None:
+        g.update_form = _as_update(form, incident, components)
+    return render_detail(incident, code=422)
+
+
+def _as_update(form, incident, components):
+    """The publish form refused because the incident is published by now (by someone else, or by
+    an earlier sending of this form): the page shows the update form instead, so the typed status
+    and text go there, with the reason."""
+    update = _update_form(incident, components)  # same field names: the typed values carry over
+    update.validate()  # a key used for other text is refused here too, and replaced
+    update.public_body.errors = list(update.public_body.errors) + list(form.public_title.errors)
+    return update
 
 
 @bp.route("/incidents/<reference>/publish/update", methods=["POST"])
