@@ -6,7 +6,7 @@ PORT   ?= 5000
 HOST   ?= 127.0.0.1
 FLASK   = $(VENV)/bin/flask --app app
 
-.PHONY: run test install migrate demo browser-deps postgres memcached bench clean
+.PHONY: run test test-fast install migrate demo browser-deps postgres memcached bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,12 @@ memcached:
 	@bash tests/setup_memcached.sh
 
 test: install browser-deps postgres memcached
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest --durations=15 $(PYTEST_ARGS)
+
+# A quick loop while developing: SQLite only, without the browser, crash and fuzz tests.
+# Not a substitute for `make test`, which CI runs.
+test-fast: install
+	TEST_BACKENDS=sqlite $(VENV)/bin/python -m pytest -m "not browser and not slow and not fuzz" $(PYTEST_ARGS)
 
 bench: install
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)

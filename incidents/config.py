@@ -72,6 +72,9 @@ def default_config(instance_path: Path) -> dict:
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+        # How intricate one Markdown text may be (incidents/markdown.py, Cost): 4,000 renders in
+        # under ~30 ms at worst; ordinary prose of 20,000 characters weighs about 1,000-2,500.
+        "MARKDOWN_MAX_COST": int(os.environ.get("MARKDOWN_MAX_COST", "4000") or 4000),
         # Failed sign-ins allowed per window (the `limits` notation), counted in the database so
         # every worker and app server shares them. See incidents/auth/throttle.py.
         "SIGN_IN_LIMIT_PER_ACCOUNT_AND_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT_AND_ADDRESS")
@@ -93,4 +96,12 @@ def default_config(instance_path: Path) -> dict:
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "demo-password-2009"),
         # A postmortem is due this many business days (Monday to Friday) after the incident resolves.
         "POSTMORTEM_DUE_BUSINESS_DAYS": int(os.environ.get("POSTMORTEM_DUE_BUSINESS_DAYS", "5") or 5),
+        # Keys the audit log's hash chain (HMAC-SHA256). Keep it outside the database (a secret
+        # store, the service's environment): without it, someone who can rewrite the database
+        # cannot recompute a chain that verifies. Unset: plain SHA-256, recomputable by anyone.
+        "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or None,
+        # PDFs made at once per app-server process (each holds a thread and a child process), and
+        # how long a request waits for a free slot before it gets a 503 with Retry-After.
+        "PDF_MAX_CONCURRENT_RENDERS": int(os.environ.get("PDF_MAX_CONCURRENT_RENDERS", "2") or 2),
+        "PDF_RENDER_WAIT_SECONDS": float(os.environ.get("PDF_RENDER_WAIT_SECONDS", "2") or 0),
     }

@@ -1,15 +1,16 @@
-"""Database plumbing: the declarative base, UTC timestamps and SQLite durability settings."""
+"""Database plumbing: the declarative base, UTC timestamps, enum columns and SQLite durability settings."""
 from __future__ import annotations
 
+import enum
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so migrations can drop and alter them on every database.
@@ -73,6 +74,14 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def enum_column(enum_cls: type[enum.Enum], *, name: str, **column_options) -> MappedColumn:
+    """A column holding members of `enum_cls`, stored by value under the CHECK constraint `name`."""
+    # Plain strings with a CHECK rather than a native type: the same schema on SQLite and PostgreSQL,
+    # and a new member is a constraint change, not an ALTER TYPE.
+    return mapped_column(Enum(enum_cls, name=name, native_enum=False, length=20, validate_strings=True,
+                              create_constraint=True), **column_options)
 
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000

@@ -6,7 +6,10 @@ from datetime import datetime, timezone
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField
+
+from incidents.markdown import cost_problem
+from wtforms import DateTimeLocalField, TextAreaField
+from wtforms.validators import ValidationError
 from wtforms.fields.choices import SelectChoice
 
 # NUL and other control characters have no business in text a person typed, and PostgreSQL
@@ -76,3 +79,21 @@ class UTCDateTimeField(DateTimeLocalField):
         if isinstance(self.data, datetime):
             return self.data.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
         return ""
+
+
+def markdown_within_budget(_form, field) -> None:
+    """Refuse Markdown too intricate to render quickly (see incidents/markdown.py), beside the field."""
+    problem = cost_problem(field.data) if isinstance(field.data, str) else None
+    if problem:
+        raise ValidationError(problem)
+
+
+class MarkdownField(TextAreaField):
+    """A text area for Markdown: refused beside the field when it would be too costly to render.
+
+    The names of these fields are also how a request finds the text to render before it takes
+    the database's write lock (incidents/markdown_prerender.py).
+    """
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, [*(validators or []), markdown_within_budget], **kwargs)

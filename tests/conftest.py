@@ -21,7 +21,8 @@ from tests.factories import Factory
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DEFAULT_PG_URL = "postgresql+psycopg://incidents_test:incidents_test@127.0.0.1:5432/incidents_test"
 PG_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
-BACKENDS = ["sqlite", "postgresql"]
+# `make test-fast` narrows this to SQLite for quick loops; `make test` (and CI) always runs both.
+BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
 def require(condition_met: bool, reason: str) -> None:
@@ -43,6 +44,9 @@ def base_config(tmp_path: Path, database_url: str) -> dict:
         "RATELIMIT_ENABLED": False,  # tests sign in far more often than people; one test enables it
         "STATUS_CHANGE_CHECK_SECONDS": 0,  # tests publish and read back at once
         "DEMO_PASSWORD": "demo-password-for-tests",
+        # Cheap hashing: the suite creates thousands of accounts. The real default (scrypt) is
+        # tested in test_auth.py::test_passwords_are_stored_with_scrypt_by_default.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }
 
 

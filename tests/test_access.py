@@ -62,11 +62,11 @@ MINIMUM_ROLE = {
     "status.page": PUBLIC,
     "status.incident": PUBLIC,
     "status.history": PUBLIC,
-    "publish.publish": RESPONDER,
-    "publish.update": RESPONDER,
-    "components.index": ADMIN,
-    "components.edit": ADMIN,
-    "components.remove": ADMIN,
+    "status_publish.publish": RESPONDER,
+    "status_publish.update": RESPONDER,
+    "status_admin.index": ADMIN,
+    "status_admin.edit": ADMIN,
+    "status_admin.remove": ADMIN,
     "status.history_atom": PUBLIC,
     "status.history_rss": PUBLIC,
     "status.api_summary": PUBLIC,
@@ -205,6 +205,10 @@ def make_walker_commander(app, world, email: str, walker: str) -> None:
     with app.app_context():
         incident = get_incident(session=db.session, reference=world.reference)
         incident.commander_id = world_user_id(email)
+        # ...and was commander when the notice's versions were saved (approval needs the role held then).
+        for version in db.session.scalars(sa.select(NoticeVersion).join(Notice).where(
+                Notice.id == world.url_values["notice_id"])):
+            version.commander_id = incident.commander_id
         db.session.commit()
 
 
@@ -280,12 +284,12 @@ def form_data(app, world, endpoint: str, walker: str) -> dict:
             "admin.users": {"email": f"created-by-{walker}@example.com", "name": "", "role": "viewer",
                             "password": "a long enough password"},
             "admin.edit_user": {"name": RENAMED, "role": "responder", "active": "y"},
-            "publish.publish": {"public_title": "Mail delayed", "impact": "minor",
+            "status_publish.publish": {"public_title": "Mail delayed", "impact": "minor",
                                 "public_status": "investigating", "public_body": "We are looking into it."},
-            "publish.update": {"public_status": "identified", "public_body": "Cause found."},
-            "components.index": {"name": f"Component by {walker}", "position": 1, "status_override": ""},
-            "components.edit": {"name": RENAMED, "position": 2, "status_override": "", "showcase": "y"},
-            "components.remove": {},
+            "status_publish.update": {"public_status": "identified", "public_body": "Cause found."},
+            "status_admin.index": {"name": f"Component by {walker}", "position": 1, "status_override": ""},
+            "status_admin.edit": {"name": RENAMED, "position": 2, "status_override": "", "showcase": "y"},
+            "status_admin.remove": {},
             "postmortem.edit": {"version": postmortem.version, "summary": EDITED_TITLE},
             "postmortem.preview": {"text": "**Bold** text"},
             "postmortem.add_reviewer": {"email": world.pm.add_email},
@@ -327,12 +331,12 @@ def probe(app, world) -> dict[str, object]:
             "recovery.new": db.session.scalar(sa.select(sa.func.count(Workstream.id))),
             "recovery.edit": db.session.get(Workstream, world.workstream_id).name,
             "recovery.progress": db.session.scalar(sa.select(sa.func.count(WorkstreamProgress.id))),
-            "publish.publish": incident.published_at,
-            "publish.update": db.session.scalar(sa.select(sa.func.count(TimelineEntry.id)).where(
+            "status_publish.publish": incident.published_at,
+            "status_publish.update": db.session.scalar(sa.select(sa.func.count(TimelineEntry.id)).where(
                 TimelineEntry.incident_id == incident.id, TimelineEntry.public_status.is_not(None))),
-            "components.index": db.session.scalar(sa.select(sa.func.count(Component.id))),
-            "components.edit": db.session.get(Component, world.component_id).name,
-            "components.remove": db.session.get(Component, world.component_id).archived_at,
+            "status_admin.index": db.session.scalar(sa.select(sa.func.count(Component.id))),
+            "status_admin.edit": db.session.get(Component, world.component_id).name,
+            "status_admin.remove": db.session.get(Component, world.component_id).archived_at,
             "postmortem.edit": postmortem_of(world.reference).revision,
             "postmortem.add_reviewer": sorted(r.user.email for r in postmortem_of(world.reference).reviewers
                                               if r.user.email == world.pm.add_email),

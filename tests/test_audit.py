@@ -13,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from incidents.audit.chain import verify
 from incidents.audit.models import GENESIS, AuditEvent
+from incidents.auth.models import User
 from incidents.extensions import db
 from incidents.timeline.models import TimelineEntry
 from tests.factories import Factory
@@ -331,3 +332,170 @@ def test_bad_filters_are_explained_beside_the_field(app, client, auth, args, fie
 def test_only_admins_read_the_log(client, auth):
     auth.as_role("responder")
     assert client.get("/admin/audit").status_code == 403
+
+
+# --- #18: what a database owner could rewrite, and how verify notices ----------------------------
+
+def _behind_the_triggers(app, backend: str, table: str, *statements: tuple[str, dict]) -> None:
+    """Run statements on `table` with its append-only triggers out of the way, as a DB owner can."""
+    with app.app_context(), db.engine.begin() as conn:
+        if backend == "postgresql":
+            conn.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only"))
+        else:
+            saved = [(name, conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": name})
+                      .scalar()) for name in (f"{table}_no_update", f"{table}_no_delete")]
+            for name, _sql in saved:
+                conn.execute(sa.text(f"DROP TRIGGER {name}"))
+        for statement, params in statements:
+            conn.execute(sa.text(statement), params)
+        if backend == "postgresql":
+            conn.execute(sa.text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only"))
+        else:
+            for _name, sql in saved:
+                conn.execute(sa.text(sql))
+
+
+def _recompute_chain(app, backend: str, key: bytes | None = None) -> None:
+    """Rehash every event from the first, as someone who rewrote an event would (without the app's key)."""
+    from incidents.audit.chain import event_hash
+
+    rows = events(app)
+    previous, statements = GENESIS, []
+    for n, row in enumerate(rows):
+        # prev_hash is unique: park each row on a placeholder first so no two rows collide mid-way.
+        statements.append(("UPDATE audit_event SET prev_hash = :p WHERE id = :id", {"p": f"x{n}", "id": row.id}))
+    for row in rows:
+        row.prev_hash = previous
+        row.hash = previous = event_hash(row, key)
+        statements.append(("UPDATE audit_event SET prev_hash = :p, hash = :h WHERE id = :id",
+                           {"p": row.prev_hash, "h": row.hash, "id": row.id}))
+    _behind_the_triggers(app, backend, "audit_event", *statements)
+
+
+def _rich_history(app, make) -> str:
+    """Entries, impact, a workstream, a postmortem and an approved notice: every history table."""
+    from incidents.incident.service import get_incident
+    from incidents.notices import service as notices
+    from incidents.notices.models import Notice
+
+    commander, comms, reviewer = (make.user(role="responder") for _ in range(3))
+    ref = make.incident(by=commander, data_categories=["contacts"])
+    make.entry(ref, body="Contacts are missing", by=commander)
+    make.impact(ref, by=commander, affected=900, categories={"contacts": (4000, 10, 0)})
+    make.workstream(ref, by=commander)
+    make.postmortem(ref, by=commander, reviewers=[reviewer], state="approved")
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=ref)
+        incident.comms_lead = db.session.scalar(sa.select(User).where(User.email == comms))
+        db.session.commit()
+    notice_id = make.notice(ref, by=comms)
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=ref)
+        notices.approve(session=db.session, actor=incident.commander, incident=incident,
+                        notice=db.session.get(Notice, notice_id), number=1)
+        db.session.commit()
+    return ref
+
+
+def test_verify_passes_on_every_kind_of_untouched_history(app, make, runner):
+    _rich_history(app, make)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "history rows match the log" in result.output
+    assert {e.entity_type for e in events(app)} >= {"timeline_entry", "notice_version", "postmortem_version",
+                                                     "postmortem_approval", "impact_update", "category_impact"}
+
+
+def test_verify_notices_a_timeline_entry_rewritten_behind_the_log(app, make, runner, backend):
+    _some_history(make)
+    with app.app_context():
+        entry_id = db.session.scalar(sa.select(TimelineEntry.id).where(TimelineEntry.body == "Update 1"))
+    _behind_the_triggers(app, backend, "timeline_entry",
+                         ("UPDATE timeline_entry SET body = 'Nothing happened' WHERE id = :id", {"id": entry_id}))
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"History CHANGED: timeline_entry row {entry_id}: its body is not what the log recorded " \
+           '("Update 1")' in result.output
+
+
+def test_verify_notices_an_approval_forged_behind_the_log(app, make, runner, backend):
+    from incidents.notices.models import NoticeVersion
+
+    _rich_history(app, make)
+    outsider = make.user_id(make.user(role="responder"))
+    with app.app_context():
+        version_id = db.session.scalar(sa.select(NoticeVersion.id))
+    with app.app_context(), db.engine.begin() as conn:  # notice versions have no trigger: the app sets approval
+        conn.execute(sa.text("UPDATE notice_version SET approved_by_id = :u WHERE id = :id"),
+                     {"u": outsider, "id": version_id})
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"notice_version row {version_id}: its approved_by_id is not what the log recorded" in result.output
+
+
+def test_removing_the_newest_events_fails_against_the_expected_head(app, make, runner, backend):
+    _some_history(make)
+    head = events(app)[-1].hash
+    assert runner.invoke(args=["audit", "verify", "--expect", head]).exit_code == 0
+    newest = events(app)[-2:]
+    _behind_the_triggers(app, backend, "audit_event",
+                         ("DELETE FROM audit_event WHERE id >= :id", {"id": newest[0].id}))
+    result = runner.invoke(args=["audit", "verify", "--expect", head])
+    assert result.exit_code == 1
+    assert f"the expected hash {head} is not in the chain" in result.output
+    # Even without the hash: the rows those events created are still there, unaccounted for.
+    assert "the log has no record of its creation" in runner.invoke(args=["audit", "verify"]).output
+
+
+def test_without_the_key_a_recomputed_chain_is_only_caught_by_the_expected_head(app, make, runner, backend):
+    _some_history(make)
+    head = events(app)[-1].hash
+    victim = next(e for e in events(app) if e.entity_type == "user")
+    _behind_the_triggers(app, backend, "audit_event",
+                         ("UPDATE audit_event SET actor = 'someone else' WHERE id = :id", {"id": victim.id}))
+    _recompute_chain(app, backend)
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0  # the limit the README states
+    result = runner.invoke(args=["audit", "verify", "--expect", head])
+    assert result.exit_code == 1 and "is not in the chain" in result.output
+
+
+@pytest.fixture
+def keyed(app_config):
+    app_config["AUDIT_HMAC_KEY"] = "kept-outside-the-database"
+    return app_config["AUDIT_HMAC_KEY"].encode()
+
+
+def test_with_the_key_a_recomputed_chain_fails(keyed, app, make, runner, backend):
+    _some_history(make)
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    victim = next(e for e in events(app) if e.entity_type == "timeline_entry")
+    _behind_the_triggers(app, backend, "audit_event",
+                         ("UPDATE audit_event SET actor = 'someone else' WHERE id = :id", {"id": victim.id}))
+    _recompute_chain(app, backend)  # plain SHA-256: the forger has no key
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "the newest event is not keyed" in result.output
+    _recompute_chain(app, backend, key=b"a guess")
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "BROKEN at event #1 " in result.output
+
+
+def test_events_written_before_the_key_was_set_still_verify(app_config, backend, make, runner, request):
+    from incidents import create_app
+
+    _some_history(make)  # no key yet
+    plain = len(events(request.getfixturevalue("app")))
+    app_config["AUDIT_HMAC_KEY"] = "set-later"
+    keyed_app = create_app(app_config)
+    keyed_make = type(make)(keyed_app)
+    keyed_make.entry(keyed_make.incident(), body="After the key")
+    result = keyed_app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert f"Events before #{plain + 1} were written before the key was set" in result.output
+    # A server without the key appending after keyed events is caught.
+    make.entry(make.incident(), body="Without the key")
+    result = keyed_app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "hashed without the key although earlier events are keyed" in result.output
+    with keyed_app.app_context():
+        db.session.remove()
+        db.engine.dispose()

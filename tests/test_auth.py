@@ -68,14 +68,16 @@ def field_errors(html: str, field: str) -> list[str]:
 
 # Passwords ---------------------------------------------------------------------------------
 
-def test_passwords_are_stored_as_werkzeug_default_hashes(app, make):
+def test_passwords_are_stored_as_werkzeug_default_hashes(app_config, request):
+    del app_config["PASSWORD_HASH_METHOD"]  # the suite's cheap hashing off: the app's real default
+    app, make = request.getfixturevalue("app"), request.getfixturevalue("make")
     email = make.user(role="viewer")
     stored = stored_user(app, email).password_hash
     assert stored != PASSWORD and PASSWORD not in stored
     assert check_password_hash(stored, PASSWORD)
     assert not check_password_hash(stored, PASSWORD + "x")
     default_method = generate_password_hash("anything").split("$", 1)[0]
-    assert stored.split("$", 1)[0] == default_method
+    assert stored.split("$", 1)[0] == default_method and default_method.startswith("scrypt:")
 
 
 # The `users` command -----------------------------------------------------------------------

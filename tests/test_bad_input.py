@@ -559,9 +559,15 @@ def _notice_baseline(ctx: Ctx) -> dict:
 def _with_approved_notice(ctx: Ctx):
     from incidents.notices import service as notices
 
-    _with_notice(ctx)
+    _with_incident(ctx)
+    # Approval takes a second person: a comms lead named before the version is written approves it.
+    comms_lead = ctx.make.user(role="responder", name="Second Person")
     with ctx.app.app_context():
-        notices.approve(session=db.session, actor=db.session.scalar(select(User).where(User.email == ctx.email)),
+        get_incident(session=db.session, reference=ctx.ref).comms_lead_id = ctx.make.user_id(comms_lead)
+        db.session.commit()
+    ctx.notice_id = ctx.make.notice(ctx.ref, by=ctx.email)
+    with ctx.app.app_context():
+        notices.approve(session=db.session, actor=db.session.scalar(select(User).where(User.email == comms_lead)),
                         incident=get_incident(session=db.session, reference=ctx.ref),
                         notice=db.session.get(Notice, ctx.notice_id), number=1)
         db.session.commit()

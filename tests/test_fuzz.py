@@ -30,6 +30,8 @@ from werkzeug.test import EnvironBuilder
 
 from tests.test_access import form_data, world  # noqa: F401  (`world`: real ids for every route)
 
+pytestmark = pytest.mark.fuzz
+
 PACKAGE = Path(__file__).resolve().parent.parent / "incidents"
 # Examples per route and method: keeps the file under a minute a backend. FUZZ_EXAMPLES=200 digs deeper.
 EXAMPLES = {"admin": int(os.environ.get("FUZZ_EXAMPLES", 5)),

@@ -3,6 +3,8 @@
 Every creating form carries a hidden key drawn when the form is shown. Sending it twice (one
 after the other, or at the same moment from several connections) stores one record and answers
 both with the same redirect; forms without a key still work; a key reused elsewhere is refused.
+A key sent again with different text is refused too, with the text kept in the form: never
+answered "already saved" while the second text is dropped.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from incidents.extensions import db
-from incidents.idempotency import KEY_DAMAGED, KEY_REUSED, REPLAYED, IdempotencyKey
+from incidents.idempotency import KEY_DAMAGED, KEY_REUSED, KEY_REUSED_CHANGED, REPLAYED, IdempotencyKey
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.recovery.models import Workstream, WorkstreamProgress
@@ -60,6 +62,7 @@ class Creating:
     url: Callable[[Ctx], str]
     data: Callable[[Ctx], dict]
     counted: Callable[[Ctx], int]
+    prepare: Callable[[Ctx], None] | None = None  # what must exist before the form is shown
 
 
 def _entries(ctx: Ctx, body: str) -> int:
@@ -99,6 +102,11 @@ FORMS = {
         data=lambda c: {"public_title": "Sync delayed", "impact": "minor", "public_status": "investigating",
                         "public_body": "We are looking into it."},
         counted=lambda c: count(c.app, TimelineEntry, TimelineEntry.public_status.is_not(None))),
+    "public update": Creating(
+        page=lambda c: f"/incidents/{c.ref}", url=lambda c: f"/incidents/{c.ref}/publish/update",
+        data=lambda c: {"public_status": "identified", "public_body": "We know the cause."},
+        counted=lambda c: count(c.app, TimelineEntry, TimelineEntry.public_status.is_not(None)),
+        prepare=lambda c: _publish(c)),
     "action item": Creating(
         page=lambda c: f"/incidents/{c.ref}/actions/new", url=lambda c: f"/incidents/{c.ref}/actions/new",
         data=lambda c: {"title": "Test the restore every month", "kind": "prevent",
@@ -115,6 +123,43 @@ FORMS = {
 }
 
 
+def _publish(ctx: Ctx) -> None:
+    published = ctx.client.post(f"/incidents/{ctx.ref}/publish", data=FORMS["publish to status page"].data(ctx))
+    assert published.status_code == 302
+
+
+# What a person changes before sending the same drawing of each form again (the Back button).
+CHANGED = {
+    "timeline post": ("body", "Tape 15 of 40 restored"),
+    "declare": ("title", "Photos emptied overnight"),
+    "impact update": ("customers_affected", "1377"),
+    "new workstream": ("name", "Replay the other journal"),
+    "progress (inline form)": ("note", "Second shelf"),
+    "progress (workstream page)": ("note", "Second shelf"),
+    "publish to status page": ("public_body", "We found the cause."),
+    "public update": ("public_body", "We know the cause and restore from tape."),
+    "action item": ("title", "Test the restore every week"),
+    "customer notice": ("body", "We restored most of them."),
+    "postmortem version": ("summary", "The upgrade ran without any backup at all."),
+}
+# Forms based on a version of what they change: sent again after the first save, they meet the
+# edit-conflict answer that any stale form gets.
+VERSIONED = {"impact update", "progress (inline form)", "progress (workstream page)", "postmortem version"}
+# Once published, the incident page offers the text as a public update instead.
+SHOWN_AGAIN_IN = {"publish to status page": lambda c: f"/incidents/{c.ref}/publish/update"}
+
+
+def _key_of_form(html: str, url: str) -> str:
+    """The key of the form in `html` that posts to `url` (or has no action, posting to itself)."""
+    for form in re.findall(r"<form\b.*?</form>", html, flags=re.S):
+        action = re.search(r'action="([^"]*)"', form)
+        if action is None or action.group(1) == url:
+            found = keys_in(form)
+            if found:
+                return found[0]
+    raise AssertionError(f"no form posting to {url} with a key")
+
+
 def _setup(app, client, make, form_name: str) -> Ctx:
     email = make.user(role="responder")
     assert client.post("/login", data={"email": email, "password": Factory.PASSWORD}).status_code == 302
@@ -122,6 +167,8 @@ def _setup(app, client, make, form_name: str) -> Ctx:
     ctx.ref = make.incident(by=email, title="Contacts gone")
     ctx.impact_id = make.impact(ctx.ref, by=email, affected=1000)
     ctx.ws_id = make.workstream(ctx.ref, by=email, name="Restore from tape", target=1000)
+    if FORMS[form_name].prepare:
+        FORMS[form_name].prepare(ctx)
     return ctx
 
 
@@ -155,9 +202,55 @@ def test_sending_the_same_form_twice_creates_one_and_answers_alike(app, client, 
     assert count(app, IdempotencyKey) == 1
 
 
+@pytest.mark.parametrize("form_name", FORMS)
+def test_the_same_key_with_different_text_is_refused_and_the_text_kept(app, client, make, form_name):
+    spec = FORMS[form_name]
+    ctx = _setup(app, client, make, form_name)
+    before = spec.counted(ctx)
+    key = _key_from_page(ctx, spec, spec.url(ctx))
+    data = {**spec.data(ctx), "idempotency_key": key}
+    assert client.post(spec.url(ctx), data=data).status_code == 302
+    name, typed = CHANGED[form_name]
+
+    refused = client.post(spec.url(ctx), data={**data, name: typed})
+
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert KEY_REUSED_CHANGED in html and REPLAYED not in html
+    assert typed in html  # what the person typed is still in the form
+    shown_in = SHOWN_AGAIN_IN.get(form_name, spec.url)(ctx)
+    fresh = _key_of_form(html, shown_in)
+    assert fresh != key
+    assert spec.counted(ctx) == before + 1  # the second text was not saved over or beside the first
+    assert count(app, IdempotencyKey) == 1
+
+    again = client.post(shown_in, data={**data, name: typed, "idempotency_key": fresh})
+    if form_name in VERSIONED:
+        assert KEY_REUSED_CHANGED not in again.get_data(as_text=True)
+    else:
+        assert again.status_code == 302  # sent again with the fresh key, it is saved as a new one
+        assert typed in client.get(again.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_key_stored_before_fingerprints_is_answered_as_before(app, client, make):
+    """Keys saved by the previous version carry no fingerprint: their repeat gets the first answer."""
+    spec = FORMS["timeline post"]
+    ctx = _setup(app, client, make, "timeline post")
+    key = _key_from_page(ctx, spec, spec.url(ctx))
+    first = client.post(spec.url(ctx), data={**spec.data(ctx), "idempotency_key": key})
+    with app.app_context():
+        db.session.execute(sa.update(IdempotencyKey).values(fingerprint=None))
+        db.session.commit()
+    again = client.post(spec.url(ctx), data={**spec.data(ctx), "body": "Another text", "idempotency_key": key})
+    assert (again.status_code, again.headers["Location"]) == (302, first.headers["Location"])
+    assert spec.counted(ctx) == 1 and _entries(ctx, "Another text") == 0
+
+
 def test_each_drawing_of_a_form_has_its_own_key(app, client, make):
     ctx = _setup(app, client, make, "declare")
-    for spec in FORMS.values():
+    for spec in FORMS.values():  # in order: the public update form appears once published
+        if spec.prepare:
+            spec.prepare(ctx)
         first, second = (_key_from_page(ctx, spec, spec.url(ctx)) for _ in range(2))
         assert first != second and len(first) >= 32
 
@@ -229,8 +322,9 @@ def test_keys_belong_to_one_person(app, client, make):
 COPIES = 8
 
 
-def _all_at_once(app, signed_in, url: str, data: dict) -> list:
-    """POST the same data from COPIES connections of one signed-in browser at the same moment."""
+def _all_at_once(app, signed_in, url: str, data: dict | list[dict]) -> list:
+    """POST the same data (or copy n: data[n]) from COPIES connections of one signed-in browser at
+    the same moment; the answers are (status, Location, body)."""
     clients = []
     for _ in range(COPIES):
         c = app.test_client()
@@ -243,8 +337,8 @@ def _all_at_once(app, signed_in, url: str, data: dict) -> list:
     def send(n: int) -> None:
         try:
             barrier.wait(timeout=30)
-            response = clients[n].post(url, data=data)
-            answers[n] = (response.status_code, response.headers.get("Location"))
+            response = clients[n].post(url, data=data[n] if isinstance(data, list) else data)
+            answers[n] = (response.status_code, response.headers.get("Location"), response.get_data(as_text=True))
             response.close()
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
@@ -268,9 +362,27 @@ def test_the_same_key_sent_at_once_from_many_connections_creates_one(app, client
     answers = _all_at_once(app, client, spec.url(ctx), data)
 
     assert spec.counted(ctx) == before + 1
-    assert {status for status, _ in answers} == {302}
-    assert len({location for _, location in answers}) == 1  # every copy is sent to the same place
+    assert {status for status, _, _ in answers} == {302}
+    assert len({location for _, location, _ in answers}) == 1  # every copy is sent to the same place
     assert count(app, IdempotencyKey) == 1
+
+
+def test_one_key_sent_at_once_with_different_texts_saves_one_and_refuses_the_rest(app, client, make):
+    spec = FORMS["timeline post"]
+    ctx = _setup(app, client, make, "timeline post")
+    key = _key_from_page(ctx, spec, spec.url(ctx))
+    texts = [f"Shelf {n} of {COPIES} restored" for n in range(COPIES)]
+
+    answers = _all_at_once(app, client, spec.url(ctx),
+                           [{**spec.data(ctx), "body": text, "idempotency_key": key} for text in texts])
+
+    saved = [text for text in texts if _entries(ctx, text) == 1]
+    assert len(saved) == 1 and sum(_entries(ctx, text) for text in texts) == 1
+    for text, (status, _, body) in zip(texts, answers):
+        if text in saved:
+            assert status == 302
+        else:  # the losers are told their text was not saved, and get it back: not "already saved"
+            assert status == 422 and KEY_REUSED_CHANGED in body and text in body
 
 
 def test_prune_forgets_old_keys_and_keeps_recent_ones(app, client, make, runner):

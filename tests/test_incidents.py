@@ -375,7 +375,7 @@ def test_detail_shows_state_people_and_timeline(app, client, auth, make):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert ref in html and "Contacts lost after sync" in html
-    assert "status-recovering" in html and "sev-sev1" in html
+    assert 'class="badge status tone-info">Recovering<' in html and "sev-sev1" in html
     assert "personal data" in html and "Contacts" in html
     with app.app_context():
         commander_name = db.session.scalar(select(User.name).where(User.email == email))
@@ -548,6 +548,23 @@ def test_edit_changes_owners_and_details_with_timeline_entries(app, client, auth
     # Only what was edited is reported; untouched fields (times shown to the minute) are not.
     assert detail_entry[0]["body"] == ("Details changed:\n\n"
                                        "- Title: Tasks missing → **Tasks missing for 2% of users**")
+
+
+def test_handing_command_between_two_other_people_is_saved(app, client, auth, make):
+    """Neither the old nor the new commander is the editor: the change must still be saved."""
+    editor = auth.as_role("responder")
+    first, second = make.user(name="Ada First"), make.user(name="Bo Second")
+    ref = make.incident(by=editor)
+    form = read_form(client.get(f"/incidents/{ref}/edit").get_data(as_text=True))
+    form["commander"] = str(make.user_id(first))
+    assert client.post(f"/incidents/{ref}/edit", data=form).status_code == 302
+    form = read_form(client.get(f"/incidents/{ref}/edit").get_data(as_text=True))
+    form["commander"] = str(make.user_id(second))
+
+    assert client.post(f"/incidents/{ref}/edit", data=form).status_code == 302
+
+    assert incident_row(app, ref)["commander_id"] == make.user_id(second)
+    assert "Incident commander: Ada First → **Bo Second**" in timeline_rows(app, ref)[-1]["body"]
 
 
 def test_saving_an_unchanged_form_changes_nothing(app, client, auth, make):

@@ -69,8 +69,8 @@ def test_notices_contain_no_internal_content_in_html_text_or_pdf(leak_world, cli
     app, markers, public_id = leak_world
     with app.app_context():
         comms = db.session.scalar(select(User).where(User.email.like("leak%comms%")))
-        reference = db.session.scalar(select(Incident.reference).where(Incident.public_id == public_id))
-        comms_email = comms.email
+        incident = db.session.scalar(select(Incident).where(Incident.public_id == public_id))
+        reference, comms_email, commander_email = incident.reference, comms.email, incident.commander.email
     assert client.post("/login", data={"email": comms_email, "password": Factory.PASSWORD}).status_code == 302
 
     outputs = {}
@@ -82,7 +82,12 @@ def test_notices_contain_no_internal_content_in_html_text_or_pdf(leak_world, cli
             assert subject == "Contacts are not syncing"
         assert "We have found the cause and are restoring contacts." in body
         assert "500" in body and "Contacts" in body
-        assert client.post(notice_url(reference, notice_id) + "/approve", data={"version": "1"}).status_code == 302
+        # A second person approves: the commander, not the comms lead who wrote it.
+        approver = app.test_client()
+        assert approver.post("/login", data={"email": commander_email,
+                                             "password": Factory.PASSWORD}).status_code == 302
+        assert approver.post(notice_url(reference, notice_id) + "/approve",
+                             data={"version": "1"}).status_code == 302
         assert client.post(notice_url(reference, notice_id) + "/release",
                            data={"version": "1", "channel": "email"}).status_code == 302
         base = notice_url(reference, notice_id) + "/v1"
@@ -182,6 +187,63 @@ def test_only_comms_lead_or_commander_approve_and_only_approved_versions_go_out(
     assert client.post(url + "/approve", data={"version": "1"}).status_code == 409  # not the latest
 
 
+def make_myself_comms_lead(client, reference: str, user_id: int, commander_id: int) -> None:
+    """Take the comms lead role on the incident's edit page (the commander stays)."""
+    page = client.get(f"/incidents/{reference}/edit").get_data(as_text=True)
+    form = {name: re.search(rf'name="{name}"[^>]*value="([^"]*)"', page).group(1)
+            for name in ("version", "title", "declared_at")}
+    form.update(severity="SEV2", summary="", commander=str(commander_id), comms_lead=str(user_id), executive="0")
+    response = client.post(f"/incidents/{reference}/edit", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def test_making_yourself_comms_lead_does_not_let_you_approve(app, client, auth, make, story):
+    """#18: a responder who is neither comms lead nor commander is refused, makes themselves comms
+    lead, and is still refused: the roles that count are those held when the version was saved."""
+    reference, commander, comms = story
+    notice_id = make.notice(reference, by=comms)
+    url = notice_url(reference, notice_id)
+    sneaky = auth.as_role("responder")
+    assert client.post(url + "/approve", data={"version": "1"}).status_code == 403
+    make_myself_comms_lead(client, reference, make.user_id(sneaky), make.user_id(commander))
+    with app.app_context():
+        assert get_incident(session=db.session, reference=reference).comms_lead.email == sneaky
+
+    refused = client.post(url + "/approve", data={"version": "1"})
+    assert refused.status_code == 403
+    assert "not the communications lead or incident commander when version 1 was saved" in \
+        refused.get_data(as_text=True)
+    assert "ask Casey Commander to approve it" in refused.get_data(as_text=True)
+    # Nor by writing a version of their own: its author never approves it.
+    assert client.post(url + "/edit", data={"version": "1", "subject": "Sneaky", "body": "All is well."}
+                       ).status_code == 302
+    own = client.post(url + "/approve", data={"version": "2"})
+    assert own.status_code == 403
+    assert "You wrote version 2, so someone else must approve it: ask Casey Commander" in own.get_data(as_text=True)
+    assert "You wrote version 2" in client.get(url).get_data(as_text=True)  # said before anyone tries
+    assert client.post(url + "/release", data={"version": "2", "channel": "email"}).status_code == 422
+    with app.app_context():
+        assert db.session.scalars(select(NoticeVersion.approved_at)
+                                  .where(NoticeVersion.notice_id == notice_id)).all() == [None, None]
+
+
+def test_the_comms_lead_cannot_approve_their_own_version_and_the_commander_can(app, client, auth, make, story):
+    reference, commander, comms = story
+    notice_id = make.notice(reference, by=comms)
+    url = notice_url(reference, notice_id)
+    auth.login(comms)
+    refused = client.post(url + "/approve", data={"version": "1"})
+    assert refused.status_code == 403
+    assert "You wrote version 1, so someone else must approve it: ask Casey Commander" in \
+        refused.get_data(as_text=True)
+    auth.logout()
+    auth.login(commander)
+    assert client.post(url + "/approve", data={"version": "1"}).status_code == 302
+    with app.app_context():
+        version = db.session.scalar(select(NoticeVersion).where(NoticeVersion.notice_id == notice_id))
+        assert (version.approved_by.email, version.author.email) == (commander, comms)
+
+
 def test_plain_text_and_pdf_read_well(app, client, auth, make, story):
     reference, commander, comms = story
     auth.login(comms)
@@ -228,7 +290,7 @@ def test_cli_renders_the_latest_approved_customer_notice_or_explains_why_not(app
 
         incident = get_incident(session=db.session, reference=reference)
         notice = db.session.get(Notice, notice_id)
-        service.approve(session=db.session, actor=db.session.scalar(select(User).where(User.email == comms)),
+        service.approve(session=db.session, actor=db.session.scalar(select(User).where(User.email == commander)),
                         incident=incident, notice=notice, number=1)
         db.session.commit()
     result = runner.invoke(args=["report", "pdf", reference, "--kind", "notice", "-o", str(out)])

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from incidents.extensions import db
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
-from incidents.postmortem.document import add_business_days, due_date
+from incidents.postmortem.due import add_business_days, due_date
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.models import Postmortem, PostmortemHistoryError, PostmortemVersion
 from incidents.timeline.models import TimelineEntry
@@ -169,6 +169,22 @@ def test_review_workflow_end_to_end(app, client, auth, make):
     assert stored(app, ref)["status"] is PostmortemStatus.published
     page = client.get(f"/incidents/{ref}/postmortem").get_data(as_text=True)
     assert "Published by" in page and "Approved by" in page
+
+
+def test_a_writer_who_names_themselves_reviewer_cannot_approve_their_text(app, client, auth, make):
+    """#18: the two-person rule holds for postmortems too."""
+    author = auth.as_role("responder")
+    ref = make.incident(by=author)
+    _reviewer_client, reviewer = signed_in(app, make)
+    assert save(client, ref, 0, summary="Storage upgrade without a fresh backup.").status_code == 302
+    for email in (author, reviewer):
+        assert client.post(f"/incidents/{ref}/postmortem/reviewers", data={"email": email}).status_code == 302
+    assert client.post(f"/incidents/{ref}/postmortem/submit",
+                       data={"version": stored(app, ref)["version"]}).status_code == 302
+    page = client.get(client.post(f"/incidents/{ref}/postmortem/review", data={
+        "version": stored(app, ref)["version"], "decision": "approve"}).headers["Location"]).get_data(as_text=True)
+    assert "You wrote this version; another reviewer needs to approve it." in flashes(page)
+    assert stored(app, ref)["status"] is PostmortemStatus.in_review
 
 
 def test_reviewer_can_send_it_back_with_a_reason(app, client, auth, make):

@@ -3,6 +3,8 @@ shown as a page instead of a server error."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 from datetime import date, timedelta
 
 import pypdf
@@ -87,6 +89,21 @@ def test_executive_pdf_shows_the_figures_owners_and_sections_without_a_postmorte
     assert "/StructTreeRoot" in reader.trailer["/Root"]  # tagged (PDF/UA)
 
 
+def test_executive_report_prints_the_audit_head_at_generation(app, client, auth, incident):
+    """#18: a copy of the audit head outside the database, to check later with `audit verify --expect`."""
+    from incidents.audit.models import AuditEvent
+
+    reference, *_ = incident
+    auth.as_role("viewer")
+    with app.app_context():
+        head = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+        db.session.remove()
+    html = client.get(f"/incidents/{reference}/reports/executive").get_data(as_text=True)
+    assert f'<code class="audit-head">{head}</code>' in html
+    _reader, text = read(client.get(f"/incidents/{reference}/reports/executive.pdf").data)
+    assert head in "".join(text.split())
+
+
 def test_executive_report_carries_the_postmortem_and_action_items(app, client, auth, make, incident):
     reference, commander, _comms, owner = incident
     make.postmortem(reference, by=commander, sections={
@@ -127,6 +144,63 @@ def test_a_render_that_fails_shows_a_page_not_a_server_error(app, client, auth, 
     assert response.status_code == 503
     page = response.get_data(as_text=True)
     assert "The PDF could not be made" in page and "longer than" in page and "Traceback" not in page
+
+
+def test_more_pdfs_at_once_than_the_cap_get_503_with_retry_after_and_healthz_answers(
+        app, client, auth, make, incident, monkeypatch):
+    """Ten executive reports asked for at once used to hold every server thread; now at most
+    PDF_MAX_CONCURRENT_RENDERS render (really, in the child process) and the rest are told to come
+    back, so the threads are free for everyone else."""
+    import incidents.reports.views as report_views
+    reference, commander, *_ = incident
+    notice_id = make.notice(reference, by=commander)
+    app.config.update(PDF_MAX_CONCURRENT_RENDERS=2, PDF_RENDER_WAIT_SECONDS=0.2)
+    auth.as_role("viewer")
+    # The renders that got a slot wait at a gate (then render for real), so the test decides when
+    # they finish instead of guessing how long a render takes.
+    gate, inside, lock = threading.Event(), [], threading.Lock()
+    real_render = report_views.render_pdf
+
+    def gated_render(*args, **kwargs):
+        with lock:
+            inside.append(1)
+        assert gate.wait(timeout=120)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(report_views, "render_pdf", gated_render)
+    url = f"/incidents/{reference}/reports/executive.pdf?timeline=all"
+    answers: list = []
+
+    def fetch() -> None:
+        other = app.test_client()
+        other.set_cookie("session", client.get_cookie("session").value)
+        response = other.get(url)
+        answers.append((response.status_code, response.headers.get("Retry-After"), response.mimetype,
+                        response.get_data(as_text=response.mimetype != "application/pdf")))
+
+    threads = [threading.Thread(target=fetch) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while len(answers) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        refused = list(answers)
+        assert len(refused) == 8 and len(inside) == 2  # two render, eight are turned away at once
+        for status, retry_after, _mimetype, page in refused:
+            assert status == 503 and int(retry_after) > 0
+            assert "Too many PDFs are being made right now" in page and "try the download again" in page
+        # While both slots are taken: the server still answers, and notices share the same cap.
+        assert client.get("/healthz").status_code == 200
+        notice = client.get(f"/incidents/{reference}/notices/{notice_id}/v1.pdf")
+        assert notice.status_code == 503 and notice.headers["Retry-After"]
+    finally:
+        gate.set()
+        for thread in threads:
+            thread.join(timeout=120)
+    rendered = answers[8:]
+    assert [(status, mimetype) for status, _r, mimetype, _p in rendered] == [(200, "application/pdf")] * 2
+    assert client.get(f"/incidents/{reference}/notices/{notice_id}/v1.pdf").status_code == 200  # slots freed
 
 
 def test_cli_writes_the_executive_report(runner, incident, tmp_path):

@@ -226,7 +226,8 @@ def test_headers(client, published):
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
-    assert response.headers["Last-Modified"] == "Sun, 01 Mar 2026 09:30:15 GMT"
+    # T0 is 09:30:15.123456, long settled: the date is rounded UP, so it never precedes a change.
+    assert response.headers["Last-Modified"] == "Sun, 01 Mar 2026 09:30:16 GMT"
     etag = response.headers["ETag"]
     assert etag.startswith('"') and not etag.startswith("W/")
     assert "Set-Cookie" not in response.headers  # shared caches may keep it
@@ -257,6 +258,30 @@ def test_a_new_publish_ends_the_304s(client, published):
     assert client.get(API + "summary.json", headers={"If-Modified-Since": modified}).status_code == 200
     assert client.get(API + "summary.json",
                       headers={"If-None-Match": after.headers["ETag"]}).status_code == 304
+
+
+def test_two_publishes_in_one_second_reach_a_poller_that_sends_only_if_modified_since(client, published):
+    now = datetime.now(timezone.utc)
+    published.changed = now.replace(microsecond=100_000)
+    first = client.get(API + "summary.json")
+    assert first.status_code == 200
+    published.changed = now.replace(microsecond=900_000)  # the second publish, in the same second
+
+    again = client.get(API + "summary.json", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+
+    assert again.status_code == 200  # before: 304, and the poller kept the first publish
+    assert again.get_json()["page"]["updated_at"].endswith(".900Z")
+    # A date from the future is invalid (RFC 9110): it must not freeze the poller either.
+    future = format_datetime(now + timedelta(days=1), usegmt=True)
+    assert client.get(API + "summary.json", headers={"If-Modified-Since": future}).status_code == 200
+
+
+def test_a_settled_last_modified_gets_304_until_the_next_publish(client, published):
+    first = client.get(API + "summary.json")  # T0 is long past: nothing more can land in its second
+    since = {"If-Modified-Since": first.headers["Last-Modified"]}
+    assert client.get(API + "summary.json", headers=since).status_code == 304
+    published.changed = datetime.now(timezone.utc)  # the next publish
+    assert client.get(API + "summary.json", headers=since).status_code == 200
 
 
 def test_renders_once_per_published_change(client, published):

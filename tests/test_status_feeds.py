@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 import feedparser
 import pytest
 
-from incidents.status import feeds, public
+from incidents.status import feeds, models, public
 from incidents.status.public import PublicIncident, PublicPage, PublicUpdate, PublicView
 from tests.live_server import serve_in_thread
 
@@ -76,7 +76,7 @@ def test_update_trail_is_statuspage_layout_newest_first_with_update_labels():
 
 
 def test_labels_title_case_every_status_and_update_for_unchanged_status():
-    trail = incident("x", "x", [(s, s) for s in public.INCIDENT_STATUSES] + [("postmortem", "again")])
+    trail = incident("x", "x", [(s, s) for s in models.PUBLIC_STATUSES] + [("postmortem", "again")])
     assert feeds.update_labels(trail.updates) == [
         "Update", "Postmortem", "Resolved", "Monitoring", "Identified", "Investigating"]
 

@@ -233,3 +233,23 @@ def test_public_html_is_cached_until_something_is_published(app, runner, client)
         db.session.commit()
     after = client.get("/status/", headers={"If-None-Match": first.headers["ETag"]})
     assert after.status_code == 200 and after.headers["ETag"] != first.headers["ETag"]
+
+
+def test_a_poller_using_if_modified_since_sees_an_update_posted_right_after_the_publish(app, client, auth, make):
+    """Publishing and the first public update usually land within one second: a poller that sends
+    back the Last-Modified of the first must get the second, not a 304."""
+    responder = auth.as_role("responder")
+    reference = make.incident(by=responder, title="Internal title")
+    assert client.post(f"/incidents/{reference}/publish", data={
+        "public_title": "Contacts not syncing", "impact": "major", "public_status": "investigating",
+        "public_body": "We are investigating."}).status_code == 302
+    poller = app.test_client()
+    first = poller.get("/status/api/v2/incidents.json")
+    assert first.status_code == 200 and "We are investigating." in first.get_data(as_text=True)
+
+    assert client.post(f"/incidents/{reference}/publish/update", data={
+        "public_status": "identified", "public_body": "We found the cause."}).status_code == 302
+    again = poller.get("/status/api/v2/incidents.json",
+                       headers={"If-Modified-Since": first.headers["Last-Modified"]})
+
+    assert again.status_code == 200 and "We found the cause." in again.get_data(as_text=True)

@@ -1,13 +1,13 @@
 """Forms for action items: adding one, changing it, and moving its status."""
 from __future__ import annotations
 
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
 from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
 from incidents.idempotency import IdempotentFormMixin
-from incidents.forms import BaseForm, options
+from incidents.forms import BaseForm, MarkdownField, options
 
 KIND_HINTS = {
     "prevent": "Prevent: stop it happening again",
@@ -59,6 +59,6 @@ class ActionStatusForm(BaseForm):
                                        NumberRange(min=1, max=2**31 - 1, message="The form is damaged; reload the page.")])
     status = SelectField("New status", choices=options((s.value, s.label) for s in ActionStatus),
                          validators=[DataRequired("Choose a status.")])
-    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)],
+    reason = MarkdownField("Reason", validators=[Optional(), Length(max=2000)],
                            description="Required for won't do: why it will not be done.",
                            render_kw={"rows": 2})

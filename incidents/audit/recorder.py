@@ -30,7 +30,7 @@ from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import MANYTOONE
 
-from incidents.audit.chain import event_hash
+from incidents.audit.chain import event_hash, hmac_key
 from incidents.audit.models import GENESIS, AuditEvent
 
 EXCLUDED_TABLES = {"audit_event", "login_session", "idempotency_key", "reference_counter"}
@@ -270,6 +270,7 @@ def _append(session: Session) -> None:
     fallback = "anonymous" if has_request_context() else "system"
     previous = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
     now = datetime.now(timezone.utc)  # the real time, even while a demo replays a story's clock
+    key = hmac_key()
     for change in pending:
         row = AuditEvent(occurred_at=now, actor_id=change["actor_id"],
                          actor=labels.get(change["actor_id"], fallback)[:254], action=change["action"],
@@ -277,7 +278,7 @@ def _append(session: Session) -> None:
                          entity_id=(change["entity_id"] or None) and change["entity_id"][:100],
                          incident_id=change["incident_id"], before=_dump(change["before"]),
                          after=_dump(change["after"]), remote_addr=change["remote_addr"], prev_hash=previous)
-        row.hash = event_hash(row)
+        row.hash = event_hash(row, key)
         previous = row.hash
         session.add(row)
     session.flush()

@@ -1,18 +1,18 @@
 """People who use the tracker, and the login sessions they hold."""
 from __future__ import annotations
 
-import enum
 import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, Index, String, false, text
+from sqlalchemy import ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.db import UTCDateTime, db, utcnow
+from incidents.db import UTCDateTime, db, enum_column, utcnow
+from incidents.enums import LabelledEnum
 
 
-class Role(enum.Enum):
+class Role(LabelledEnum):
     """What a person may do. Each role includes everything of the roles before it."""
 
     viewer = "viewer"
@@ -23,10 +23,6 @@ class Role(enum.Enum):
     def rank(self) -> int:
         return list(Role).index(self)
 
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
 
 class User(UserMixin, db.Model):
     __tablename__ = "user"
@@ -35,10 +31,7 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, name="user_role", native_enum=False, length=20, validate_strings=True,
-             create_constraint=True)
-    )
+    role: Mapped[Role] = enum_column(Role, name="user_role")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -56,6 +49,14 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role.value}>"
+
+    # Flask-Login's UserMixin compares people by get_id(), which is the *session token* here (see
+    # below) and None for everyone but the signed-in person: any two other people would compare
+    # equal, and "commander: A → B" would look like no change. A row is one object per session
+    # (SQLAlchemy's identity map), so identity is the right equality.
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
 
 
 def new_session_token() -> str:

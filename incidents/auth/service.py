@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -15,9 +17,29 @@ from incidents.errors import DomainError
 
 MIN_PASSWORD_LENGTH = 10
 
-# Checked when the e-mail is unknown, so that case costs the same hashing work as a wrong
-# password and the response time does not reveal which accounts exist.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-just-timing")
+
+@lru_cache(maxsize=4)
+def _dummy_hash(method: str | None) -> str:
+    """Checked when the e-mail is unknown, so that case costs the same hashing work as a wrong
+    password (same method and cost) and the response time does not reveal which accounts exist."""
+    return _generate(method, "not-a-real-password-just-timing")
+
+
+def _hash_method() -> str | None:
+    return current_app.config.get("PASSWORD_HASH_METHOD") if has_app_context() else None
+
+
+def _generate(method: str | None, password: str) -> str:
+    return generate_password_hash(password, method=method) if method else generate_password_hash(password)
+
+
+def hash_password(password: str) -> str:
+    """A salted hash of `password`: Werkzeug's default (scrypt), unless the app says otherwise.
+
+    Only the test suite says otherwise (`PASSWORD_HASH_METHOD`): it creates thousands of accounts,
+    and scrypt's deliberate cost would be most of its run time.
+    """
+    return _generate(_hash_method(), password)
 
 
 class AccountError(DomainError):
@@ -44,7 +66,7 @@ def create_user(*, session: Session, email: str, password: str, role: Role, name
         raise AccountError(f"An account for {email} already exists.")
     check_password_strength(password)
     user = User(email=email, name=name.strip() or email.split("@")[0], role=role,
-                password_hash=generate_password_hash(password))
+                password_hash=hash_password(password))
     session.add(user)
     session.flush()
     return user
@@ -84,7 +106,7 @@ def change_role(*, session: Session, user: User, role: Role, active: bool | None
 def set_password(*, session: Session, user: User, password: str) -> None:
     """Change a password and sign the user out everywhere."""
     check_password_strength(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     revoke_all_sessions(session=session, user=user)
 
 
@@ -92,7 +114,7 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
     """The active user with these credentials, or None; takes the same time either way."""
     user = get_by_email(session=session, email=email)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(_hash_method()), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None

@@ -9,7 +9,12 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+
+from incidents.audit.chain import hmac_key
+from incidents.audit.chain import verify as verify_chain
+from incidents.audit.models import AuditEvent
 
 from incidents.backup import service
 from incidents.backup.errors import BackupError
@@ -21,6 +26,32 @@ backup_cli = AppGroup("backup", help="Back up the tracker's database, verify a b
 
 def _database_url() -> str:
     return current_app.config["SQLALCHEMY_DATABASE_URI"]
+
+
+AUDIT_HEAD = "audit-head.txt"
+
+
+def _audit_head() -> str | None:
+    """The newest audit hash now: read before the dump, so the backup holds that event."""
+    head = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    db.session.remove()  # no open read transaction while the dump runs
+    return head
+
+
+def _check_audit_head(folder: Path) -> bool:
+    """The live audit chain must still contain the head written beside the backup."""
+    path = folder / AUDIT_HEAD
+    if not path.is_file():
+        click.echo(f"  {'SKIPPED':8}  audit head: no {AUDIT_HEAD} in this backup")
+        return True
+    head = path.read_text(encoding="utf-8").strip()
+    verdict = verify_chain(session=db.session, key=hmac_key(), expect=head)
+    db.session.remove()
+    if verdict.ok:
+        click.echo(f"  {'OK':8}  the live audit log still contains the backup's audit head {head}")
+        return True
+    click.echo(f"  {'MISMATCH':8}  live audit log: {verdict.problem}")
+    return False
 
 
 def _code_revision() -> str:
@@ -39,14 +70,20 @@ def create(path: Path | None) -> None:
     """
     folder = path or service.default_folder(Path(current_app.instance_path))
     started = time.monotonic()
+    head = _audit_head()
     try:
         manifest = service.create_backup(database_url=_database_url(), folder=folder)
     except BackupError as error:
         raise click.ClickException(f"Backup not made: {error}") from error
+    if head:
+        (folder / AUDIT_HEAD).write_text(head + "\n", encoding="utf-8")
     click.echo(f"Backup written to {folder}")
     click.echo(f"  {manifest.backend}, schema revision {manifest.alembic_revision}, taken {manifest.created_at}")
     click.echo(f"  {len(manifest.tables)} tables, {manifest.total_rows} rows, "
                f"{manifest.dump_bytes} bytes ({time.monotonic() - started:.1f} s)")
+    if head:
+        click.echo(f"  audit head {head} (in {AUDIT_HEAD}: keep a copy elsewhere; "
+                   f"flask --app app audit verify --expect {head})")
     click.echo(f"Check it restores: flask --app app backup verify {folder}")
 
 
@@ -71,9 +108,11 @@ def verify(path: Path, scratch_url: str | None) -> None:
     if result.problem:
         click.echo(f"  {'FAILED':8}  restore into a scratch database: {result.problem}")
     _print_checks(result.checks)
-    if not result.ok:
+    audit_ok = _check_audit_head(path)
+    if not result.ok or not audit_ok:
         bad = sum(not check.ok for check in result.checks)
         reasons = [f"{bad} table(s) differ"] if bad else []
+        reasons += [] if audit_ok else ["the live audit log no longer contains the backup's audit head"]
         reasons += [] if result.file_ok else ["the dump file is damaged"]
         reasons += ["it could not be restored"] if result.problem else []
         raise click.ClickException(f"Backup FAILED verification: {', '.join(reasons)}.")

@@ -1,11 +1,11 @@
 """The impact update form: customer counts and one row of record counts per data category."""
 from __future__ import annotations
 
-from wtforms import IntegerField, TextAreaField
+from wtforms import IntegerField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import HiddenInput, NumberInput
 
-from incidents.forms import BaseForm, UTCDateTimeField
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField
 from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.models import ImpactUpdate
 from incidents.impact.service import CategoryCounts, CustomerCounts
@@ -64,7 +64,7 @@ class ImpactForm(IdempotentFormMixin, BaseForm):
     customers_notified = CountField("Notified", required=True)
     as_of = UTCDateTimeField("As of", validators=[Optional()],
                              description="UTC; when these figures were true. Leave empty for now.")
-    note = TextAreaField("Note (optional, goes on the timeline)", validators=[Optional(), Length(max=MAX_NOTE)],
+    note = MarkdownField("Note (optional, goes on the timeline)", validators=[Optional(), Length(max=MAX_NOTE)],
                          render_kw={"rows": 3, "placeholder": "Where the figures come from, what changed"})
 
     categories: list[str] = []

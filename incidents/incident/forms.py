@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from wtforms import (BooleanField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField)
+                     StringField, )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from incidents.db import utcnow
-from incidents.forms import BaseForm, options, UTCDateTimeField
+from incidents.forms import BaseForm, MarkdownField, options, UTCDateTimeField
 from incidents.idempotency import IdempotentFormMixin
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
 
@@ -39,7 +39,7 @@ class DeclareForm(IdempotentFormMixin, BaseForm):
     data_categories = MultiCheckboxField("Data affected (if known)", choices=CATEGORY_CHOICES,
                                          validators=[Optional()])
     personal_data = BooleanField("Personal data may be involved")
-    summary = TextAreaField("First notes (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)])
+    summary = MarkdownField("First notes (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)])
 
 
 class OwnerChoiceField(SelectField):
@@ -53,7 +53,7 @@ class EditForm(BaseForm):
     version = _version_field()
     title = StringField("Title", validators=[DataRequired("Give the incident a title."), Length(max=200)])
     severity = SelectField("Severity", choices=SEVERITY_CHOICES, validators=[DataRequired()])
-    summary = TextAreaField("Summary (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)],
+    summary = MarkdownField("Summary (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)],
                             render_kw={"rows": 10})
     data_categories = MultiCheckboxField("Data categories affected", choices=CATEGORY_CHOICES,
                                          validators=[Optional()])
@@ -108,4 +108,4 @@ class StatusForm(BaseForm):
     version = _version_field()
     status = SelectField("New status", choices=options((s.value, s.label) for s in Status),
                          validators=[DataRequired("Choose the new status.")])
-    note = TextAreaField("Why (optional, goes on the timeline)", validators=[Optional(), Length(max=MAX_TEXT)])
+    note = MarkdownField("Why (optional, goes on the timeline)", validators=[Optional(), Length(max=MAX_TEXT)])

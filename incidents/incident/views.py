@@ -21,7 +21,7 @@ from incidents.recovery.chart import recovery_chart
 from incidents.recovery.service import flags_for, objectives_for, workstreams_for
 from incidents.timeline.forms import EntryForm
 from incidents.actions.service import action_items_for
-from incidents.postmortem.document import due_flags, due_item
+from incidents.postmortem.due import due_flags, due_item
 from incidents.postmortem.service import postmortem_for
 from incidents.timeline.page import timeline_page
 

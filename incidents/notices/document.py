@@ -115,7 +115,7 @@ class _TextWriter(HTMLParser):
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             self.heading = tag
         elif tag in ("ul", "ol"):
-            self.lists.append([tag, int(dict(attrs).get("start") or 1) - 1])
+            self.lists.append([tag, _list_start(dict(attrs).get("start")) - 1])
         elif tag == "a":
             self.href = dict(attrs).get("href")
             self.link_text = []
@@ -172,6 +172,12 @@ class _TextWriter(HTMLParser):
             else:
                 out.append(block)
         return "\n\n".join(out)
+
+
+def _list_start(value: str | None) -> int:
+    """The number an <ol> starts at; 1 when the value is not a plain number (older stored HTML)."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else 1
 
 
 def html_to_text(html: str) -> str:

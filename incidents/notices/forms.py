@@ -1,12 +1,12 @@
 """Forms for drafting, approving and releasing notices."""
 from __future__ import annotations
 
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.widgets import HiddenInput
 
 from incidents.idempotency import IdempotentFormMixin
-from incidents.forms import BaseForm, options
+from incidents.forms import BaseForm, MarkdownField, options
 from incidents.notices.models import Audience, Channel
 from incidents.notices.service import BODY_MAX, SUBJECT_MAX
 
@@ -24,7 +24,7 @@ def _version_field():
 class NoticeTextForm(IdempotentFormMixin, BaseForm):
     subject = StringField("Subject", validators=[DataRequired("Give the notice a subject line."),
                                                  Length(max=SUBJECT_MAX)])
-    body = TextAreaField("Notice", validators=[DataRequired("Write the notice."), Length(max=BODY_MAX)],
+    body = MarkdownField("Notice", validators=[DataRequired("Write the notice."), Length(max=BODY_MAX)],
                          render_kw={"rows": 24},
                          description="Markdown: ## headings, - lists, **bold**, | tables |. Readers see "
                                      "exactly this: no internal names, notes or references.")

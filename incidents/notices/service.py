@@ -33,9 +33,38 @@ class NoticeConflict(NoticeError):
     """Someone saved a newer version while this one was being edited."""
 
 
+class ApprovalRefused(NoticeError):
+    """The actor holds an approving role but may not approve this version (two-person rule)."""
+
+
 def may_approve(user: User, incident: Incident) -> bool:
     """Only the incident's communications lead or incident commander approve notices."""
     return user.id is not None and user.id in (incident.comms_lead_id, incident.commander_id)
+
+
+def _new_version(*, incident: Incident, actor: User, number: int, subject: str, body: str,
+                 **where) -> NoticeVersion:
+    """A version that remembers who could approve it when it was written (see `approval_refusal`)."""
+    return NoticeVersion(number=number, subject=subject, body=body, body_html=str(render_markdown(body)),
+                         author=actor, created_at=utcnow(), comms_lead_id=incident.comms_lead_id,
+                         commander_id=incident.commander_id, **where)
+
+
+def approval_refusal(*, user: User, version: NoticeVersion) -> str | None:
+    """Why `user` may not approve `version` (None when they may): a second person approves, and
+    only someone who was comms lead or commander when the text was saved."""
+    holders = {version.comms_lead_id: version.comms_lead, version.commander_id: version.commander}
+    others = [u.display for uid, u in holders.items()
+              if uid is not None and u is not None and uid not in (user.id, version.author_id)]
+    ask = (f"ask {' or '.join(others)} to approve it" if others else
+           "nobody else held the comms lead or commander role then: once the roles are settled, have "
+           "one of them save a new version for the other to approve")
+    if version.author_id == user.id:
+        return f"You wrote version {version.number}, so someone else must approve it: {ask}."
+    if user.id not in holders:
+        return (f"You were not the communications lead or incident commander when version "
+                f"{version.number} was saved, so you cannot approve it: {ask}.")
+    return None
 
 
 def draft_for(*, session: Session, incident: Incident, audience: Audience) -> tuple[str, str]:
@@ -96,10 +125,9 @@ def create_notice(*, session: Session, actor: User, incident: Incident, audience
                   subject: str, body: str) -> Notice:
     """Start a notice to `audience` with its first version (a draft)."""
     subject, body = _check_text(subject, body)
-    now = utcnow()
-    notice = Notice(incident_id=incident.id, audience=audience, created_at=now, created_by=actor)
-    notice.versions.append(NoticeVersion(number=1, subject=subject, body=body,
-                                         body_html=str(render_markdown(body)), author=actor, created_at=now))
+    first = _new_version(incident=incident, actor=actor, number=1, subject=subject, body=body)
+    notice = Notice(incident_id=incident.id, audience=audience, created_at=first.created_at, created_by=actor)
+    notice.versions.append(first)
     session.add(notice)
     session.flush()
     add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication,
@@ -118,8 +146,8 @@ def save_version(*, session: Session, actor: User, incident: Incident, notice: N
     if (subject, body) == (latest.subject, latest.body):
         raise NoticeError("Nothing changed since the last version.", field="body")
     # Built by id, not through `notice.versions`, so it reaches the database inside the savepoint.
-    version = NoticeVersion(notice_id=notice.id, number=latest.number + 1, subject=subject, body=body,
-                            body_html=str(render_markdown(body)), author=actor, created_at=utcnow())
+    version = _new_version(incident=incident, actor=actor, number=latest.number + 1, subject=subject,
+                           body=body, notice_id=notice.id)
     try:
         # Two saves on top of the same version collide on (notice, number): the second is a conflict.
         with session.begin_nested():
@@ -134,15 +162,20 @@ def save_version(*, session: Session, actor: User, incident: Incident, notice: N
 
 
 def approve(*, session: Session, actor: User, incident: Incident, notice: Notice, number: int) -> NoticeVersion:
-    """Approve the latest version. Only the comms lead or incident commander may."""
+    """Approve the latest version: the comms lead or incident commander, who held that role when
+    the version was saved and did not write it."""
     if not may_approve(actor, incident):
-        raise NoticeError("Only the incident's communications lead or incident commander can approve notices.")
+        raise ApprovalRefused("Only the incident's communications lead or incident commander can approve "
+                              "notices.")
     version = get_version(notice=notice, number=number)
     if version.number != notice.latest.number:
         raise NoticeConflict(f"Version {notice.latest.number} was saved after the one you approved; "
                              "read it, then approve that one.")
     if version.approved_at is not None:
         raise NoticeError(f"Version {version.number} is already approved.")
+    refusal = approval_refusal(user=actor, version=version)
+    if refusal:
+        raise ApprovalRefused(refusal)
     version.approved_by, version.approved_at = actor, utcnow()
     session.flush()
     add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication,

@@ -14,6 +14,7 @@ from incidents.notices import service
 from incidents.notices.document import document_for, notice_html, notice_pdf, notice_text
 from incidents.notices.forms import ApproveForm, EditNoticeForm, NewNoticeForm, ReleaseForm
 from incidents.notices.models import Audience, Channel
+from incidents.reports.capacity import render_slot
 from incidents.reports.render import RenderError
 from incidents.reports.views import pdf_response, render_failed
 
@@ -85,9 +86,11 @@ def detail(reference: str, notice_id: int):
 def _render_detail(incident, notice, *, release_form=None, code: int = 200):
     latest = notice.latest
     approved = notice.approved
+    may_approve = service.may_approve(current_user, incident)
     return render_template(
         "notices/detail.html", incident=incident, notice=notice, latest=latest, approved=approved,
-        may_approve=service.may_approve(current_user, incident),
+        may_approve=may_approve,
+        approval_refusal=may_approve and service.approval_refusal(user=current_user, version=latest),
         approve_form=ApproveForm(formdata=None, version=latest.number),
         release_form=release_form or ReleaseForm(formdata=None, version=approved.number if approved else 1),
         channels=list(Channel)), code
@@ -145,6 +148,9 @@ def approve(reference: str, notice_id: int):
         db.session.rollback()
         flash("That version does not exist; nothing was approved.", "error")
         return _render_detail(incident, notice, code=422)
+    except service.ApprovalRefused as error:
+        db.session.rollback()
+        abort(403, str(error))
     except service.NoticeError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -205,7 +211,8 @@ def pdf(reference: str, notice_id: int, number: int):
     _incident, notice = _load(reference, notice_id)
     doc = document_for(notice, _version(notice, number))
     try:
-        result = notice_pdf(doc)
+        with render_slot():
+            result = notice_pdf(doc)
     except RenderError as error:
         return render_failed(error)
     state = doc.state.lower()

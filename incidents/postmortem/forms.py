@@ -1,12 +1,12 @@
 """Forms for writing a postmortem, naming reviewers and moving it through review."""
 from __future__ import annotations
 
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
 from incidents.idempotency import IdempotentFormMixin
-from incidents.forms import BaseForm, options
+from incidents.forms import BaseForm, MarkdownField, options
 from incidents.postmortem.sections import MAX_SECTION_LENGTH, SECTIONS
 
 
@@ -30,7 +30,7 @@ class PostmortemForm(IdempotentFormMixin, BaseForm):
 
 
 for _key, _heading, _hint in SECTIONS:
-    setattr(PostmortemForm, _key, TextAreaField(
+    setattr(PostmortemForm, _key, MarkdownField(
         _heading, validators=[Optional(), Length(max=MAX_SECTION_LENGTH)],
         render_kw={"rows": 6, "data-preview": _key}))
 
@@ -54,7 +54,7 @@ class ReviewForm(BaseForm):
     version = _version_field()
     decision = SelectField("Decision", choices=options(DECISIONS.items()), default="approve",
                            validators=[DataRequired()])
-    comment = TextAreaField("Comment", validators=[Optional(), Length(max=1000)],
+    comment = MarkdownField("Comment", validators=[Optional(), Length(max=1000)],
                             description="Required when you request changes: say what should change.",
                             render_kw={"rows": 3})
 

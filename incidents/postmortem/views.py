@@ -15,7 +15,8 @@ from incidents.forms import has_control_chars
 from incidents.incident.views import load_incident
 from incidents.markdown import render_markdown
 from incidents.postmortem import service
-from incidents.postmortem.document import build_document, diff_versions, postmortems_due
+from incidents.postmortem.document import build_document, diff_versions
+from incidents.postmortem.due import postmortems_due
 from incidents.postmortem.forms import (PostmortemForm, RemoveReviewerForm, ReviewerForm, ReviewForm,
                                         WorkflowForm)
 from incidents.postmortem.sections import HEADINGS, MAX_SECTION_LENGTH, SECTIONS

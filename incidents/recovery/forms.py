@@ -1,11 +1,11 @@
 """Forms for recovery workstreams: planning one, changing it, and reporting progress."""
 from __future__ import annotations
 
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import HiddenInput
 
-from incidents.forms import BaseForm, UTCDateTimeField, options
+from incidents.forms import BaseForm, MarkdownField, options, UTCDateTimeField
 from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES
@@ -42,7 +42,7 @@ class WorkstreamForm(IdempotentFormMixin, BaseForm):
     eta = UTCDateTimeField("ETA", validators=[Optional()], description="UTC; when this work should be done")
     source = SelectField("Source", choices=options(SOURCES.items()), default="backup",
                          validators=[DataRequired()], description="Where the restored data comes from")
-    evidence = TextAreaField("Evidence notes (Markdown)", validators=[Optional(), Length(max=MAX_TEXT)],
+    evidence = MarkdownField("Evidence notes (Markdown)", validators=[Optional(), Length(max=MAX_TEXT)],
                              render_kw={"rows": 4, "placeholder": "How we know the restored data is right: "
                                                                   "checksums, sample checks, tickets"})
 
@@ -64,7 +64,7 @@ class ProgressForm(IdempotentFormMixin, BaseForm):
     status = SelectField("Status", choices=options([("", "— unchanged —")] + [(s.value, s.label)
                                                                             for s in WorkstreamStatus]),
                          validators=[Optional()])
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=MAX_TEXT)],
+    note = MarkdownField("Note (optional)", validators=[Optional(), Length(max=MAX_TEXT)],
                          render_kw={"rows": 2})
 
     @property

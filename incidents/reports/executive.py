@@ -13,6 +13,7 @@ from flask import render_template
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from incidents.audit.models import AuditEvent
 from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.impact import service as impact
@@ -68,6 +69,9 @@ class ExecutiveReport:
     root_cause_html: str = ""
     sections: list[Section] = field(default_factory=list)
     action_items: list = field(default_factory=list)
+    # The audit log's newest hash when the report was made: a copy of it outside the database
+    # lets `audit verify --expect` notice history removed or rewritten afterwards.
+    audit_head: str | None = None
 
     @property
     def owners(self) -> list[tuple[str, User | None]]:
@@ -135,6 +139,7 @@ def build_report(*, session: Session, incident: Incident, option: TimelineOption
                                  workstreams=workstreams),
         timeline_option=option, timeline=timeline,
         moments=[(label, getattr(incident, name)) for name, label in KEY_MOMENTS.items()],
+        audit_head=session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)),
     )
     _add_postmortem(session, incident, report)
     return report

@@ -10,6 +10,7 @@ from incidents.extensions import db
 from incidents.incident.views import load_incident
 from incidents.notices.models import Audience
 from incidents.notices.service import may_approve, notices_for
+from incidents.reports.capacity import RendersBusy, render_slot
 from incidents.reports.executive import TimelineOption, build_report, report_html
 from incidents.reports.render import RenderError, RenderTimeout, render_pdf, static_folder_of
 from incidents.reports.settings import render_timeout, setting
@@ -27,6 +28,11 @@ def pdf_response(pdf: bytes, filename: str) -> Response:
 
 def render_failed(error: RenderError):
     """A clear page instead of a server error when a PDF cannot be made."""
+    if isinstance(error, RendersBusy):
+        page = render_template("errors/error.html", code=503, title="Too many PDFs are being made right now",
+                               message=f"{error} Nothing is wrong with this document: try the download again "
+                                       f"in {error.retry_after} seconds. The HTML preview works meanwhile.")
+        return page, 503, {"Retry-After": str(error.retry_after)}
     current_app.logger.warning("PDF not made: %s", error)
     message = str(error) if isinstance(error, RenderTimeout) else \
         "The PDF could not be made from this document."
@@ -65,8 +71,9 @@ def executive(reference: str):
 def executive_pdf(reference: str):
     incident, option, report = _report(reference)
     try:
-        result = render_pdf(report_html(report, for_pdf=True), static_folder=static_folder_of(current_app),
-                            timeout=render_timeout())
+        with render_slot():
+            result = render_pdf(report_html(report, for_pdf=True), static_folder=static_folder_of(current_app),
+                                timeout=render_timeout())
     except RenderError as error:
         return render_failed(error)
     suffix = "-full-timeline" if option is TimelineOption.all else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from incidents.forms import BaseForm, options
+from incidents.forms import BaseForm, MarkdownField, options
 from incidents.idempotency import IdempotentFormMixin
 from incidents.status.models import AFFECTED_STATUSES, COMPONENT_STATUSES, IMPACTS, PUBLIC_STATUSES
 
@@ -24,12 +24,12 @@ class PublishForm(IdempotentFormMixin, BaseForm):
     impact = SelectField("Impact", choices=IMPACT_CHOICES, default="minor")
     # Named apart from the incident's own status and the timeline's text: all share one page.
     public_status = SelectField("Status", choices=STATUS_CHOICES, default="investigating")
-    public_body = TextAreaField("First public update", validators=[DataRequired(), Length(max=5000)])
+    public_body = MarkdownField("First public update", validators=[DataRequired(), Length(max=5000)])
 
 
 class PublicUpdateForm(IdempotentFormMixin, BaseForm):
     public_status = SelectField("Status", choices=STATUS_CHOICES)
-    public_body = TextAreaField("Public update", validators=[DataRequired(), Length(max=5000)])
+    public_body = MarkdownField("Public update", validators=[DataRequired(), Length(max=5000)])
 
 
 def component_field_name(component) -> str:

@@ -3,6 +3,10 @@
 Every public response is a pure function of what has been published, so its validators come from
 `last_published_change` (one cheap query) and its body is rendered at most once per published
 change per process. Polling clients get 304s; everyone else gets the cached bytes.
+
+Changes are stamped to the microsecond but HTTP dates have whole seconds, so Last-Modified cannot
+name a change exactly; see `http_last_modified` for how two publishes within one second still
+reach a poller that sends only If-Modified-Since.
 """
 from __future__ import annotations
 
@@ -10,11 +14,10 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from flask import Response, current_app, request
-from werkzeug.http import is_resource_modified
 from werkzeug.utils import get_content_type
 
 from incidents.extensions import db
@@ -23,6 +26,9 @@ from incidents.status import public
 MAX_AGE = 60
 CACHE_SIZE = 256  # rendered bodies kept per process; stale keys fall out as changes are published
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# A change is stamped when its transaction starts its work and becomes visible when it commits; a
+# second after its stamp's second plus this much, every change of that second is assumed committed.
+SETTLE = timedelta(seconds=2)
 
 
 class RenderCache:
@@ -59,7 +65,12 @@ def render_cache() -> RenderCache:
 
 
 def last_change() -> datetime:
-    """The latest published change as an aware UTC time (the epoch when nothing is published).
+    """The latest published change as an aware UTC time (the epoch when nothing is published)."""
+    return checked_change()[0]
+
+
+def checked_change() -> tuple[datetime, datetime]:
+    """The latest published change, and the wall-clock time at which the database said so.
 
     Polling clients hit this on every request, so the answer is reused for up to
     STATUS_CHANGE_CHECK_SECONDS (default 1 s; well inside the 60 s clients may cache anyway): a
@@ -72,10 +83,10 @@ def last_change() -> datetime:
         now = time.monotonic()
         if checked is not None and now - checked[0] < ttl:
             return checked[1]
-        moment = _query_last_change()
-        current_app.extensions["status_last_change"] = (now, moment)
-        return moment
-    return _query_last_change()
+        answer = (_query_last_change(), datetime.now(timezone.utc))
+        current_app.extensions["status_last_change"] = (now, answer)
+        return answer
+    return _query_last_change(), datetime.now(timezone.utc)
 
 
 def _query_last_change() -> datetime:
@@ -95,6 +106,35 @@ def base_url() -> str:
 def etag_for(key: str, moment: datetime) -> str:
     material = "\x1f".join([key, moment.isoformat(), current_app.config["STATUS_PREFIX"], base_url()])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+def http_last_modified(moment: datetime, *, checked_at: datetime) -> datetime:
+    """The Last-Modified date (whole seconds) for what was published up to `moment`, as known at
+    `checked_at`.
+
+    Rounded down, a second publish in the same second would keep the date, and a poller sending it
+    back in If-Modified-Since would get 304 until the next change. Rounded up, the date promises
+    "nothing changed before it" — true only once that second is over and settled, so until then the
+    date stays rounded down, which `unchanged_since` never answers with 304 (the change is after it).
+    """
+    floor = moment.replace(microsecond=0)
+    if floor == moment:
+        return moment
+    ceiling = floor + timedelta(seconds=1)
+    return ceiling if checked_at >= ceiling + SETTLE else floor
+
+
+def unchanged_since(*, tag: str, moment: datetime) -> bool:
+    """Whether a conditional GET/HEAD may get a 304 (RFC 9110 section 13.2.2).
+
+    If-None-Match, when sent, decides alone. Otherwise If-Modified-Since counts when no change
+    happened after it, compared with the exact moment (not the rounded date); a date later than
+    the server's clock is invalid and ignored.
+    """
+    if request.if_none_match:
+        return request.if_none_match.contains_weak(tag)
+    since = request.if_modified_since
+    return since is not None and since <= datetime.now(timezone.utc) and moment <= since
 
 
 def content_type(mimetype: str) -> str:
@@ -123,15 +163,14 @@ def public_response(*, key: str, mimetype: str, render: Callable[[], str | bytes
     `render` runs only when this process has no body for (key, latest published change);
     conditional GET/HEAD requests that match the ETag or Last-Modified get a bodiless 304.
     """
-    moment = last_change()
+    moment, checked_at = checked_change()
     tag = etag_for(key, moment)
-    last_modified = moment.replace(microsecond=0)
     response = current_app.response_class(status=status)
     response.content_type = content_type(mimetype)
     response.set_etag(tag, weak=False)
-    response.last_modified = last_modified
+    response.last_modified = http_last_modified(moment, checked_at=checked_at)
     public_headers(response, mimetype=mimetype)
-    if status == 200 and not is_resource_modified(request.environ, etag=tag, last_modified=last_modified):
+    if status == 200 and unchanged_since(tag=tag, moment=moment):
         response.status_code = 304
         response.headers.pop("Content-Type", None)
         return response

@@ -1,11 +1,11 @@
 """Forms for posting to and correcting the timeline."""
 from __future__ import annotations
 
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput, TextInput
 
-from incidents.forms import BaseForm, options, UTCDateTimeField
+from incidents.forms import BaseForm, MarkdownField, options, UTCDateTimeField
 from incidents.idempotency import IdempotentFormMixin
 from incidents.timeline.models import POSTABLE_KINDS, EntryKind, Visibility
 
@@ -19,10 +19,10 @@ class EntryForm(IdempotentFormMixin, BaseForm):
 
     # A one-line input, but running text like the longer box (so not a StringField, whose
     # text-direction check is meant for names and titles).
-    body = TextAreaField("What's happening?", widget=TextInput(), validators=[Length(max=MAX_BODY)],
+    body = MarkdownField("What's happening?", widget=TextInput(), validators=[Length(max=MAX_BODY)],
                          description="Enter posts it now, as an internal note.",
                          render_kw={"autocomplete": "off"})
-    long_body = TextAreaField("Or write a longer update", validators=[Length(max=MAX_BODY)],
+    long_body = MarkdownField("Or write a longer update", validators=[Length(max=MAX_BODY)],
                               description="Markdown works. Use this or the one-line box, not both.",
                               render_kw={"rows": 5})
     kind = SelectField("Kind", choices=KIND_CHOICES, default=EntryKind.note.value)
@@ -57,7 +57,7 @@ class CorrectionForm(BaseForm):
     revision = IntegerField(widget=HiddenInput(),
                             validators=[InputRequired("The form is missing its revision; reload the page."),
                                         NumberRange(min=1, max=2**31 - 1)])
-    body = TextAreaField("Corrected text", validators=[DataRequired("Write the corrected text."),
+    body = MarkdownField("Corrected text", validators=[DataRequired("Write the corrected text."),
                                                        Length(max=MAX_BODY)], render_kw={"rows": 6})
     kind = SelectField("Kind", choices=options((k.value, k.label) for k in EntryKind))
     visibility = SelectField("Visibility", choices=VISIBILITY_CHOICES)

@@ -16,8 +16,8 @@ from incidents.status import service
 from incidents.status.forms import (ComponentForm, PublicUpdateForm, PublishForm, component_statuses,
                                     with_component_fields)
 
-bp = Blueprint("publish", __name__)
-admin_bp = Blueprint("components", __name__, url_prefix="/admin/components")
+bp = Blueprint("status_publish", __name__)
+admin_bp = Blueprint("status_admin", __name__, url_prefix="/admin/components")
 
 
 def _publish_form(components, formdata=True):
@@ -71,7 +71,20 @@ def publish(reference: str):
             flash("Published to the status page.", "success")
             return redirect(target)
     g.publish_form = form
-    return render_detail(load_incident(reference), code=422)
+    incident = load_incident(reference)
+    if incident.published_at is not None:
+        g.update_form = _as_update(form, incident, components)
+    return render_detail(incident, code=422)
+
+
+def _as_update(form, incident, components):
+    """The publish form refused because the incident is published by now (by someone else, or by
+    an earlier sending of this form): the page shows the update form instead, so the typed status
+    and text go there, with the reason."""
+    update = _update_form(incident, components)  # same field names: the typed values carry over
+    update.validate()  # a key used for other text is refused here too, and replaced
+    update.public_body.errors = list(update.public_body.errors) + list(form.public_title.errors)
+    return update
 
 
 @bp.route("/incidents/<reference>/publish/update", methods=["POST"])
@@ -128,7 +141,7 @@ def index():
         else:
             db.session.commit()
             flash(f"Component {component.name} added.", "success")
-            return redirect(url_for("components.index"))
+            return redirect(url_for("status_admin.index"))
     return render_template("status/components.html", form=form,
                            components=service.list_components(session=db.session)), \
         422 if form.errors else 200
@@ -152,7 +165,7 @@ def edit(component_id: int):
         else:
             db.session.commit()
             flash(f"Component {component.name} saved.", "success")
-            return redirect(url_for("components.index"))
+            return redirect(url_for("status_admin.index"))
     return render_template("status/component_edit.html", form=form, component=component), \
         422 if form.errors else 200
 
@@ -166,4 +179,4 @@ def remove(component_id: int):
     service.archive_component(session=db.session, component=component)
     db.session.commit()
     flash(f"Component {component.name} removed from the status page.", "success")
-    return redirect(url_for("components.index"))
+    return redirect(url_for("status_admin.index"))

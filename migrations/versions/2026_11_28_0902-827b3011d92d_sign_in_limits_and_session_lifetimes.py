@@ -1,7 +1,7 @@
 """sign-in limits and session lifetimes
 
 Revision ID: 827b3011d92d
-Revises: 6d3a8c4f1e92
+Revises: 8e1f4a7b2c35
 Create Date: 2026-11-28 09:00:00
 
 Failed sign-ins are counted in `sign_in_attempt` (shared by every app server). Login sessions
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '827b3011d92d'
-down_revision = '6d3a8c4f1e92'
+down_revision = '8e1f4a7b2c35'
 branch_labels = None
 depends_on = None
 
