@@ -66,8 +66,7 @@ def register_blueprints(app: Flask) -> None:
     from incidents.postmortem import views as postmortem
     from incidents.recovery import views as recovery
     from incidents.reports import views as reports
-    from incidents.status import api, feeds, views  # noqa: F401  (each adds its routes to the status site)
-    from incidents.status import publishing
+    from incidents.status import api, feeds, publishing, views  # noqa: F401  (each adds its routes to the status site)
     from incidents.status.blueprint import bp as status_site
     from incidents.timeline import views as timeline
 

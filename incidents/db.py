@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
@@ -35,7 +35,7 @@ _frozen_now: ContextVar[datetime | None] = ContextVar("frozen_now", default=None
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC (or the time set by `clock_at`)."""
-    return _frozen_now.get() or datetime.now(timezone.utc)
+    return _frozen_now.get() or datetime.now(UTC)
 
 
 @contextmanager
@@ -63,7 +63,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column; attach a timezone first")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
@@ -72,8 +72,8 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def enum_column(enum_cls: type[enum.Enum], *, name: str, **column_options) -> MappedColumn:

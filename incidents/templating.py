@@ -1,7 +1,7 @@
 """Filters and globals the templates share."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -17,11 +17,11 @@ def format_utc(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A timestamp in UTC, always with its zone shown."""
     if value is None:
         return "—"
-    return value.astimezone(timezone.utc).strftime(fmt) + " UTC"
+    return value.astimezone(UTC).strftime(fmt) + " UTC"
 
 
 def iso(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).isoformat() if value else ""
+    return value.astimezone(UTC).isoformat() if value else ""
 
 
 def duration(start: datetime | None, end: datetime | None) -> str:

@@ -6,7 +6,7 @@ So a 403 for a lower role means the role check refused it, not that the form was
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,16 +17,16 @@ from incidents.actions.models import ActionItem
 from incidents.audit.models import AuditEvent
 from incidents.audit.recorder import SIGN_IN, SIGN_IN_FAILED, SIGN_OUT
 from incidents.auth.models import LoginSession, User
-from incidents.postmortem.models import PostmortemReviewer
-from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.extensions import db
 from incidents.impact.models import ImpactUpdate
 from incidents.impact.service import latest_update
-from incidents.recovery.models import Workstream, WorkstreamProgress
-from incidents.status.models import Component
 from incidents.incident.enums import TRANSITIONS
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
+from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
+from incidents.postmortem.models import PostmortemReviewer
+from incidents.recovery.models import Workstream, WorkstreamProgress
+from incidents.status.models import Component
 from incidents.timeline.models import TimelineEntry, TimelinePin
 from incidents.timeline.service import get_entry, latest_revision, pin_entry
 from tests.factories import Factory
@@ -241,7 +241,7 @@ def status_world(app, make, owner: str) -> SimpleNamespace:
 
 
 def minute(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def form_data(app, world, endpoint: str, walker: str) -> dict:

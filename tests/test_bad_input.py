@@ -10,23 +10,24 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from html.parser import HTMLParser
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from incidents.actions.models import ActionItem
 from incidents.auth.models import LoginSession, User
-from incidents.postmortem.models import Postmortem, PostmortemReviewer
-from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.extensions import db
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
-from incidents.recovery.models import Workstream
 from incidents.incident.service import get_incident
+from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
+from incidents.postmortem.models import Postmortem, PostmortemReviewer
+from incidents.recovery.models import Workstream
 from incidents.timeline.models import TimelineEntry
 from tests.factories import Factory
 
@@ -375,7 +376,7 @@ class Ctx:
             incident = get_incident(session=db.session, reference=self.ref)
             state = {"version": incident.version, "status": incident.status.value,
                      "title": incident.title, "severity": incident.severity.value,
-                     "declared_at": incident.declared_at.astimezone(timezone.utc).strftime(FORM_TIME)}
+                     "declared_at": incident.declared_at.astimezone(UTC).strftime(FORM_TIME)}
             db.session.remove()
             return state
 
@@ -386,7 +387,7 @@ class Ctx:
                     (TimelineEntry.id == self.entry_id) | (TimelineEntry.original_id == self.entry_id)))
             occurred = db.session.get(TimelineEntry, self.entry_id).occurred_at
             db.session.remove()
-            return revision, occurred.astimezone(timezone.utc).strftime(FORM_TIME)
+            return revision, occurred.astimezone(UTC).strftime(FORM_TIME)
 
 
 @dataclass

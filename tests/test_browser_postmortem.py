@@ -8,8 +8,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser import (ADMIN, ARTIFACTS, RESPONDER, browser, chromium, declare, login,  # noqa: F401
-                                page, server)
+from tests.test_browser import ADMIN, ARTIFACTS, RESPONDER, browser, chromium, declare, login, page, server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

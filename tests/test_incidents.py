@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
 
@@ -163,12 +163,12 @@ def flashes(html: str) -> list[str]:
 
 def test_references_are_sequential_per_year(app, make):
     by = make.user()
-    this_year = datetime.now(timezone.utc).year
+    this_year = datetime.now(UTC).year
     first = make.incident(by=by)
     second = make.incident(by=by)
     # An incident recorded late, for last year, starts that year's own sequence.
     other_year = make.incident(by=by, declared_at=datetime(this_year - 1, 12, 31, 23, 30,
-                                                           tzinfo=timezone.utc))
+                                                           tzinfo=UTC))
     third = make.incident(by=by)
 
     assert [first, second, third] == [f"INC-{this_year}-0001", f"INC-{this_year}-0002",
@@ -201,7 +201,7 @@ def test_concurrent_declarations_get_distinct_sequential_references(app, make):
         assert not any(t.is_alive() for t in threads)
 
     assert errors == []
-    year = datetime.now(timezone.utc).year
+    year = datetime.now(UTC).year
     assert sorted(references) == [f"INC-{year}-{n:04d}" for n in range(1, 2 * threads_count + 1)]
     assert incident_count(app) == 2 * threads_count
 
@@ -210,7 +210,7 @@ def test_concurrent_declarations_get_distinct_sequential_references(app, make):
 
 def test_declare_with_only_title_and_severity(app, client, auth, make):
     email = auth.as_role("responder")
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
 
     response = client.post("/incidents/new", data={"title": "  Calendars wiped for EU users ",
                                                    "severity": "SEV1"})
@@ -224,7 +224,7 @@ def test_declare_with_only_title_and_severity(app, client, auth, make):
     assert row["status"] is Status.investigating
     assert row["commander_id"] == make.user_id(email)
     assert row["comms_lead_id"] is None and row["executive_id"] is None
-    assert before <= row["declared_at"] <= datetime.now(timezone.utc)
+    assert before <= row["declared_at"] <= datetime.now(UTC)
 
     [entry] = timeline_rows(app, reference)
     assert entry["kind"] is EntryKind.status_change
@@ -406,18 +406,18 @@ def post_status(client, app, ref: str, status: str, *, version: int | None = Non
 def test_status_lifecycle_stamps_key_moments_and_writes_timeline(app, client, auth, make):
     email = auth.as_role("responder")
     ref = make.incident(by=email)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
 
     for status in ("identified", "recovering", "monitoring"):
         assert post_status(client, app, ref, status).status_code == 302
     after_monitoring = incident_row(app, ref)
     assert after_monitoring["status"] is Status.monitoring
-    assert before <= after_monitoring["mitigated_at"] <= datetime.now(timezone.utc)
+    assert before <= after_monitoring["mitigated_at"] <= datetime.now(UTC)
     assert after_monitoring["resolved_at"] is None and after_monitoring["closed_at"] is None
 
     assert post_status(client, app, ref, "resolved", note="Restore verified by support").status_code == 302
     resolved = incident_row(app, ref)
-    assert before <= resolved["resolved_at"] <= datetime.now(timezone.utc)
+    assert before <= resolved["resolved_at"] <= datetime.now(UTC)
     assert resolved["mitigated_at"] == after_monitoring["mitigated_at"]  # stamped once, kept
     assert resolved["closed_at"] is None
 
@@ -426,7 +426,7 @@ def test_status_lifecycle_stamps_key_moments_and_writes_timeline(app, client, au
     assert response.status_code == 302
     closed = incident_row(app, ref)
     assert closed["status"] is Status.closed
-    assert before <= closed["closed_at"] <= datetime.now(timezone.utc)
+    assert before <= closed["closed_at"] <= datetime.now(UTC)
 
     changes = [e for e in timeline_rows(app, ref) if e["kind"] is EntryKind.status_change]
     assert len(changes) == 1 + 5  # declaration + five moves
@@ -661,9 +661,9 @@ def test_edit_records_key_moments_categories_and_personal_data(app, client, auth
     assert client.post(f"/incidents/{ref}/edit", data=form).status_code == 302
 
     row = incident_row(app, ref)
-    assert row["loss_began_at"] == datetime(2026, 1, 10, 22, 15, tzinfo=timezone.utc)
-    assert row["detected_at"] == datetime(2026, 1, 11, 6, 45, tzinfo=timezone.utc)
-    assert row["aware_at"] == datetime(2026, 1, 11, 9, 0, tzinfo=timezone.utc)
+    assert row["loss_began_at"] == datetime(2026, 1, 10, 22, 15, tzinfo=UTC)
+    assert row["detected_at"] == datetime(2026, 1, 11, 6, 45, tzinfo=UTC)
+    assert row["aware_at"] == datetime(2026, 1, 11, 9, 0, tzinfo=UTC)
     assert row["data_categories"] == ["contacts", "photos"]
     assert row["personal_data"] is True
     page = client.get(f"/incidents/{ref}").get_data(as_text=True)

@@ -12,8 +12,7 @@ from sqlalchemy import event
 import incidents.markdown as markdown
 from bench.markdown import MAX_LENGTH, PATTERNS, longest_accepted
 from incidents.extensions import db
-from incidents.markdown import (DEFAULT_MAX_COST, _parser, cost_problem, markdown_cost, render_markdown,
-                                sanitise)
+from incidents.markdown import DEFAULT_MAX_COST, _parser, cost_problem, markdown_cost, render_markdown, sanitise
 from incidents.markdown_prerender import markdown_field_names
 from incidents.notices.document import html_to_text
 from incidents.postmortem.sections import SECTION_KEYS

@@ -20,6 +20,7 @@ from incidents.timeline.models import TimelineEntry
 from tests.conftest_status import leak_world  # noqa: F401
 from tests.factories import Factory
 
+
 def pdf_text(pdf: bytes) -> tuple[pypdf.PdfReader, str]:
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     return reader, "\n".join(page.extract_text() or "" for page in reader.pages)

@@ -7,7 +7,7 @@ the database; one test runs the real thing on the demo data.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
 import feedparser
@@ -17,7 +17,7 @@ from incidents.status import feeds, models, public
 from incidents.status.public import PublicIncident, PublicPage, PublicUpdate, PublicView
 from tests.live_server import serve_in_thread
 
-T0 = datetime(2026, 10, 2, 7, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 2, 7, 30, tzinfo=UTC)
 HOST = "status.example.com"
 PAGE_URL = f"https://{HOST}/status"
 HOSTILE = "<script>alert(1)</script> ]]> & \x00\x01\x0b\x1f\ufffe end"
@@ -83,7 +83,7 @@ def test_labels_title_case_every_status_and_update_for_unchanged_status():
 
 def test_update_time_pads_the_day_with_a_space():
     assert feeds.update_time(datetime(2026, 10, 2, 7, 5)) == "Oct  2, 07:05 UTC"  # naive = UTC
-    assert feeds.update_time(datetime(2026, 12, 24, 23, 59, tzinfo=timezone.utc)) == "Dec 24, 23:59 UTC"
+    assert feeds.update_time(datetime(2026, 12, 24, 23, 59, tzinfo=UTC)) == "Dec 24, 23:59 UTC"
 
 
 def test_atom_parses_cleanly_with_entries_ids_links_and_dates():

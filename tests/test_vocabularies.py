@@ -1,7 +1,7 @@
 """The words and colours people see for each status: one label rule, one tone table, one status order."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -46,7 +46,7 @@ def test_every_status_has_a_tone(vocabulary):
 
 
 def _view(*statuses: str) -> PublicView:
-    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
     components = tuple(PublicComponent(
         id=f"c{i}", name=f"C{i}", description=None, status=status, position=i, group_id=None,
         group_name=None, showcase=True, only_show_if_degraded=False, created_at=at, updated_at=at,

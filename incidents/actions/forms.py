@@ -6,8 +6,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import HiddenInput
 
 from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
-from incidents.idempotency import IdempotentFormMixin
 from incidents.forms import BaseForm, MarkdownField, options
+from incidents.idempotency import IdempotentFormMixin
 
 KIND_HINTS = {
     "prevent": "Prevent: stop it happening again",

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.auth.models import User
 from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
+from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, enum_column, utcnow
 
 

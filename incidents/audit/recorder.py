@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -269,7 +269,7 @@ def _append(session: Session) -> None:
     labels = _actor_labels(session, {c["actor_id"] for c in pending if c["actor_id"] is not None})
     fallback = "anonymous" if has_request_context() else "system"
     previous = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
-    now = datetime.now(timezone.utc)  # the real time, even while a demo replays a story's clock
+    now = datetime.now(UTC)  # the real time, even while a demo replays a story's clock
     key = hmac_key()
     for change in pending:
         row = AuditEvent(occurred_at=now, actor_id=change["actor_id"],

@@ -14,9 +14,9 @@ not counted either, so a limit ends one window after the failures that triggered
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
 
 from limits import parse as parse_limit
 from sqlalchemy import delete, select

@@ -8,8 +8,13 @@ from flask_login import current_user, login_user, logout_user
 
 from incidents.audit import recorder as audit
 from incidents.auth import service, throttle
-from incidents.auth.access import (forget_expired_session, is_known_device, mark_recent_sign_in,
-                                   remember_device, safe_next_url)
+from incidents.auth.access import (
+    forget_expired_session,
+    is_known_device,
+    mark_recent_sign_in,
+    remember_device,
+    safe_next_url,
+)
 from incidents.auth.forms import LoginForm, ReauthForm
 from incidents.db import utcnow
 from incidents.extensions import db

@@ -7,7 +7,7 @@ exercises the real rules (timeline entries for every change, lifecycle checks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,7 +39,7 @@ PEOPLE = [
 
 
 def utc(year, month, day, hour=0, minute=0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @dataclass
@@ -290,7 +290,7 @@ def _correct_estimate(session: Session, incident: Incident, p: dict[str, User]) 
 
 def _thumbnail_incident(session: Session, p: dict[str, User]) -> Incident:
     """A small, already-resolved incident, so the list shows more than one shape of event."""
-    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(days=12)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=12)
     with clock_at(start):
         incident = incidents.declare_incident(
             session=session, actor=p["tomas"], severity=Severity.SEV3,

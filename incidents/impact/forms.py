@@ -70,7 +70,7 @@ class ImpactForm(IdempotentFormMixin, BaseForm):
     categories: list[str] = []
 
     @classmethod
-    def for_categories(cls, categories: list[str]) -> type["ImpactForm"]:
+    def for_categories(cls, categories: list[str]) -> type[ImpactForm]:
         """A form class with `<category>-affected`, `-recovered` and `-unrecoverable` fields."""
         attrs: dict = {"categories": list(categories)}
         for category in categories:

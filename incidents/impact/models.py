@@ -33,7 +33,7 @@ class ImpactUpdate(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
 
     author: Mapped[User | None] = relationship()
-    categories: Mapped[list["CategoryImpact"]] = relationship(
+    categories: Mapped[list[CategoryImpact]] = relationship(
         back_populates="update", order_by="CategoryImpact.id", cascade="all, delete-orphan")
 
     __table_args__ = (

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from wtforms import (BooleanField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, )
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from incidents.db import utcnow
-from incidents.forms import BaseForm, MarkdownField, options, UTCDateTimeField
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
 from incidents.idempotency import IdempotentFormMixin
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
 

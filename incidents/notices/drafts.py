@@ -1,7 +1,7 @@
 """The first draft of a notice, written from the public facts for the comms lead to edit."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from incidents.notices.facts import PublicFacts
 from incidents.notices.models import Audience
@@ -19,14 +19,14 @@ def when(moment: datetime | None) -> str:
     """A moment as people read it in a letter: 2 October 2009, 03:10 UTC."""
     if moment is None:
         return "a time still being established"
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
 
 
 def day(moment: datetime | None) -> str:
     if moment is None:
         return "recently"
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{moment.day} {moment:%B %Y}"
 
 

@@ -42,20 +42,20 @@ class Notice(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
     created_by: Mapped[User | None] = relationship()
-    versions: Mapped[list["NoticeVersion"]] = relationship(
+    versions: Mapped[list[NoticeVersion]] = relationship(
         back_populates="notice", order_by="NoticeVersion.number", cascade="all, delete-orphan")
 
     @property
-    def latest(self) -> "NoticeVersion":
+    def latest(self) -> NoticeVersion:
         return self.versions[-1]
 
     @property
-    def approved(self) -> "NoticeVersion | None":
+    def approved(self) -> NoticeVersion | None:
         """The newest approved version (the one that may go out)."""
         return next((v for v in reversed(self.versions) if v.approved_at), None)
 
     @property
-    def released(self) -> "NoticeVersion | None":
+    def released(self) -> NoticeVersion | None:
         return next((v for v in reversed(self.versions) if v.releases), None)
 
 
@@ -85,7 +85,7 @@ class NoticeVersion(db.Model):
     comms_lead: Mapped[User | None] = relationship(foreign_keys=[comms_lead_id])
     commander: Mapped[User | None] = relationship(foreign_keys=[commander_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
-    releases: Mapped[list["NoticeRelease"]] = relationship(
+    releases: Mapped[list[NoticeRelease]] = relationship(
         back_populates="version", order_by="NoticeRelease.released_at", cascade="all, delete-orphan")
 
     __table_args__ = (

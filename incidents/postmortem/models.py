@@ -48,7 +48,7 @@ class Postmortem(db.Model):
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
     published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
-    reviewers: Mapped[list["PostmortemReviewer"]] = relationship(
+    reviewers: Mapped[list[PostmortemReviewer]] = relationship(
         back_populates="postmortem", order_by="PostmortemReviewer.id", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}

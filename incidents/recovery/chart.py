@@ -8,22 +8,21 @@ and WeasyPrint draw it the same. Every piece of text goes through `markupsafe.es
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
-
 import math
 import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup, escape
 
 from incidents.impact.service import ImpactPoint
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.models import Incident
+from incidents.recovery import svg
 from incidents.recovery.enums import WorkstreamStatus
 from incidents.recovery.models import Workstream
-from incidents.recovery import svg
 from incidents.recovery.scales import compact, time_ticks, y_ticks
 
 WIDTH = 800
@@ -349,5 +348,5 @@ def _value(update: ImpactPoint, key: str) -> int:
 
 
 def _when(moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{moment:%b} {moment.day}, {moment.year} {moment:%H:%M} UTC"

@@ -35,7 +35,7 @@ class Workstream(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     owner: Mapped[User | None] = relationship()
-    progress: Mapped[list["WorkstreamProgress"]] = relationship(
+    progress: Mapped[list[WorkstreamProgress]] = relationship(
         back_populates="workstream", order_by="WorkstreamProgress.id", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}

@@ -7,9 +7,9 @@ root causes have no field to travel in.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import hashlib
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from incidents.status.models import COMPONENT_IMPACT, COMPONENT_SEVERITY, IMPACTS
 
@@ -97,7 +97,7 @@ class PublicView:
         return INDICATOR_DESCRIPTIONS[self.indicator]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _short_hash(text: str) -> str:

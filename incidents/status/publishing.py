@@ -13,8 +13,13 @@ from incidents.extensions import db
 from incidents.idempotency import idempotent, remember
 from incidents.incident.views import load_incident, render_detail
 from incidents.status import service
-from incidents.status.forms import (ComponentForm, PublicUpdateForm, PublishForm, component_statuses,
-                                    with_component_fields)
+from incidents.status.forms import (
+    ComponentForm,
+    PublicUpdateForm,
+    PublishForm,
+    component_statuses,
+    with_component_fields,
+)
 
 bp = Blueprint("status_publish", __name__)
 admin_bp = Blueprint("status_admin", __name__, url_prefix="/admin/components")

@@ -9,9 +9,8 @@ learn when they were last used, whether they were "keep me signed in", and how m
 passwords the confirm-password page saw in a row. Existing sessions count as last seen when they
 started, so sessions idle for longer than the timeout end at the first request after the upgrade.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '827b3011d92d'
 down_revision = '8e1f4a7b2c35'
