@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser import ADMIN, ARTIFACTS, RESPONDER, browser, chromium, declare, login, page, server  # noqa: F401
+from tests.fixtures.browser import ADMIN, ARTIFACTS, RESPONDER, declare, login
 
 pytestmark = pytest.mark.browser
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -197,7 +198,7 @@ def test_tick_values_sit_at_their_height():
     _markup, root = draw(week())
     labels = y_labels(root)
     assert list(labels) == ["0", "50k", "100k", "150k", "200k"]
-    spacing = {round(labels[a] - labels[b], 1) for a, b in zip(list(labels), list(labels)[1:])}
+    spacing = {round(labels[a] - labels[b], 1) for a, b in pairwise(labels)}
     assert len(spacing) == 1, "evenly spaced"
     zero, top = labels["0"] - 4, labels["200k"] - 4
     restored_end = line(root, "restored")[-1][1]

@@ -378,7 +378,7 @@ def test_one_key_sent_at_once_with_different_texts_saves_one_and_refuses_the_res
 
     saved = [text for text in texts if _entries(ctx, text) == 1]
     assert len(saved) == 1 and sum(_entries(ctx, text) for text in texts) == 1
-    for text, (status, _, body) in zip(texts, answers):
+    for text, (status, _, body) in zip(texts, answers, strict=True):
         if text in saved:
             assert status == 302
         else:  # the losers are told their text was not saved, and get it back: not "already saved"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -16,19 +15,9 @@ from incidents.impact import service as impact_service
 from incidents.impact.models import CategoryImpact, ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.timeline.models import EntryKind
-from tests.test_incidents import field_errors, read_form, signed_in_client, timeline_rows
+from tests.helpers import field_errors, read_form, section, signed_in_client, text_of, timeline_rows
 
 # --- helpers ---------------------------------------------------------------------------------
-
-def text_of(html: str) -> str:
-    """Visible text, tags dropped and white space collapsed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def section(html: str, section_id: str) -> str:
-    match = re.search(rf'<section[^>]*\bid="{section_id}".*?</section>', html, re.S)
-    assert match, f"no section #{section_id} on the page"
-    return match.group(0)
 
 
 def figures(html: str) -> dict[str, str]:

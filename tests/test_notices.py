@@ -17,7 +17,6 @@ from incidents.notices.models import Audience, Notice, NoticeRelease, NoticeVers
 from incidents.notices.service import draft_for
 from incidents.status import service as status
 from incidents.timeline.models import TimelineEntry
-from tests.conftest_status import leak_world  # noqa: F401
 from tests.factories import Factory
 
 

@@ -15,11 +15,7 @@ from incidents.postmortem.due import add_business_days, due_date
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.models import Postmortem, PostmortemHistoryError, PostmortemVersion
 from incidents.timeline.models import TimelineEntry
-from tests.test_incidents import move_status
-
-
-def flashes(html: str) -> list[str]:
-    return [unescape(m) for m in re.findall(r'<p class="flash flash-\w+">(.*?)</p>', html, re.S)]
+from tests.helpers import flashes, move_status
 
 
 def stored(app, reference: str) -> dict:

@@ -17,8 +17,7 @@ from incidents.extensions import db
 from incidents.recovery import service as recovery_service
 from incidents.recovery.models import Workstream, WorkstreamProgress
 from incidents.timeline.models import EntryKind
-from tests.test_impact import section, text_of
-from tests.test_incidents import field_errors, read_form, signed_in_client, timeline_rows
+from tests.helpers import field_errors, read_form, section, signed_in_client, text_of, timeline_rows
 
 FORM_TIME = "%Y-%m-%dT%H:%M"
 

@@ -243,7 +243,7 @@ def test_demo_feeds_match_the_public_view(app, client, runner):
         assert parsed.bozo == 0, parsed.get("bozo_exception")
         assert [e.title for e in parsed.entries] == [i.name for i in expected]
         assert [e.link for e in parsed.entries] == [i.shortlink for i in expected]
-        for entry, record in zip(parsed.entries, expected):
+        for entry, record in zip(parsed.entries, expected, strict=True):
             html = entry.content[0].value if "content" in entry else entry.summary
             assert html.count("<p><small>") == len(record.updates)
             found = [p.split("<strong>")[1].split("</strong>")[0] for p in html.split("<p>")[1:]]

@@ -15,7 +15,7 @@ from incidents.extensions import db
 from incidents.incident.service import get_incident
 from incidents.timeline import service as timeline_service
 from incidents.timeline.models import EntryKind, TimelineEntry, TimelineEntryError, Visibility
-from tests.test_incidents import field_errors, flashes, read_form, signed_in_client, timeline_rows
+from tests.helpers import field_errors, flashes, read_form, signed_in_client, timeline_rows
 
 
 def entry_row(app, entry_id: int) -> dict:

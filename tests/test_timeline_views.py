@@ -20,8 +20,8 @@ from incidents.incident.service import get_incident
 from incidents.incident.views import TIMELINE_PAGE
 from incidents.timeline.models import EntryKind, TimelineEntry, TimelinePin, Visibility
 from incidents.timeline.service import add_entry
-from tests.test_browser import RESPONDER, browser, chromium, login, server  # noqa: F401  (fixtures)
-from tests.test_incidents import field_errors, flashes, read_form, timeline_rows
+from tests.fixtures.browser import RESPONDER, login
+from tests.helpers import field_errors, flashes, read_form, timeline_rows
 
 DAY_ONE = datetime(2009, 10, 2, 6, 16, tzinfo=UTC)  # a Friday
 MARKER = ">key entry</span>"  # the pin marker on a pinned entry

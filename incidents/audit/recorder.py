@@ -165,10 +165,10 @@ def _load_unknown_old_values(session: Session, _flush_context, _instances) -> No
         if not unknown or state.identity is None:
             continue
         columns = [attr.columns[0] for attr in unknown]
-        where = [col == value for col, value in zip(state.mapper.primary_key, state.identity)]
+        where = [col == value for col, value in zip(state.mapper.primary_key, state.identity, strict=True)]
         row = session.execute(select(*columns).where(*where)).first()
         if row is not None:
-            session.info.setdefault(OLD_VALUES, {})[id(state)] = dict(zip([a.key for a in unknown], row))
+            session.info.setdefault(OLD_VALUES, {})[id(state)] = dict(zip([a.key for a in unknown], row, strict=True))
 
 
 def _updated(state, old_values: dict) -> dict | None:

@@ -144,7 +144,7 @@ def play(session: Session, incident: Incident, people: dict[str, User]) -> None:
     with clock_at(utc(10, 29, 9)):
         postmortems.publish(session=session, actor=p["morgan"], incident=incident, postmortem=postmortem,
                             expected_version=postmortem.version)
-    for item, (_title, _kind, _owner, _priority, _due, (status, who, when)) in zip(items, ACTIONS):
+    for item, (_title, _kind, _owner, _priority, _due, (status, who, when)) in zip(items, ACTIONS, strict=True):
         _finish(session, incident, p, item, status, who, when)
 
 

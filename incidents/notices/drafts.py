@@ -99,9 +99,11 @@ def _regulator(facts: PublicFacts) -> tuple[str, str]:
                 f"have lost some data permanently, and {facts.customers_notified or 0:,} have been notified "
                 f"(as of {when(facts.figures_as_of)})." if facts.customers_affected
                 else "The number of data subjects affected is still being established.")
+    nature = (facts.first_update.body if facts.first_update
+              else "A fault in our storage systems caused the loss of customer data.")
     body = "\n\n".join([
         f"We are notifying you of a {kind} affecting customers of our service.",
-        f"## Nature of the incident\n\n{facts.first_update.body if facts.first_update else 'A fault in our storage systems caused the loss of customer data.'}",
+        f"## Nature of the incident\n\n{nature}",
         f"## Key moments\n\n| Moment | When |\n| --- | --- |\n{timeline}",
         f"## Data subjects and records concerned\n\n{subjects}\n\n{records}",
         "## Likely consequences\n\nAffected customers may be temporarily or permanently unable to use the "

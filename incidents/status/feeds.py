@@ -88,7 +88,7 @@ def incident_html(incident: public.PublicIncident) -> str:
     """The whole update trail, newest first, as the HTML that goes (escaped by the XML writer) into
     the entry's content. Bodies are user text: escaped here, so `<script>` arrives as text."""
     paragraphs = []
-    for update, label in zip(incident.updates, update_labels(incident.updates)):
+    for update, label in zip(incident.updates, update_labels(incident.updates), strict=True):
         body = html.escape(_clean(update.body), quote=False)
         paragraphs.append(f"<p><small>{update_time(update.display_at)}</small><br>"
                           f"<strong>{label}</strong> - {body}</p>")

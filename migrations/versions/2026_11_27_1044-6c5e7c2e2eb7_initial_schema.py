@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 6c5e7c2e2eb7
-Revises: 
+Revises:
 Create Date: 2026-11-27 10:44:58.833635
 
 """
