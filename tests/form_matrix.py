@@ -23,6 +23,7 @@ from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.postmortem.models import Postmortem, PostmortemReviewer
+from incidents.postmortem.sections import SECTION_KEYS
 from incidents.recovery.models import Workstream
 from incidents.timeline.models import TimelineEntry
 
@@ -394,6 +395,8 @@ class Form:
     baseline: Callable[[Ctx], dict]
     fields: dict[str, Any]
     hidden: tuple[str, ...] = ()
+    # Fields of the form checked through another entry of the table, or standing in for one listed.
+    elsewhere: tuple[str, ...] = ()
 
 
 def _signed_in(role):
@@ -612,7 +615,12 @@ FORMS: dict[str, Form] = {
                 "aware_at": When(),
                 "mitigated_at": When(),
                 # Before the declared time is refused (see test_incidents); later ones are fine.
-                "resolved_at": When(ok=[("with seconds", "2199-01-01T00:00:30")])},
+                "resolved_at": When(ok=[("with seconds", "2199-01-01T00:00:30")]),
+                # The recovery objectives: backup and restore moments, and targets in minutes.
+                "last_good_backup_at": When(future=REJECT),
+                "restore_verified_at": When(future=REJECT),
+                "rpo_target_minutes": Count(blank=SAVE, extra_bad=[str(10**7 + 1)]),
+                "rto_target_minutes": Count(blank=SAVE, extra_bad=[str(10**7 + 1)])},
     ),
     "status change": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/status",
@@ -724,7 +732,9 @@ FORMS: dict[str, Form] = {
         baseline=_postmortem_baseline, hidden=("version",),
         fields={"version": HiddenNumber(),
                 # Every section is the same kind of field; one stands for all.
-                "summary": Text(max=20_000, required=False)},
+                "summary": Text(max=20_000, required=False),
+                "include_full_timeline": Flag()},
+        elsewhere=tuple(key for key in SECTION_KEYS if key != "summary"),
     ),
     "postmortem reviewer": Form(
         role="responder", setup=_with_postmortem, url=lambda c: f"/incidents/{c.ref}/postmortem/reviewers",
@@ -739,6 +749,7 @@ FORMS: dict[str, Form] = {
         hidden=("version",),
         fields={"version": HiddenNumber(),
                 "decision": Choice(extra_bad=["Approve", "publish"])},
+        elsewhere=("comment",),
     ),
     "new action item": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/actions/new",
@@ -765,6 +776,8 @@ FORMS: dict[str, Form] = {
         baseline=_action_status_baseline, hidden=("version",),
         fields={"version": HiddenNumber(),
                 "status": Choice(extra_bad=["Done", "won't do"])},
+        # Free Markdown text like every other; only a won't-do needs it, which ends the item.
+        elsewhere=("reason",),
     ),
     "new notice": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/notices/new",

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from incidents.extensions import db
+from incidents.forms import BaseForm
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.timeline.models import TimelineEntry
@@ -32,6 +33,7 @@ from tests.form_matrix import (
     SAVE,
     Ctx,
     FieldBlocks,
+    Form,
     all_errors,
     errors_beside,
     post_form,
@@ -364,3 +366,51 @@ def test_server_error_is_a_friendly_page_and_is_logged(app, client, auth, caplog
                for r in logged)
     # The app keeps working after the error.
     assert client.get("/").status_code == 200
+
+
+# --- every field of every form is in the table -----------------------------------------------
+
+# Fields no person types: CSRF and the idempotency key are the framework's (tested in
+# test_idempotency.py and by the CSRF-on browser tests).
+MACHINE_FIELDS = {"csrf_token", "idempotency_key"}
+
+
+def form_behind(ctx: Ctx, form: Form, monkeypatch) -> BaseForm:
+    """The form object the view behind `form`'s URL builds for a valid post of the baseline."""
+    built = []
+    real_init = BaseForm.__init__
+
+    def recording(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BaseForm, "__init__", recording)
+        _data, response = post_form(ctx, form)
+    assert response.status_code == 302, all_errors(response.get_data(as_text=True))
+    assert len({type(f) for f in built}) == 1, [type(f).__name__ for f in built]
+    return built[0]
+
+
+def test_every_field_of_every_form_is_in_the_table(app, client, auth, make, monkeypatch):
+    """A field added to a form must join the table (or be named in an entry's `elsewhere`), or its
+    bad values would go untested. An entry covers the fields of its form and the ones a subclass
+    inherits unchanged (the edit form of an action item is the new item's form plus a version)."""
+    listed: dict[type, set[str]] = {}
+    fields_of: dict[str, tuple[type, set[str]]] = {}
+    for name, form in FORMS.items():
+        ctx = Ctx(app, client, auth, make)
+        form.setup(ctx)
+        built = form_behind(ctx, form, monkeypatch)
+        fields_of[name] = type(built), {field.name for field in built} - MACHINE_FIELDS
+        listed.setdefault(type(built), set()).update(form.fields, form.elsewhere)
+        auth.logout()
+
+    def covered(cls: type, field: str) -> bool:
+        return any(field in names and (base is cls or inherits(cls, base, field)) for base, names in listed.items())
+
+    def inherits(cls: type, base: type, field: str) -> bool:
+        return issubclass(cls, base) and hasattr(base, field) and getattr(cls, field) is getattr(base, field)
+
+    missing = {name: sorted(f for f in fields if not covered(cls, f)) for name, (cls, fields) in fields_of.items()}
+    assert not {name: fields for name, fields in missing.items() if fields}, "fields no entry of FORMS lists"
