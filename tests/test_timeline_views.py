@@ -538,7 +538,7 @@ def test_an_error_under_more_options_opens_them_and_keeps_the_text(app, client, 
 # --- in a real browser ------------------------------------------------------------------------
 
 @pytest.mark.browser
-def test_browser_enter_posts_and_times_show_in_the_readers_zone(browser, server):  # noqa: F811
+def test_browser_enter_posts_and_times_show_in_the_readers_zone(browser, server):
     """Enter in the one-line box posts; app.js adds the reader's time (Berlin: UTC+2 in October)."""
     context = browser.new_context(base_url=server.url, timezone_id="Europe/Berlin",
                                   viewport={"width": 1280, "height": 900})
