@@ -37,12 +37,15 @@ postgres:
 memcached:
 	@bash tests/setup_memcached.sh
 
+# Ruff first: a lint error fails the run (and CI) before the slow tests start.
 test: install browser-deps postgres memcached
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest --durations=15 $(PYTEST_ARGS)
 
 # A quick loop while developing: SQLite only, without the browser, crash and fuzz tests.
 # Not a substitute for `make test`, which CI runs.
 test-fast: install
+	$(VENV)/bin/ruff check .
 	TEST_BACKENDS=sqlite $(VENV)/bin/python -m pytest -m "not browser and not slow and not fuzz" $(PYTEST_ARGS)
 
 bench: install

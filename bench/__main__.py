@@ -68,7 +68,8 @@ def build_incident(user, *, entries: int, impact_updates: int, workstreams: int)
         TimelineEntry(incident_id=incident.id, author=user, kind=EntryKind.note,
                       visibility=Visibility.internal, body=body.format(n=i),
                       body_html=str(render_markdown(body.format(n=i))),
-                      occurred_at=start + timedelta(days=1, minutes=i), recorded_at=start + timedelta(days=1, minutes=i))
+                      occurred_at=start + timedelta(days=1, minutes=i),
+                      recorded_at=start + timedelta(days=1, minutes=i))
         for i in range(max(0, remaining)))
     db.session.commit()
     return incident.reference

@@ -124,7 +124,11 @@ def run_python(url: str, *, duration: int, connections: int, threads: int) -> di
         thread.join()
     elapsed = time.monotonic() - started
     latencies.sort()
-    pick = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]) if latencies else (lambda q: float("nan"))
+
+    def pick(q: float) -> float:
+        """The q-quantile of the sorted latencies (NaN when nothing answered)."""
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+
     return {"rps": len(latencies) / elapsed, "p50": pick(0.5), "p99": pick(0.99), "errors": errors[0]}
 
 

@@ -39,7 +39,7 @@ def configure_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     import incidents.models  # noqa: F401  (every table registered before anything uses them)
     from incidents.audit.recorder import install as install_audit_log
-    from incidents.auth.service import load_session_user
+    from incidents.auth.access import load_user
     from incidents.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -51,67 +51,38 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
-
-    @login_manager.user_loader
-    def load_user(token: str):
-        return load_session_user(session=db.session, token=token)
+    login_manager.user_loader(load_user)  # checks the session's lifetimes too
 
 
 def register_blueprints(app: Flask) -> None:
+    from incidents import health
+    from incidents.actions import views as actions
     from incidents.admin import views as admin
+    from incidents.audit import views as audit
     from incidents.auth import views as auth
     from incidents.impact import views as impact
     from incidents.incident import views as incident
+    from incidents.notices import views as notices
+    from incidents.postmortem import views as postmortem
     from incidents.recovery import views as recovery
-    from incidents.status import internal_views as publish
+    from incidents.reports import views as reports
+    from incidents.status import api, feeds, publishing, views  # noqa: F401  (each adds its routes to the status site)
+    from incidents.status.blueprint import bp as status_site
     from incidents.timeline import views as timeline
 
-    from incidents.actions import views as actions
-    from incidents.postmortem import views as postmortem
-
-    for module in (auth, incident, timeline, impact, recovery, admin, publish, postmortem, actions):
-        app.register_blueprint(module.bp)
-    app.register_blueprint(publish.admin_bp)
-    from incidents.notices import views as notices
-    from incidents.reports import views as reports
-
-    app.register_blueprint(notices.bp)
-    app.register_blueprint(reports.bp)
-    from incidents.audit import views as audit
-
-    app.register_blueprint(audit.bp)
-    register_status_site(app)
-
-    @app.route("/healthz")
-    def health():
-        """For load balancers: answers without a login, 200 after a database round trip, 503 when
-        the database cannot be reached (so the balancer stops sending traffic here)."""
-        from sqlalchemy import text
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from incidents.extensions import db
-
-        try:
-            db.session.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            db.session.rollback()
-            app.logger.warning("health check: database unreachable", exc_info=True)
-            return {"status": "unavailable", "database": "unreachable"}, 503
-        return {"status": "ok", "database": "ok"}
-
-
-def register_status_site(app: Flask) -> None:
-    """The public status site, under its own prefix and without a login."""
-    from incidents.status import api, feeds, views  # noqa: F401  (each adds its routes to bp)
-    from incidents.status.blueprint import bp
-
-    app.register_blueprint(bp, url_prefix=app.config["STATUS_PREFIX"])
+    for blueprint in (auth.bp, incident.bp, timeline.bp, impact.bp, recovery.bp, admin.bp, publishing.bp,
+                      postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp):
+        app.register_blueprint(blueprint)
+    # The public status site needs no login and lives under one prefix, so it can have its own host name.
+    app.register_blueprint(status_site, url_prefix=app.config["STATUS_PREFIX"])
+    app.add_url_rule("/healthz", endpoint="health", view_func=health.health)
 
 
 def register_security(app: Flask) -> None:
-    from incidents.auth.access import require_login_everywhere
+    from incidents.auth.access import require_login_everywhere, warn_about_untrusted_proxies
     from incidents.markdown_prerender import install as prerender_posted_markdown
 
+    warn_about_untrusted_proxies(app)
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)

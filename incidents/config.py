@@ -42,6 +42,14 @@ def secret_key(instance_path: Path) -> str:
     return key
 
 
+def seconds(name: str, default: int) -> int:
+    """A duration setting in seconds from the environment, or `default` when unset or empty."""
+    return int(os.environ.get(name) or default)
+
+
+HOUR, DAY = 3600, 24 * 3600
+
+
 def default_config(instance_path: Path) -> dict:
     """The configuration a fresh checkout runs with."""
     return {
@@ -52,7 +60,13 @@ def default_config(instance_path: Path) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_DURATION": 14 * 24 * 3600,
+        # Sessions end on the server (seconds): after SESSION_IDLE_TIMEOUT without a request, and
+        # SESSION_MAX_AGE after signing in; "keep me signed in" sessions use the REMEMBER pair.
+        "SESSION_IDLE_TIMEOUT": seconds("SESSION_IDLE_TIMEOUT", 12 * HOUR),
+        "SESSION_MAX_AGE": seconds("SESSION_MAX_AGE", 24 * HOUR),
+        "SESSION_REMEMBER_IDLE_TIMEOUT": seconds("SESSION_REMEMBER_IDLE_TIMEOUT", 7 * DAY),
+        "SESSION_REMEMBER_MAX_AGE": seconds("SESSION_REMEMBER_MAX_AGE", 30 * DAY),
+        "REMEMBER_COOKIE_DURATION": seconds("SESSION_REMEMBER_MAX_AGE", 30 * DAY),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: no 3 a.m. surprises
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
@@ -61,8 +75,16 @@ def default_config(instance_path: Path) -> dict:
         # How intricate one Markdown text may be (incidents/markdown.py, Cost): 4,000 renders in
         # under ~30 ms at worst; ordinary prose of 20,000 characters weighs about 1,000-2,500.
         "MARKDOWN_MAX_COST": int(os.environ.get("MARKDOWN_MAX_COST", "4000") or 4000),
-        # Sign-in attempts are counted here. memory:// counts per worker process; with several
-        # app servers use a shared store, e.g. redis://host:6379 or memcached://host:11211.
+        # Failed sign-ins allowed per window (the `limits` notation), counted in the database so
+        # every worker and app server shares them. See incidents/auth/throttle.py.
+        "SIGN_IN_LIMIT_PER_ACCOUNT_AND_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT_AND_ADDRESS")
+        or "10 per minute",
+        "SIGN_IN_LIMIT_PER_ACCOUNT": os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT") or "10 per 15 minutes",
+        "SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS") or "60 per minute",
+        # Wrong passwords in a row on the confirm-password page before that session is signed out.
+        "CONFIRM_PASSWORD_MAX_FAILURES": int(os.environ.get("CONFIRM_PASSWORD_MAX_FAILURES") or 5),
+        # Flask-Limiter's store, for limits other than sign-in (which counts in the database).
+        # memory:// counts per worker process; share redis://host:6379 or memcached://host:11211.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # The public status site: its path prefix and the name it shows.

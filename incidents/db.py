@@ -1,15 +1,16 @@
-"""Database plumbing: the declarative base, UTC timestamps and SQLite durability settings."""
+"""Database plumbing: the declarative base, UTC timestamps, enum columns and SQLite durability settings."""
 from __future__ import annotations
 
+import enum
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so migrations can drop and alter them on every database.
@@ -34,7 +35,7 @@ _frozen_now: ContextVar[datetime | None] = ContextVar("frozen_now", default=None
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC (or the time set by `clock_at`)."""
-    return _frozen_now.get() or datetime.now(timezone.utc)
+    return _frozen_now.get() or datetime.now(UTC)
 
 
 @contextmanager
@@ -62,7 +63,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column; attach a timezone first")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
@@ -71,8 +72,16 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def enum_column(enum_cls: type[enum.Enum], *, name: str, **column_options) -> MappedColumn:
+    """A column holding members of `enum_cls`, stored by value under the CHECK constraint `name`."""
+    # Plain strings with a CHECK rather than a native type: the same schema on SQLite and PostgreSQL,
+    # and a new member is a constraint change, not an ALTER TYPE.
+    return mapped_column(Enum(enum_cls, name=name, native_enum=False, length=20, validate_strings=True,
+                              create_constraint=True), **column_options)
 
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000

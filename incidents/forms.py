@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import request
 from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
 
 from incidents.markdown import cost_problem
-from wtforms import DateTimeLocalField, TextAreaField
-from wtforms.validators import ValidationError
-from wtforms.fields.choices import SelectChoice
 
 # NUL and other control characters have no business in text a person typed, and PostgreSQL
 # refuses NUL outright; tab, newline and carriage return are fine.
@@ -71,13 +71,13 @@ class UTCDateTimeField(DateTimeLocalField):
             if not (1900 <= self.data.year <= 2200):
                 self.data = None
                 raise ValueError("Enter a date between 1900 and 2200.")
-            self.data = self.data.replace(tzinfo=timezone.utc)
+            self.data = self.data.replace(tzinfo=UTC)
 
     def _value(self):
         if self.raw_data:
             return " ".join(self.raw_data)
         if isinstance(self.data, datetime):
-            return self.data.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+            return self.data.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
         return ""
 
 

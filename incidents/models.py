@@ -1,13 +1,12 @@
 """Every model, imported in one place so the metadata (and Alembic) always sees all tables."""
+from incidents.actions.models import ActionItem  # noqa: F401
+from incidents.audit.models import AuditEvent  # noqa: F401
 from incidents.auth.models import LoginSession, User  # noqa: F401
+from incidents.idempotency import IdempotencyKey  # noqa: F401
 from incidents.impact.models import CategoryImpact, ImpactUpdate  # noqa: F401
 from incidents.incident.models import Incident, ReferenceCounter  # noqa: F401
-from incidents.recovery.models import Workstream, WorkstreamProgress  # noqa: F401
-from incidents.timeline.models import TimelineEntry, TimelinePin  # noqa: F401
-from incidents.status.models import Component, IncidentComponent, UpdateComponent  # noqa: F401
-from incidents.postmortem.models import (  # noqa: F401
-    Postmortem, PostmortemApproval, PostmortemReviewer, PostmortemVersion)
-from incidents.actions.models import ActionItem  # noqa: F401
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion  # noqa: F401
-from incidents.audit.models import AuditEvent  # noqa: F401
-from incidents.idempotency import IdempotencyKey  # noqa: F401
+from incidents.postmortem.models import Postmortem, PostmortemApproval, PostmortemReviewer, PostmortemVersion  # noqa: F401
+from incidents.recovery.models import Workstream, WorkstreamProgress  # noqa: F401
+from incidents.status.models import Component, IncidentComponent, UpdateComponent  # noqa: F401
+from incidents.timeline.models import TimelineEntry, TimelinePin  # noqa: F401

@@ -1,23 +1,27 @@
 """Filters and globals the templates share."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask
 
+from incidents.actions.enums import ActionStatus
 from incidents.auth.models import Role
+from incidents.incident.enums import Status
 from incidents.markdown import render_markdown
+from incidents.postmortem.enums import PostmortemStatus
+from incidents.recovery.enums import WorkstreamStatus
 
 
 def format_utc(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A timestamp in UTC, always with its zone shown."""
     if value is None:
         return "—"
-    return value.astimezone(timezone.utc).strftime(fmt) + " UTC"
+    return value.astimezone(UTC).strftime(fmt) + " UTC"
 
 
 def iso(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).isoformat() if value else ""
+    return value.astimezone(UTC).isoformat() if value else ""
 
 
 def duration(start: datetime | None, end: datetime | None) -> str:
@@ -36,10 +40,29 @@ def duration(start: datetime | None, end: datetime | None) -> str:
     return f"{sign}{mins} min"
 
 
+# The one place that says how each status looks: a tone class of static/css/app.css.
+TONES = {
+    Status.investigating: "bad", Status.identified: "warn", Status.recovering: "info",
+    Status.monitoring: "accent", Status.resolved: "ok", Status.closed: "muted",
+    WorkstreamStatus.planned: "muted", WorkstreamStatus.in_progress: "info", WorkstreamStatus.blocked: "bad",
+    WorkstreamStatus.done: "ok", WorkstreamStatus.abandoned: "gone",
+    ActionStatus.open: "muted", ActionStatus.in_progress: "info", ActionStatus.done: "ok",
+    ActionStatus.wont_do: "gone",
+    PostmortemStatus.draft: "muted", PostmortemStatus.in_review: "warn", PostmortemStatus.approved: "info",
+    PostmortemStatus.published: "ok",
+}
+
+
+def tone(status) -> str:
+    """The tone class a status badge wears (`tone-muted` for anything without one)."""
+    return f"tone-{TONES.get(status, 'muted')}"
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["utc"] = format_utc
     app.jinja_env.filters["iso"] = iso
+    app.jinja_env.filters["tone"] = tone
     app.jinja_env.globals["duration"] = duration
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.trim_blocks = True

@@ -18,6 +18,12 @@ from incidents import create_app
 from incidents.extensions import db
 from tests.factories import Factory
 
+# Fixtures shared by several test modules live in tests/fixtures/; helpers in tests/helpers.py.
+# No test module imports another one.
+pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.leak_world", "tests.fixtures.world"]
+# Helper modules that assert: rewrite their asserts so a failure shows the values, as in a test module.
+pytest.register_assert_rewrite("tests.helpers", "tests.form_matrix", "tests.live_server")
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DEFAULT_PG_URL = "postgresql+psycopg://incidents_test:incidents_test@127.0.0.1:5432/incidents_test"
 PG_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)

@@ -2,6 +2,7 @@
 Werkzeug server around an app object (when a test needs a real HTTP client against its fixtures)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -48,10 +49,8 @@ def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
                 problem = f"HTTP {response.status}"
         except (urllib.error.URLError, OSError) as error:
             problem = str(error)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=0.1)  # a bounded pause that also notices a crash at once
-        except subprocess.TimeoutExpired:
-            pass
     state = f"exited with {proc.returncode}" if proc.poll() is not None else f"no healthy answer in {STARTUP_TIMEOUT}s"
     pytest.fail(f"gunicorn {state} ({problem}). Server output:\n{log.read_text(errors='replace')}",
                 pytrace=False)

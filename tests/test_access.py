@@ -6,8 +6,6 @@ So a 403 for a lower role means the role check refused it, not that the form was
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,19 +15,22 @@ from incidents.actions.models import ActionItem
 from incidents.audit.models import AuditEvent
 from incidents.audit.recorder import SIGN_IN, SIGN_IN_FAILED, SIGN_OUT
 from incidents.auth.models import LoginSession, User
-from incidents.postmortem.models import PostmortemReviewer
-from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.extensions import db
 from incidents.impact.models import ImpactUpdate
-from incidents.impact.service import latest_update
-from incidents.recovery.models import Workstream, WorkstreamProgress
-from incidents.status.models import Component
-from incidents.incident.enums import TRANSITIONS
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
+from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
+from incidents.postmortem.models import PostmortemReviewer
+from incidents.recovery.models import Workstream, WorkstreamProgress
+from incidents.status.models import Component
 from incidents.timeline.models import TimelineEntry, TimelinePin
-from incidents.timeline.service import get_entry, latest_revision, pin_entry
-from tests.factories import Factory
+from incidents.timeline.service import get_entry, latest_revision
+from tests.fixtures.world import (
+    POSTED_BODY,
+    form_data,
+    postmortem_of,
+    world_user_id,
+)
 
 PUBLIC, VIEWER, RESPONDER, ADMIN = "public", "viewer", "responder", "admin"
 RANK = {PUBLIC: 0, VIEWER: 1, RESPONDER: 2, ADMIN: 3}
@@ -62,11 +63,11 @@ MINIMUM_ROLE = {
     "status.page": PUBLIC,
     "status.incident": PUBLIC,
     "status.history": PUBLIC,
-    "publish.publish": RESPONDER,
-    "publish.update": RESPONDER,
-    "components.index": ADMIN,
-    "components.edit": ADMIN,
-    "components.remove": ADMIN,
+    "status_publish.publish": RESPONDER,
+    "status_publish.update": RESPONDER,
+    "status_admin.index": ADMIN,
+    "status_admin.edit": ADMIN,
+    "status_admin.remove": ADMIN,
     "status.history_atom": PUBLIC,
     "status.history_rss": PUBLIC,
     "status.api_summary": PUBLIC,
@@ -114,63 +115,6 @@ MINIMUM_ROLE = {
 NON_CHANGING_POSTS = {"postmortem.preview"}
 
 SAFE_METHODS = {"GET", "HEAD"}
-POSTED_BODY = "Posted during the access walk"
-EDITED_TITLE = "Edited during the access walk"
-CORRECTED_BODY = "Corrected during the access walk"
-RENAMED = "Renamed during the access walk"
-
-
-@pytest.fixture
-def world(app, make):
-    """A real incident with a timeline entry, a user to manage, and ids to build every URL."""
-    owner = make.user(role="responder")
-    reference = make.incident(by=owner, title="Mailboxes emptied by a retention job")
-    entry_id = make.entry(reference, body="Retention job paused", by=owner)
-    # Unpinning needs a pinned entry of its own: pinning the walk's entry leaves that one pinned.
-    pinned_id = make.entry(reference, body="Retention job deleted 3 days of mail", by=owner)
-    owner_id = make.user_id(owner)
-    with app.app_context():
-        incident = get_incident(session=db.session, reference=reference)
-        pin_entry(session=db.session, incident=incident, by=db.session.get(User, owner_id),
-                  entry=get_entry(session=db.session, incident=incident, entry_id=pinned_id))
-        db.session.commit()
-    target = make.user(role="viewer", name="Managed Person")
-    make.impact(reference, by=owner, affected=1200, restored=200)
-    workstream_id = make.workstream(reference, by=owner, name="Replay mailbox journals", target=500)
-    status = status_world(app, make, owner)
-    pm = postmortem_world(app, make, owner, reference)
-    notice_id = make.notice(reference, by=owner, subject="Mail delayed: what happened")
-    return SimpleNamespace(
-        reference=reference, entry_id=entry_id, pinned_id=pinned_id, target_id=make.user_id(target),
-        url_overrides={"timeline.unpin": {"entry_id": pinned_id}, **pm.url_overrides}, workstream_id=workstream_id,
-        owner_id=make.user_id(owner), component_id=status.component_id, pm=pm,
-        url_values={"public_id": status.public_id, "component_id": status.component_id,"reference": reference, "entry_id": entry_id, "user_id": make.user_id(target),
-                    "workstream_id": workstream_id, "filename": "css/app.css",
-                    "rest": "no-such-document.json", "number": 1, "reviewer_id": pm.reviewer_id,
-                    "item_id": pm.item_id, "notice_id": notice_id},
-    )
-
-
-def postmortem_world(app, make, owner: str, reference: str) -> SimpleNamespace:
-    """A draft postmortem with a reviewer to remove and an action item on the walk's incident, and
-    one incident per workflow step with its postmortem waiting for that step."""
-    from incidents.postmortem.models import Postmortem, PostmortemReviewer
-
-    reviewer = make.user(role="responder", name="Named Reviewer")
-    make.postmortem(reference, by=owner, reviewers=[reviewer])
-    steps = {}
-    for endpoint, state in (("postmortem.submit", "draft"), ("postmortem.review", "in_review"),
-                            ("postmortem.publish", "approved")):
-        steps[endpoint] = make.incident(by=owner, title=f"Postmortem waiting for {endpoint}")
-        make.postmortem(steps[endpoint], by=owner, reviewers=[reviewer], state=state)
-    item_id = make.action_item(reference, by=owner, title="Audit every inherited server")
-    with app.app_context():
-        incident = get_incident(session=db.session, reference=reference)
-        reviewer_id = db.session.scalar(sa.select(PostmortemReviewer.id).join(Postmortem).where(
-            Postmortem.incident_id == incident.id))
-    return SimpleNamespace(reviewer_id=reviewer_id, item_id=item_id, steps=steps,
-                           add_email=make.user(role="responder", name="Added Reviewer"),
-                           url_overrides={endpoint: {"reference": ref} for endpoint, ref in steps.items()})
 
 
 def name_walker_as_reviewer(app, world, email: str) -> None:
@@ -183,17 +127,6 @@ def name_walker_as_reviewer(app, world, email: str) -> None:
         postmortem = db.session.scalar(sa.select(Postmortem).where(Postmortem.incident_id == incident.id))
         db.session.add(PostmortemReviewer(postmortem_id=postmortem.id, user_id=world_user_id(email)))
         db.session.commit()
-
-
-def world_user_id(email: str) -> int:
-    return db.session.scalar(sa.select(User.id).where(User.email == email))
-
-
-def postmortem_of(reference: str):
-    from incidents.postmortem.models import Postmortem
-
-    incident = get_incident(session=db.session, reference=reference)
-    return db.session.scalar(sa.select(Postmortem).where(Postmortem.incident_id == incident.id))
 
 
 def make_walker_commander(app, world, email: str, walker: str) -> None:
@@ -210,100 +143,6 @@ def make_walker_commander(app, world, email: str, walker: str) -> None:
                 Notice.id == world.url_values["notice_id"])):
             version.commander_id = incident.commander_id
         db.session.commit()
-
-
-def notice_forms(world, walker: str) -> dict:
-    """Form data for the notice endpoints, from the walk's notice as stored right now."""
-    notice = db.session.get(Notice, world.url_values["notice_id"])
-    approved = notice.approved
-    return {
-        "notices.new": {"audience": "customers", "subject": f"Notice by {walker}", "body": POSTED_BODY},
-        "notices.edit": {"version": notice.latest.number, "subject": RENAMED, "body": f"Edited by {walker}"},
-        "notices.approve": {"version": notice.latest.number},
-        "notices.release": {"version": approved.number if approved else 1, "channel": "email"},
-    }
-
-
-def status_world(app, make, owner: str) -> SimpleNamespace:
-    """A component, and a second incident already on the status page (so its public page exists)."""
-    from incidents.status import service as status
-
-    published = make.incident(by=owner, title="Published for the access walk")
-    with app.app_context():
-        actor = db.session.scalar(sa.select(User).where(User.email == owner))
-        component = status.create_component(session=db.session, name="Contacts sync")
-        incident = get_incident(session=db.session, reference=published)
-        status.publish_incident(session=db.session, actor=actor, incident=incident,
-                                public_title="Contacts not syncing", impact="minor",
-                                body="We are investigating.", components={component: "partial_outage"})
-        db.session.commit()
-        return SimpleNamespace(component_id=component.id, public_id=incident.public_id)
-
-
-def minute(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
-
-
-def form_data(app, world, endpoint: str, walker: str) -> dict:
-    """Form data the permitted role gets accepted, built from what is stored right now."""
-    with app.app_context():
-        incident = get_incident(session=db.session, reference=world.reference)
-        entry = latest_revision(session=db.session, entry=get_entry(
-            session=db.session, incident=incident, entry_id=world.entry_id))
-        impact = latest_update(session=db.session, incident=incident)
-        workstream = db.session.get(Workstream, world.workstream_id)
-        postmortem = postmortem_of(world.reference)
-        steps = {endpoint: postmortem_of(ref).version for endpoint, ref in world.pm.steps.items()}
-        item = db.session.get(ActionItem, world.pm.item_id)
-        action = {"kind": "prevent", "owner": world.owner_id, "priority": "high",
-                  "due_on": (date.today() + timedelta(days=30)).isoformat(), "tracker_url": ""}
-        planned = {"owner": world.owner_id, "category": "", "target": 500, "unit": "records",
-                   "status": "in_progress", "source": "backup", "eta": "", "evidence": ""}
-        data = {
-            "auth.login": {},
-            "auth.logout": {},
-            "auth.reauth": {"password": Factory.PASSWORD},
-            "incident.declare": {"title": f"Declared by {walker}", "severity": "SEV3"},
-            "incident.change_status": {"version": incident.version,
-                                       "status": TRANSITIONS[incident.status][0].value},
-            "incident.edit": {"version": incident.version, "title": EDITED_TITLE,
-                              "severity": incident.severity.value, "summary": incident.summary,
-                              "declared_at": minute(incident.declared_at),
-                              "commander": incident.commander_id or 0, "comms_lead": 0, "executive": 0},
-            "timeline.post": {"body": POSTED_BODY, "kind": "note", "visibility": "internal"},
-            "timeline.correct": {"revision": entry.revision, "body": CORRECTED_BODY, "kind": entry.kind.value,
-                                 "visibility": entry.visibility.value, "occurred_at": minute(entry.occurred_at),
-                                 "reason": "Checking who may correct"},
-            "impact.record": {"based_on": impact.id, "customers_affected": 1300, "customers_restored": 400,
-                              "customers_lost": 0, "customers_notified": 0},
-            "recovery.new": {**planned, "name": f"Started by {walker}"},
-            "recovery.edit": {**planned, "version": workstream.version, "name": RENAMED},
-            "recovery.progress": {"version": workstream.version, "done": 120, "note": "Checking who may report"},
-            "timeline.pin": {},
-            "timeline.unpin": {},
-            "admin.users": {"email": f"created-by-{walker}@example.com", "name": "", "role": "viewer",
-                            "password": "a long enough password"},
-            "admin.edit_user": {"name": RENAMED, "role": "responder", "active": "y"},
-            "publish.publish": {"public_title": "Mail delayed", "impact": "minor",
-                                "public_status": "investigating", "public_body": "We are looking into it."},
-            "publish.update": {"public_status": "identified", "public_body": "Cause found."},
-            "components.index": {"name": f"Component by {walker}", "position": 1, "status_override": ""},
-            "components.edit": {"name": RENAMED, "position": 2, "status_override": "", "showcase": "y"},
-            "components.remove": {},
-            "postmortem.edit": {"version": postmortem.version, "summary": EDITED_TITLE},
-            "postmortem.preview": {"text": "**Bold** text"},
-            "postmortem.add_reviewer": {"email": world.pm.add_email},
-            "postmortem.remove_reviewer": {},
-            "postmortem.submit": {"version": steps["postmortem.submit"]},
-            "postmortem.review": {"version": steps["postmortem.review"], "decision": "approve"},
-            "postmortem.publish": {"version": steps["postmortem.publish"]},
-            "actions.new": {**action, "title": f"Added by {walker}"},
-            "actions.edit": {**action, "version": item.version, "title": RENAMED},
-            "actions.status": {"version": item.version,
-                               "status": "in_progress" if item.status.value == "open" else "open"},
-            **notice_forms(world, walker),
-        }
-    return data[endpoint]
 
 
 def probe(app, world) -> dict[str, object]:
@@ -331,12 +170,12 @@ def probe(app, world) -> dict[str, object]:
             "recovery.new": db.session.scalar(sa.select(sa.func.count(Workstream.id))),
             "recovery.edit": db.session.get(Workstream, world.workstream_id).name,
             "recovery.progress": db.session.scalar(sa.select(sa.func.count(WorkstreamProgress.id))),
-            "publish.publish": incident.published_at,
-            "publish.update": db.session.scalar(sa.select(sa.func.count(TimelineEntry.id)).where(
+            "status_publish.publish": incident.published_at,
+            "status_publish.update": db.session.scalar(sa.select(sa.func.count(TimelineEntry.id)).where(
                 TimelineEntry.incident_id == incident.id, TimelineEntry.public_status.is_not(None))),
-            "components.index": db.session.scalar(sa.select(sa.func.count(Component.id))),
-            "components.edit": db.session.get(Component, world.component_id).name,
-            "components.remove": db.session.get(Component, world.component_id).archived_at,
+            "status_admin.index": db.session.scalar(sa.select(sa.func.count(Component.id))),
+            "status_admin.edit": db.session.get(Component, world.component_id).name,
+            "status_admin.remove": db.session.get(Component, world.component_id).archived_at,
             "postmortem.edit": postmortem_of(world.reference).revision,
             "postmortem.add_reviewer": sorted(r.user.email for r in postmortem_of(world.reference).reviewers
                                               if r.user.email == world.pm.add_email),

@@ -3,7 +3,7 @@ record, and the lists across incidents (all open, mine, overdue)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -19,7 +19,7 @@ from incidents.timeline.models import EntryKind, TimelineEntry
 
 
 def today():
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def item_row(app, item_id: int) -> dict:
@@ -116,13 +116,13 @@ def test_completing_and_dropping_record_who_and_when_on_the_timeline(app, client
     second = make.action_item(ref, by=email, title="Rewrite the repair tool")
     me = make.user_id(email)
 
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     response = client.post(f"/incidents/{ref}/actions/{first}/status",
                            data={"version": item_row(app, first)["version"], "status": "done"})
     assert response.status_code == 302
     done = item_row(app, first)
     assert done["status"] is ActionStatus.done and done["closed_by_id"] == me
-    assert before <= done["closed_at"] <= datetime.now(timezone.utc)
+    assert before <= done["closed_at"] <= datetime.now(UTC)
     body, author, occurred = action_entries(app, ref)[-1]
     with app.app_context():
         name = db.session.get(User, me).display
@@ -165,7 +165,7 @@ def test_status_change_from_a_stale_page_is_refused(app, client, auth, make):
 def test_editing_keeps_an_old_due_date_but_refuses_a_new_past_one(app, client, auth, make):
     email = auth.as_role("responder")
     ref = make.incident(by=email)
-    with clock_at(datetime.now(timezone.utc) - timedelta(days=30)):
+    with clock_at(datetime.now(UTC) - timedelta(days=30)):
         item_id = make.action_item(ref, by=email, due_on=today() - timedelta(days=10))
     row = item_row(app, item_id)
     data = form(make.user_id(email), version=row["version"], due_on=row["due_on"].isoformat(), title="Renamed")
@@ -181,7 +181,7 @@ def test_lists_all_open_mine_and_overdue(app, client, auth, make):
     first, second = make.incident(by=me, title="First"), make.incident(by=someone, title="Second")
     make.action_item(first, by=me, owner=me, title="Mine, due later")
     make.action_item(second, by=someone, owner=someone, title="Theirs, due later")
-    with clock_at(datetime.now(timezone.utc) - timedelta(days=30)):
+    with clock_at(datetime.now(UTC) - timedelta(days=30)):
         make.action_item(second, by=someone, owner=me, title="Mine, overdue", due_on=today() - timedelta(days=3))
     finished = make.action_item(first, by=me, owner=me, title="Mine, finished")
     client.post(f"/incidents/{first}/actions/{finished}/status",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from itertools import pairwise
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from incidents.auth.models import User
 from incidents.extensions import db
 from incidents.timeline.models import TimelineEntry
 from tests.factories import Factory
+from tests.helpers import behind_the_triggers
 
 
 def events(app, *where) -> list[AuditEvent]:
@@ -135,9 +137,9 @@ def test_the_database_refuses_to_change_or_delete_logged_rows(app, make, stateme
     make.entry(ref, body="As written")
     before = [(e.id, e.hash) for e in events(app)]
     with app.app_context():
-        with pytest.raises(DBAPIError, match="append-only"):
-            with db.engine.begin() as conn:  # straight SQL: no ORM guard in the way
-                conn.execute(sa.text(statement))
+        # straight SQL: no ORM guard in the way
+        with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+            conn.execute(sa.text(statement))
         bodies = db.session.scalars(sa.select(TimelineEntry.body)).all()
         db.session.remove()
     assert [(e.id, e.hash) for e in events(app)] == before
@@ -175,7 +177,7 @@ def test_audit_verify_passes_on_an_untouched_log(app, make, runner):
     rows = events(app)
     assert f"{len(rows)} events checked" in result.output and rows[-1].hash in result.output
     assert rows[0].prev_hash == GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:]))
+    assert all(b.prev_hash == a.hash for a, b in pairwise(rows))
 
 
 def test_audit_verify_names_a_changed_event(app, make, runner, backend):
@@ -336,25 +338,6 @@ def test_only_admins_read_the_log(client, auth):
 
 # --- #18: what a database owner could rewrite, and how verify notices ----------------------------
 
-def _behind_the_triggers(app, backend: str, table: str, *statements: tuple[str, dict]) -> None:
-    """Run statements on `table` with its append-only triggers out of the way, as a DB owner can."""
-    with app.app_context(), db.engine.begin() as conn:
-        if backend == "postgresql":
-            conn.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only"))
-        else:
-            saved = [(name, conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": name})
-                      .scalar()) for name in (f"{table}_no_update", f"{table}_no_delete")]
-            for name, _sql in saved:
-                conn.execute(sa.text(f"DROP TRIGGER {name}"))
-        for statement, params in statements:
-            conn.execute(sa.text(statement), params)
-        if backend == "postgresql":
-            conn.execute(sa.text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only"))
-        else:
-            for _name, sql in saved:
-                conn.execute(sa.text(sql))
-
-
 def _recompute_chain(app, backend: str, key: bytes | None = None) -> None:
     """Rehash every event from the first, as someone who rewrote an event would (without the app's key)."""
     from incidents.audit.chain import event_hash
@@ -369,7 +352,7 @@ def _recompute_chain(app, backend: str, key: bytes | None = None) -> None:
         row.hash = previous = event_hash(row, key)
         statements.append(("UPDATE audit_event SET prev_hash = :p, hash = :h WHERE id = :id",
                            {"p": row.prev_hash, "h": row.hash, "id": row.id}))
-    _behind_the_triggers(app, backend, "audit_event", *statements)
+    behind_the_triggers(app, backend, "audit_event", *statements)
 
 
 def _rich_history(app, make) -> str:
@@ -410,7 +393,7 @@ def test_verify_notices_a_timeline_entry_rewritten_behind_the_log(app, make, run
     _some_history(make)
     with app.app_context():
         entry_id = db.session.scalar(sa.select(TimelineEntry.id).where(TimelineEntry.body == "Update 1"))
-    _behind_the_triggers(app, backend, "timeline_entry",
+    behind_the_triggers(app, backend, "timeline_entry",
                          ("UPDATE timeline_entry SET body = 'Nothing happened' WHERE id = :id", {"id": entry_id}))
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
@@ -438,7 +421,7 @@ def test_removing_the_newest_events_fails_against_the_expected_head(app, make, r
     head = events(app)[-1].hash
     assert runner.invoke(args=["audit", "verify", "--expect", head]).exit_code == 0
     newest = events(app)[-2:]
-    _behind_the_triggers(app, backend, "audit_event",
+    behind_the_triggers(app, backend, "audit_event",
                          ("DELETE FROM audit_event WHERE id >= :id", {"id": newest[0].id}))
     result = runner.invoke(args=["audit", "verify", "--expect", head])
     assert result.exit_code == 1
@@ -451,7 +434,7 @@ def test_without_the_key_a_recomputed_chain_is_only_caught_by_the_expected_head(
     _some_history(make)
     head = events(app)[-1].hash
     victim = next(e for e in events(app) if e.entity_type == "user")
-    _behind_the_triggers(app, backend, "audit_event",
+    behind_the_triggers(app, backend, "audit_event",
                          ("UPDATE audit_event SET actor = 'someone else' WHERE id = :id", {"id": victim.id}))
     _recompute_chain(app, backend)
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0  # the limit the README states
@@ -469,7 +452,7 @@ def test_with_the_key_a_recomputed_chain_fails(keyed, app, make, runner, backend
     _some_history(make)
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
     victim = next(e for e in events(app) if e.entity_type == "timeline_entry")
-    _behind_the_triggers(app, backend, "audit_event",
+    behind_the_triggers(app, backend, "audit_event",
                          ("UPDATE audit_event SET actor = 'someone else' WHERE id = :id", {"id": victim.id}))
     _recompute_chain(app, backend)  # plain SHA-256: the forger has no key
     result = runner.invoke(args=["audit", "verify"])

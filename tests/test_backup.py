@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from incidents.extensions import db
 from tests.factories import Factory
+from tests.helpers import behind_the_triggers
 
 WRITERS = 4
 
@@ -219,14 +220,13 @@ def test_restore_refuses_a_backup_of_another_schema_revision(app, runner, taken)
 def test_backup_keeps_the_audit_head_and_verify_fails_once_it_is_gone(app, runner, backend, taken):
     """#18: the head hash is written beside the backup; deleting the newest events is then noticed."""
     from incidents.audit.models import AuditEvent
-    from tests.test_audit import _behind_the_triggers
 
     with app.app_context():
         newest = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(2)).all()
         db.session.remove()
     assert (taken / "audit-head.txt").read_text().strip() == newest[0].hash
     assert verify(runner, taken).exit_code == 0
-    _behind_the_triggers(app, backend, "audit_event", ("DELETE FROM audit_event WHERE id = :id", {"id": newest[0].id}))
+    behind_the_triggers(app, backend, "audit_event", ("DELETE FROM audit_event WHERE id = :id", {"id": newest[0].id}))
     result = verify(runner, taken)
     assert result.exit_code == 1
     assert f"the expected hash {newest[0].hash} is not in the chain" in result.output

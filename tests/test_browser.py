@@ -8,118 +8,21 @@ Without it these tests skip loudly, or fail with CI=true.
 """
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.conftest import require
-from tests.live_server import clean_env, gunicorn
+from tests.fixtures.browser import ADMIN, ARTIFACTS, RESPONDER, LiveServer, declare, login
 
 pytestmark = pytest.mark.browser
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-BIN = Path(sys.executable).parent  # the venv's bin dir: flask and gunicorn live next to python
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-DEMO_PASSWORD = "browser-demo-" + secrets.token_hex(8)
-ADMIN = ("admin@example.com", "Alex Demo (admin)")
-RESPONDER = ("morgan.reyes@example.com", "Morgan Reyes")
 VIEWER_EMAIL = "browser.viewer@example.com"
 VIEWER_PASSWORD = "viewer-" + secrets.token_hex(8)
 
 
-# --- the server -------------------------------------------------------------------------------
-
-class LiveServer:
-    def __init__(self, instance: Path, env: dict[str, str]):
-        self.instance = instance
-        self.env = env
-        self.url = ""
-
-    def flask(self, *args: str, stdin: str | None = None) -> str:
-        """Run `flask --app app ARGS` against this server's instance folder; return its output."""
-        result = subprocess.run([str(BIN / "flask"), "--app", "app", *args], cwd=PROJECT_ROOT,
-                                env=self.env, input=stdin, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, (f"flask {' '.join(args)} failed ({result.returncode}):\n"
-                                        f"{result.stdout}\n{result.stderr}")
-        return result.stdout
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    require(os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK),
-            f"Chromium not found at {CHROMIUM}; run `make browser-deps` (apt-get install chromium) "
-            "or set CHROMIUM_PATH")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def server(chromium, tmp_path_factory) -> LiveServer:
-    """The real app under gunicorn, with demo data, on a free local port."""
-    instance = tmp_path_factory.mktemp("browser-instance")
-    env = clean_env(INCIDENTS_INSTANCE_PATH=str(instance), DEMO_PASSWORD=DEMO_PASSWORD,
-                    SECRET_KEY=secrets.token_hex(32))
-    live = LiveServer(instance, env)
-    live.flask("db", "upgrade")
-    live.flask("demo", "load")
-
-    log = instance / "gunicorn.log"
-    with gunicorn(env, logs=[log]) as (url,):
-        live.url = url
-        yield live
-
-
-# --- the browser ------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    # Playwright turns Chromium's back/forward cache off by default; people's browsers have it on,
-    # and it is what would show a signed-out person the page they left, so keep it on here.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True,
-                                           ignore_default_args=["--disable-back-forward-cache"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, server) -> Page:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 # --- helpers ----------------------------------------------------------------------------------
-
-def login(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Incidents", level=1)).to_be_visible()
-
-
-def declare(page: Page, title: str, severity: str = "SEV2") -> str:
-    """Declare an incident through the form; return its reference."""
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Declare incident").click()
-    expect(page.get_by_role("heading", name="Declare an incident")).to_be_visible()
-    page.get_by_label("What is happening?").fill(title)
-    page.get_by_label("Severity").select_option(severity)
-    page.get_by_role("button", name="Declare incident").click()
-    expect(page).to_have_url(re.compile(r"/incidents/[^/]+$"))
-    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
-    return page.url.rsplit("/", 1)[1]
-
 
 def timeline(page: Page):
     return page.locator("ol.timeline")

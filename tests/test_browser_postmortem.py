@@ -8,8 +8,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser import (ADMIN, ARTIFACTS, RESPONDER, browser, chromium, declare, login,  # noqa: F401
-                                page, server)
+from tests.fixtures.browser import ADMIN, ARTIFACTS, RESPONDER, declare, login
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +17,7 @@ def flash(page: Page):
     return page.locator(".flash-success")
 
 
-def test_write_review_approve_and_publish_a_postmortem(page: Page, browser, server):  # noqa: F811
+def test_write_review_approve_and_publish_a_postmortem(page: Page, browser, server):
     login(page, ADMIN[0])
     reference = declare(page, "Browser test: to-do lists emptied by a cleanup job")
     page.locator("#postmortem").get_by_role("link", name="Go to the postmortem").click()

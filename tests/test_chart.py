@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -24,7 +25,7 @@ from incidents.recovery.scales import compact, time_ticks, y_ticks
 SVG = "{http://www.w3.org/2000/svg}"
 # Plain SVG 1.1 drawing elements: what WeasyPrint renders and the CSP allows.
 ALLOWED = {"svg", "title", "desc", "g", "line", "polyline", "polygon", "rect", "circle", "text", "tspan"}
-T0 = datetime(2009, 10, 2, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2009, 10, 2, 14, 0, tzinfo=UTC)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -197,7 +198,7 @@ def test_tick_values_sit_at_their_height():
     _markup, root = draw(week())
     labels = y_labels(root)
     assert list(labels) == ["0", "50k", "100k", "150k", "200k"]
-    spacing = {round(labels[a] - labels[b], 1) for a, b in zip(list(labels), list(labels)[1:])}
+    spacing = {round(labels[a] - labels[b], 1) for a, b in pairwise(labels)}
     assert len(spacing) == 1, "evenly spaced"
     zero, top = labels["0"] - 4, labels["200k"] - 4
     restored_end = line(root, "restored")[-1][1]
@@ -233,10 +234,10 @@ def test_time_ticks_by_days_hours_and_years():
     assert few_minutes_late[0][1] == "14:40\nOct 2", "a small margin keeps the round time"
     overnight = time_ticks(T0 + timedelta(hours=8), T0 + timedelta(hours=20))
     assert "00:00\nOct 3" in [label for _, label in overnight]
-    new_year = time_ticks(datetime(2009, 12, 20, tzinfo=timezone.utc), datetime(2010, 1, 12, tzinfo=timezone.utc))
+    new_year = time_ticks(datetime(2009, 12, 20, tzinfo=UTC), datetime(2010, 1, 12, tzinfo=UTC))
     labels = [label for _, label in new_year]
     assert labels[0] == "Dec 20, 2009" and "Jan 3, 2010" in labels
-    decades = time_ticks(datetime(1990, 1, 1, tzinfo=timezone.utc), datetime(2030, 1, 1, tzinfo=timezone.utc))
+    decades = time_ticks(datetime(1990, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))
     assert 2 <= len(decades) <= 12
 
 
@@ -256,7 +257,7 @@ def test_workstream_bars_show_status_and_never_overflow():
     track = find(bars["3"], "rect")[0]
     assert float(fill["3"].get("width")) == float(track.get("width"))
     assert "no owner" in texts(bars["4"])[1]
-    assert "OTHER WORK" == texts(root)[-len(texts(bars["4"])) - 1], "uncategorised work comes last"
+    assert texts(root)[-len(texts(bars["4"])) - 1] == "OTHER WORK", "uncategorised work comes last"
     label = texts(bars["5"])[0]
     assert label.endswith("…") and len(label) < 70
 

@@ -174,7 +174,7 @@ class Client:
         self.csrf = ""
         self.pending: str | None = None  # a key whose answer never came: sent again, as is
 
-    def same_browser_as(self, other: "Client") -> None:
+    def same_browser_as(self, other: Client) -> None:
         self.cookies, self.csrf = dict(other.cookies), other.csrf
 
     def sign_in(self, port: int) -> None:

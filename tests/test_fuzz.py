@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from werkzeug.exceptions import HTTPException
 from werkzeug.test import EnvironBuilder
 
-from tests.test_access import form_data, world  # noqa: F401  (`world`: real ids for every route)
+from tests.fixtures.world import form_data
 
 pytestmark = pytest.mark.fuzz
 
@@ -234,7 +234,7 @@ def memory_cap():
 
 
 @pytest.mark.parametrize("walker", ["admin", None], ids=["admin", "anonymous"])
-def test_no_input_reaches_a_server_error(app, client, auth, world, walker, caplog, memory_cap):  # noqa: F811
+def test_no_input_reaches_a_server_error(app, client, auth, world, walker, caplog, memory_cap):
     email = auth.as_role(walker) if walker else None
     caplog.set_level(logging.ERROR)
 

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
+from incidents.actions.models import ActionItem
 from incidents.extensions import db
 from incidents.idempotency import KEY_DAMAGED, KEY_REUSED, KEY_REUSED_CHANGED, REPLAYED, IdempotencyKey
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
-from incidents.recovery.models import Workstream, WorkstreamProgress
-from incidents.actions.models import ActionItem
 from incidents.notices.models import Notice
 from incidents.postmortem.models import PostmortemVersion
+from incidents.recovery.models import Workstream, WorkstreamProgress
 from incidents.timeline.models import TimelineEntry
 from tests.factories import Factory
 
@@ -378,7 +378,7 @@ def test_one_key_sent_at_once_with_different_texts_saves_one_and_refuses_the_res
 
     saved = [text for text in texts if _entries(ctx, text) == 1]
     assert len(saved) == 1 and sum(_entries(ctx, text) for text in texts) == 1
-    for text, (status, _, body) in zip(texts, answers):
+    for text, (status, _, body) in zip(texts, answers, strict=True):
         if text in saved:
             assert status == 302
         else:  # the losers are told their text was not saved, and get it back: not "already saved"
@@ -394,7 +394,7 @@ def test_prune_forgets_old_keys_and_keeps_recent_ones(app, client, make, runner)
         assert response.status_code == 302
     with app.app_context():
         db.session.execute(sa.update(IdempotencyKey).where(IdempotencyKey.key == old_key)
-                           .values(created_at=datetime.now(timezone.utc) - timedelta(days=30)))
+                           .values(created_at=datetime.now(UTC) - timedelta(days=30)))
         db.session.commit()
 
     result = runner.invoke(args=["idempotency", "prune", "--days", "7"])

@@ -5,8 +5,7 @@ Every test here runs on SQLite and on PostgreSQL (see conftest).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
-from html import unescape
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,20 +15,9 @@ from incidents.impact import service as impact_service
 from incidents.impact.models import CategoryImpact, ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.timeline.models import EntryKind
-from tests.test_incidents import field_errors, read_form, signed_in_client, timeline_rows
-
+from tests.helpers import field_errors, read_form, section, signed_in_client, text_of, timeline_rows
 
 # --- helpers ---------------------------------------------------------------------------------
-
-def text_of(html: str) -> str:
-    """Visible text, tags dropped and white space collapsed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def section(html: str, section_id: str) -> str:
-    match = re.search(rf'<section[^>]*\bid="{section_id}".*?</section>', html, re.S)
-    assert match, f"no section #{section_id} on the page"
-    return match.group(0)
 
 
 def figures(html: str) -> dict[str, str]:
@@ -212,7 +200,7 @@ def test_impossible_figures_are_refused_beside_the_field(app, client, make, inci
 def test_figures_as_of_a_time_in_the_future_are_refused(app, client, incident):
     _email, ref = incident
     form = impact_form(client, ref)
-    future = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    future = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     form.update({"customers_affected": "10", "customers_restored": "0", "customers_lost": "0",
                  "customers_notified": "0", "as_of": future})
     response = client.post(f"/incidents/{ref}/impact", data=form)

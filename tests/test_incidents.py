@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import unescape
-from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.datastructures import MultiDict
 
 from incidents.auth.models import User
 from incidents.extensions import db
 from incidents.incident import service as incident_service
 from incidents.incident.enums import Severity, Status
 from incidents.incident.models import Incident
-from incidents.timeline.models import EntryKind, TimelineEntry
-from tests.factories import Factory
+from incidents.timeline.models import EntryKind
+from tests.helpers import field_errors, flashes, move_status, read_form, signed_in_client, timeline_rows
 
 REFERENCE = re.compile(r"^INC-(\d{4})-(\d{4})$")
 
@@ -40,135 +38,20 @@ def incident_count(app) -> int:
         return db.session.scalar(select(func.count()).select_from(Incident))
 
 
-def timeline_rows(app, reference: str) -> list[dict]:
-    """The incident's timeline entries in the order they were written."""
-    with app.app_context():
-        incident_id = db.session.scalar(select(Incident.id).where(Incident.reference == reference))
-        rows = db.session.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
-                                  .order_by(TimelineEntry.id)).all()
-        return [{c.key: getattr(row, c.key) for c in TimelineEntry.__table__.columns} for row in rows]
-
-
-def move_status(app, reference: str, by: str, *statuses: Status) -> None:
-    """Walk an incident through `statuses` with the real service (test setup, not the thing tested)."""
-    if Status.closed in statuses:  # an incident closes only once its postmortem is published
-        make = Factory(app)
-        make.postmortem(reference, by=by, reviewers=[make.user()], state="published")
-    with app.app_context():
-        actor = db.session.scalar(select(User).where(User.email == by))
-        for status in statuses:
-            incident = incident_service.get_incident(session=db.session, reference=reference)
-            incident_service.change_status(session=db.session, actor=actor, incident=incident,
-                                           new_status=status, expected_version=incident.version)
-            db.session.commit()
-
-
-def signed_in_client(app, make: Factory, role: str = "responder", name: str = ""):
-    """A second browser: a new test client signed in as a new user. Returns (client, email)."""
-    email = make.user(role=role, name=name)
-    other = app.test_client()
-    response = other.post("/login", data={"email": email, "password": Factory.PASSWORD})
-    assert response.status_code == 302
-    return other, email
-
-
-class FormReader(HTMLParser):
-    """Reads one <form> of a page the way a browser would submit it."""
-
-    def __init__(self, action: str | None):
-        super().__init__(convert_charrefs=True)
-        self.action = action
-        self.in_form = False
-        self.found = False
-        self.fields: list[tuple[str, str]] = []
-        self._select: dict | None = None
-        self._option: dict | None = None
-        self._textarea: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form" and not self.found and a.get("action") == self.action:
-            self.in_form = self.found = True
-            return
-        if not self.in_form:
-            return
-        if tag == "input" and a.get("name"):
-            kind = (a.get("type") or "text").lower()
-            if kind in ("submit", "button", "image", "reset"):
-                return
-            if kind in ("checkbox", "radio") and "checked" not in a:
-                return
-            self.fields.append((a["name"], a.get("value") or ("on" if kind == "checkbox" else "")))
-        elif tag == "select":
-            self._select = {"name": a.get("name"), "multiple": "multiple" in a, "options": []}
-        elif tag == "option" and self._select is not None:
-            self._option = {"value": a.get("value"), "selected": "selected" in a, "text": ""}
-            self._select["options"].append(self._option)
-        elif tag == "textarea":
-            self._textarea = {"name": a.get("name"), "text": ""}
-
-    def handle_data(self, data):
-        if self._textarea is not None:
-            self._textarea["text"] += data
-        elif self._option is not None:
-            self._option["text"] += data
-
-    def handle_endtag(self, tag):
-        if tag == "form" and self.in_form:
-            self.in_form = False
-        elif tag == "option":
-            self._option = None
-        elif tag == "select" and self._select is not None:
-            options = self._select["options"]
-            chosen = [o for o in options if o["selected"]]
-            if not chosen and options and not self._select["multiple"]:
-                chosen = options[:1]
-            for option in chosen:
-                value = option["value"] if option["value"] is not None else option["text"]
-                self.fields.append((self._select["name"], value))
-            self._select = None
-        elif tag == "textarea" and self._textarea is not None:
-            text = self._textarea["text"]
-            # Browsers drop the newline that immediately follows <textarea>.
-            text = text[2:] if text.startswith("\r\n") else text[1:] if text.startswith("\n") else text
-            self.fields.append((self._textarea["name"], text))
-            self._textarea = None
-
-
-def read_form(html: str, action: str | None = None) -> MultiDict:
-    reader = FormReader(action)
-    reader.feed(html)
-    assert reader.found, f"no form with action={action!r} on the page"
-    return MultiDict(reader.fields)
-
-
-def field_errors(html: str, field_id: str) -> list[str]:
-    """The error messages shown beside one field (the list the field's aria-describedby names)."""
-    match = re.search(rf'<ul class="errors" id="{re.escape(field_id)}-errors">(.*?)</ul>', html, re.S)
-    if match is None:
-        return []
-    assert f'aria-describedby="{field_id}-errors"' in html, "the field does not point at its errors"
-    return [unescape(m).strip() for m in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)]
-
-
 def listed_references(html: str) -> set[str]:
     return set(re.findall(r'href="/incidents/(INC-\d{4}-\d{4})"', html))
-
-
-def flashes(html: str) -> list[str]:
-    return [unescape(m) for m in re.findall(r'<p class="flash flash-\w+">(.*?)</p>', html, re.S)]
 
 
 # --- the record and its reference -------------------------------------------------------------
 
 def test_references_are_sequential_per_year(app, make):
     by = make.user()
-    this_year = datetime.now(timezone.utc).year
+    this_year = datetime.now(UTC).year
     first = make.incident(by=by)
     second = make.incident(by=by)
     # An incident recorded late, for last year, starts that year's own sequence.
     other_year = make.incident(by=by, declared_at=datetime(this_year - 1, 12, 31, 23, 30,
-                                                           tzinfo=timezone.utc))
+                                                           tzinfo=UTC))
     third = make.incident(by=by)
 
     assert [first, second, third] == [f"INC-{this_year}-0001", f"INC-{this_year}-0002",
@@ -201,7 +84,7 @@ def test_concurrent_declarations_get_distinct_sequential_references(app, make):
         assert not any(t.is_alive() for t in threads)
 
     assert errors == []
-    year = datetime.now(timezone.utc).year
+    year = datetime.now(UTC).year
     assert sorted(references) == [f"INC-{year}-{n:04d}" for n in range(1, 2 * threads_count + 1)]
     assert incident_count(app) == 2 * threads_count
 
@@ -210,7 +93,7 @@ def test_concurrent_declarations_get_distinct_sequential_references(app, make):
 
 def test_declare_with_only_title_and_severity(app, client, auth, make):
     email = auth.as_role("responder")
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
 
     response = client.post("/incidents/new", data={"title": "  Calendars wiped for EU users ",
                                                    "severity": "SEV1"})
@@ -224,7 +107,7 @@ def test_declare_with_only_title_and_severity(app, client, auth, make):
     assert row["status"] is Status.investigating
     assert row["commander_id"] == make.user_id(email)
     assert row["comms_lead_id"] is None and row["executive_id"] is None
-    assert before <= row["declared_at"] <= datetime.now(timezone.utc)
+    assert before <= row["declared_at"] <= datetime.now(UTC)
 
     [entry] = timeline_rows(app, reference)
     assert entry["kind"] is EntryKind.status_change
@@ -375,7 +258,7 @@ def test_detail_shows_state_people_and_timeline(app, client, auth, make):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert ref in html and "Contacts lost after sync" in html
-    assert "status-recovering" in html and "sev-sev1" in html
+    assert 'class="badge status tone-info">Recovering<' in html and "sev-sev1" in html
     assert "personal data" in html and "Contacts" in html
     with app.app_context():
         commander_name = db.session.scalar(select(User.name).where(User.email == email))
@@ -406,18 +289,18 @@ def post_status(client, app, ref: str, status: str, *, version: int | None = Non
 def test_status_lifecycle_stamps_key_moments_and_writes_timeline(app, client, auth, make):
     email = auth.as_role("responder")
     ref = make.incident(by=email)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
 
     for status in ("identified", "recovering", "monitoring"):
         assert post_status(client, app, ref, status).status_code == 302
     after_monitoring = incident_row(app, ref)
     assert after_monitoring["status"] is Status.monitoring
-    assert before <= after_monitoring["mitigated_at"] <= datetime.now(timezone.utc)
+    assert before <= after_monitoring["mitigated_at"] <= datetime.now(UTC)
     assert after_monitoring["resolved_at"] is None and after_monitoring["closed_at"] is None
 
     assert post_status(client, app, ref, "resolved", note="Restore verified by support").status_code == 302
     resolved = incident_row(app, ref)
-    assert before <= resolved["resolved_at"] <= datetime.now(timezone.utc)
+    assert before <= resolved["resolved_at"] <= datetime.now(UTC)
     assert resolved["mitigated_at"] == after_monitoring["mitigated_at"]  # stamped once, kept
     assert resolved["closed_at"] is None
 
@@ -426,7 +309,7 @@ def test_status_lifecycle_stamps_key_moments_and_writes_timeline(app, client, au
     assert response.status_code == 302
     closed = incident_row(app, ref)
     assert closed["status"] is Status.closed
-    assert before <= closed["closed_at"] <= datetime.now(timezone.utc)
+    assert before <= closed["closed_at"] <= datetime.now(UTC)
 
     changes = [e for e in timeline_rows(app, ref) if e["kind"] is EntryKind.status_change]
     assert len(changes) == 1 + 5  # declaration + five moves
@@ -661,9 +544,9 @@ def test_edit_records_key_moments_categories_and_personal_data(app, client, auth
     assert client.post(f"/incidents/{ref}/edit", data=form).status_code == 302
 
     row = incident_row(app, ref)
-    assert row["loss_began_at"] == datetime(2026, 1, 10, 22, 15, tzinfo=timezone.utc)
-    assert row["detected_at"] == datetime(2026, 1, 11, 6, 45, tzinfo=timezone.utc)
-    assert row["aware_at"] == datetime(2026, 1, 11, 9, 0, tzinfo=timezone.utc)
+    assert row["loss_began_at"] == datetime(2026, 1, 10, 22, 15, tzinfo=UTC)
+    assert row["detected_at"] == datetime(2026, 1, 11, 6, 45, tzinfo=UTC)
+    assert row["aware_at"] == datetime(2026, 1, 11, 9, 0, tzinfo=UTC)
     assert row["data_categories"] == ["contacts", "photos"]
     assert row["personal_data"] is True
     page = client.get(f"/incidents/{ref}").get_data(as_text=True)

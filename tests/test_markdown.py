@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from incidents.markdown import render_markdown
-from tests.test_incidents import read_form, timeline_rows
+from tests.helpers import read_form, timeline_rows
 
 SAFE_SCHEMES = {"http", "https", "mailto"}
 FORBIDDEN_TAGS = {"script", "iframe", "svg", "img", "style", "object", "embed", "math", "form",

@@ -16,12 +16,11 @@ import incidents
 import incidents.markdown as markdown
 from bench.markdown import MAX_LENGTH, PATTERNS, longest_accepted
 from incidents.extensions import db
-from incidents.markdown import (DEFAULT_MAX_COST, _parser, cost_problem, markdown_cost, render_markdown,
-                                sanitise)
+from incidents.markdown import DEFAULT_MAX_COST, _parser, cost_problem, markdown_cost, render_markdown, sanitise
 from incidents.markdown_prerender import markdown_field_names
 from incidents.notices.document import html_to_text
 from incidents.postmortem.sections import SECTION_KEYS
-from tests.test_bad_input import FORMS, Ctx, _post, all_errors, errors_beside
+from tests.form_matrix import FORMS, Ctx, all_errors, errors_beside, post_form
 
 DEEP_LIST = "- " * 9999 + "x"  # raised RecursionError in Python-Markdown
 REFUSED = "to show"  # "too intricate to show quickly" or "too deeply to show"
@@ -142,7 +141,7 @@ def test_pathological_markdown_is_saved_or_refused_beside_the_field(app, client,
     for label, text in CORPUS.items():
         text = text[:form.fields[name].max]  # short fields (a comment, a reason) take the corpus at their limit
         where = f"{form_name}: {name} = {label}"
-        _data, response = _post(ctx, form, name, text)
+        _data, response = post_form(ctx, form, name, text)
         page = response.get_data(as_text=True)
         if cost_problem(text) is None:
             assert response.status_code == 302, f"{where}: {response.status_code} {all_errors(page)}"
@@ -183,7 +182,7 @@ def test_posted_markdown_is_rendered_before_the_write_lock(app, client, auth, ma
         event.listen(engine, name_, listener)
     monkeypatch.setattr(markdown, "render_uncached", watched)
     try:
-        _data, response = _post(ctx, form, name, text)
+        _data, response = post_form(ctx, form, name, text)
     finally:
         for name_, listener in listeners.items():
             event.remove(engine, name_, listener)

@@ -17,7 +17,7 @@ from incidents.incident.service import get_incident, update_incident
 from incidents.postmortem import service as postmortems
 from incidents.recovery.models import Workstream
 from incidents.recovery.service import WorkstreamFields, record_progress, update_workstream
-from tests.test_incidents import read_form
+from tests.helpers import read_form
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_the_demo_stores_html_everywhere_and_its_pages_render_nothing(app, runne
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        for table, source, html in (("incident", "summary", "summary_html"),
+        for table, _source, html in (("incident", "summary", "summary_html"),
                                     ("workstream", "evidence", "evidence_html"),
                                     ("impact_update", "note", "note_html"),
                                     ("workstream_progress", "note", "note_html"),

@@ -17,8 +17,8 @@ from incidents.notices.models import Audience, Notice, NoticeRelease, NoticeVers
 from incidents.notices.service import draft_for
 from incidents.status import service as status
 from incidents.timeline.models import TimelineEntry
-from tests.conftest_status import leak_world  # noqa: F401
 from tests.factories import Factory
+
 
 def pdf_text(pdf: bytes) -> tuple[pypdf.PdfReader, str]:
     reader = pypdf.PdfReader(io.BytesIO(pdf))
@@ -65,7 +65,7 @@ def create_via_form(client, reference: str, audience: str) -> tuple[int, str, st
     return notice_id, subject_text, body_text
 
 
-def test_notices_contain_no_internal_content_in_html_text_or_pdf(leak_world, client):  # noqa: F811
+def test_notices_contain_no_internal_content_in_html_text_or_pdf(leak_world, client):
     app, markers, public_id = leak_world
     with app.app_context():
         comms = db.session.scalar(select(User).where(User.email.like("leak%comms%")))

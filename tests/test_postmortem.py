@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -11,15 +11,11 @@ from sqlalchemy import select
 from incidents.extensions import db
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
-from incidents.postmortem.document import add_business_days, due_date
+from incidents.postmortem.due import add_business_days, due_date
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.models import Postmortem, PostmortemHistoryError, PostmortemVersion
 from incidents.timeline.models import TimelineEntry
-from tests.test_incidents import move_status
-
-
-def flashes(html: str) -> list[str]:
-    return [unescape(m) for m in re.findall(r'<p class="flash flash-\w+">(.*?)</p>', html, re.S)]
+from tests.helpers import flashes, move_status
 
 
 def stored(app, reference: str) -> dict:
@@ -156,13 +152,13 @@ def test_review_workflow_end_to_end(app, client, auth, make):
     assert "You wrote this version; another reviewer needs to approve it." in flashes(page)
     assert save(client, ref, version, summary="Storage upgrade without a fresh, tested backup.").status_code == 302
     version = stored(app, ref)["version"]
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert reviewer_client.post(f"/incidents/{ref}/postmortem/review",
                                 data={"version": version, "decision": "approve",
                                       "comment": "Blameless and clear."}).status_code == 302
     now = stored(app, ref)
     assert now["status"] is PostmortemStatus.approved
-    assert now["approved_by"] == reviewer and before <= now["approved_at"] <= datetime.now(timezone.utc)
+    assert now["approved_by"] == reviewer and before <= now["approved_at"] <= datetime.now(UTC)
     assert any("approved by" in body and "Blameless and clear." in body for body in now["timeline"])
 
     assert client.post(f"/incidents/{ref}/postmortem/publish", data={"version": now["version"]}).status_code == 302
@@ -327,7 +323,7 @@ def test_overdue_postmortems_are_flagged_on_the_list_and_the_due_view(app_config
     make, client = request.getfixturevalue("make"), app.test_client()
     email = make.user()
     client.post("/login", data={"email": email, "password": make.PASSWORD})
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     late, fresh, done = (make.incident(by=email, title=t) for t in ("Late one", "Fresh one", "Done one"))
     make.resolve(late, by=email, at=now - timedelta(days=10))
     make.resolve(fresh, by=email)
@@ -353,9 +349,9 @@ def test_overdue_postmortems_are_flagged_on_the_list_and_the_due_view(app_config
 # --- the document ------------------------------------------------------------------------------
 
 def test_document_fills_impact_key_entries_and_recovery_from_the_incident(app, client, auth, make):
+    from incidents.auth.models import User
     from incidents.incident.service import get_incident
     from incidents.timeline.service import get_entry, pin_entry
-    from incidents.auth.models import User
 
     email = auth.as_role("responder")
     ref = make.incident(by=email, data_categories=["contacts"])

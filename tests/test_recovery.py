@@ -5,7 +5,7 @@ Every test here runs on SQLite and on PostgreSQL (see conftest).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +17,7 @@ from incidents.extensions import db
 from incidents.recovery import service as recovery_service
 from incidents.recovery.models import Workstream, WorkstreamProgress
 from incidents.timeline.models import EntryKind
-from tests.test_impact import section, text_of
-from tests.test_incidents import field_errors, read_form, signed_in_client, timeline_rows
+from tests.helpers import field_errors, read_form, section, signed_in_client, text_of, timeline_rows
 
 FORM_TIME = "%Y-%m-%dT%H:%M"
 
@@ -316,7 +315,7 @@ def test_workstreams_without_an_owner_blocked_or_overdue_are_flagged(app, client
     email, ref = incident
     leaver = make.user(role="responder", name="Lee Leaver")
     deleted = make.user(role="responder", name="Dee Deleted")
-    past = datetime.now(timezone.utc) - timedelta(hours=3)
+    past = datetime.now(UTC) - timedelta(hours=3)
     fine = make.workstream(ref, by=email, name="Fine", eta=past + timedelta(days=2))
     disabled_owner = make.workstream(ref, by=email, owner=leaver, name="Owner disabled")
     removed_owner = make.workstream(ref, by=email, owner=deleted, name="Owner removed")
@@ -426,7 +425,7 @@ def objective_text(page: str, name: str) -> str:
 
 def test_rpo_and_rto_missed_are_flagged_with_the_actual_figures(app, client, incident):
     _email, ref = incident
-    loss = datetime(2009, 10, 2, 4, 40, tzinfo=timezone.utc)
+    loss = datetime(2009, 10, 2, 4, 40, tzinfo=UTC)
     set_objectives(client, ref, loss_began_at=loss, last_good_backup_at=loss - timedelta(hours=26),
                    restore_verified_at=loss + timedelta(days=6, hours=2), rpo_target_minutes=24 * 60,
                    rto_target_minutes=4 * 24 * 60)
@@ -444,7 +443,7 @@ def test_objectives_met_running_and_not_set(app, client, incident):
     assert "target not set" in objective_text(page, "RPO") and "target not set" in objective_text(page, "RTO")
     assert "needs the last good backup time and when the loss began" in objective_text(page, "RPO")
 
-    loss = datetime(2009, 10, 2, 4, 40, tzinfo=timezone.utc)
+    loss = datetime(2009, 10, 2, 4, 40, tzinfo=UTC)
     set_objectives(client, ref, loss_began_at=loss, last_good_backup_at=loss - timedelta(minutes=30),
                    rpo_target_minutes=60, rto_target_minutes=8 * 60)
     with clock_at(loss + timedelta(hours=5)):  # the page is read five hours into the loss

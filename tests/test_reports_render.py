@@ -15,7 +15,7 @@ import pypdf
 import pytest
 
 from incidents.markdown import render_markdown
-from incidents.reports.render import (ASSET_ORIGIN, RefusedURL, RenderTimeout, SafeFetcher, render_pdf)
+from incidents.reports.render import ASSET_ORIGIN, RefusedURL, RenderTimeout, SafeFetcher, render_pdf
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 PASSWD_LINE = Path("/etc/passwd").read_text().splitlines()[0]  # e.g. root:x:0:0:root:/root:/bin/bash

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -13,8 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
 from incidents.status import public
-from incidents.status.public import (PublicComponent, PublicIncident, PublicPage, PublicUpdate,
-                                     PublicView)
+from incidents.status.public import PublicComponent, PublicIncident, PublicPage, PublicUpdate, PublicView
 from tests.live_server import serve_in_thread
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "incidents" / "status" / "schemas"
@@ -29,7 +28,7 @@ ENDPOINTS = {
     "scheduled-maintenances/active.json": "scheduled-maintenances-active",
 }
 API = "/status/api/v2/"
-T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 def load_schemas() -> tuple[Registry, dict]:
@@ -50,7 +49,7 @@ def validate(name: str, document) -> None:
 
 
 def test_schemas_are_valid_and_strict():
-    for name, schema in SCHEMA_DOCS.items():
+    for schema in SCHEMA_DOCS.values():
         Draft202012Validator.check_schema(schema)
     # A payload with a field Statuspage does not have, or a wrong enum, is refused.
     with pytest.raises(AssertionError):
@@ -261,7 +260,7 @@ def test_a_new_publish_ends_the_304s(client, published):
 
 
 def test_two_publishes_in_one_second_reach_a_poller_that_sends_only_if_modified_since(client, published):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     published.changed = now.replace(microsecond=100_000)
     first = client.get(API + "summary.json")
     assert first.status_code == 200
@@ -280,7 +279,7 @@ def test_a_settled_last_modified_gets_304_until_the_next_publish(client, publish
     first = client.get(API + "summary.json")  # T0 is long past: nothing more can land in its second
     since = {"If-Modified-Since": first.headers["Last-Modified"]}
     assert client.get(API + "summary.json", headers=since).status_code == 304
-    published.changed = datetime.now(timezone.utc)  # the next publish
+    published.changed = datetime.now(UTC)  # the next publish
     assert client.get(API + "summary.json", headers=since).status_code == 200
 
 
@@ -313,7 +312,7 @@ def test_nothing_published_yet(client, monkeypatch):
     response = client.get(API + "status.json")
     assert response.status_code == 200 and fake.builds == 1
     assert response.headers["Last-Modified"] == format_datetime(
-        datetime(1970, 1, 1, tzinfo=timezone.utc), usegmt=True)
+        datetime(1970, 1, 1, tzinfo=UTC), usegmt=True)
 
 
 # --- real data (once build_public_view is implemented) ----------------------------------------

@@ -7,17 +7,17 @@ the database; one test runs the real thing on the demo data.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
 import feedparser
 import pytest
 
-from incidents.status import feeds, public
+from incidents.status import feeds, models, public
 from incidents.status.public import PublicIncident, PublicPage, PublicUpdate, PublicView
 from tests.live_server import serve_in_thread
 
-T0 = datetime(2026, 10, 2, 7, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 2, 7, 30, tzinfo=UTC)
 HOST = "status.example.com"
 PAGE_URL = f"https://{HOST}/status"
 HOSTILE = "<script>alert(1)</script> ]]> & \x00\x01\x0b\x1f\ufffe end"
@@ -76,14 +76,14 @@ def test_update_trail_is_statuspage_layout_newest_first_with_update_labels():
 
 
 def test_labels_title_case_every_status_and_update_for_unchanged_status():
-    trail = incident("x", "x", [(s, s) for s in public.INCIDENT_STATUSES] + [("postmortem", "again")])
+    trail = incident("x", "x", [(s, s) for s in models.PUBLIC_STATUSES] + [("postmortem", "again")])
     assert feeds.update_labels(trail.updates) == [
         "Update", "Postmortem", "Resolved", "Monitoring", "Identified", "Investigating"]
 
 
 def test_update_time_pads_the_day_with_a_space():
     assert feeds.update_time(datetime(2026, 10, 2, 7, 5)) == "Oct  2, 07:05 UTC"  # naive = UTC
-    assert feeds.update_time(datetime(2026, 12, 24, 23, 59, tzinfo=timezone.utc)) == "Dec 24, 23:59 UTC"
+    assert feeds.update_time(datetime(2026, 12, 24, 23, 59, tzinfo=UTC)) == "Dec 24, 23:59 UTC"
 
 
 def test_atom_parses_cleanly_with_entries_ids_links_and_dates():
@@ -243,7 +243,7 @@ def test_demo_feeds_match_the_public_view(app, client, runner):
         assert parsed.bozo == 0, parsed.get("bozo_exception")
         assert [e.title for e in parsed.entries] == [i.name for i in expected]
         assert [e.link for e in parsed.entries] == [i.shortlink for i in expected]
-        for entry, record in zip(parsed.entries, expected):
+        for entry, record in zip(parsed.entries, expected, strict=True):
             html = entry.content[0].value if "content" in entry else entry.summary
             assert html.count("<p><small>") == len(record.updates)
             found = [p.split("<strong>")[1].split("</strong>")[0] for p in html.split("<p>")[1:]]

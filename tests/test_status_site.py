@@ -12,7 +12,6 @@ from incidents.status import service as status
 from incidents.status.models import Component
 from incidents.status.public import build_public_view, last_published_change
 from incidents.timeline.models import EntryKind, TimelineEntry, TimelineEntryError, Visibility
-from tests.conftest_status import leak_world  # noqa: F401  (fixture)
 
 
 def _actor(email):
@@ -57,7 +56,8 @@ def test_publishing_flow_through_the_incident_page(app, client, auth, make):
     assert "Major outage" in public and "Internal title" not in public
 
     response = client.post(f"/incidents/{reference}/publish/update", data={
-        "public_status": "resolved", "public_body": "All contacts are back.", f"component_{component_id}": "operational"})
+        "public_status": "resolved", "public_body": "All contacts are back.",
+        f"component_{component_id}": "operational"})
     assert response.status_code == 302
     page = client.get(f"/status/incidents/{public_id}").get_data(as_text=True)
     # Newest first.

@@ -1,10 +1,9 @@
 """Where data lives and how it is kept: SQLite settings, DATABASE_URL, UTC timestamps."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
-
 import shutil
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -122,13 +121,11 @@ def test_every_sqlite_connection_is_durable_and_waits_for_locks(sqlite_app):
 
 def test_sqlite_refuses_rows_that_point_nowhere(sqlite_app):
     """foreign_keys=ON in practice: a timeline entry for a missing incident is refused."""
-    with sqlite_app.app_context():
-        with pytest.raises(sa.exc.IntegrityError):
-            with db.engine.begin() as conn:
-                conn.execute(sa.insert(TimelineEntry.__table__).values(
-                    incident_id=424242, revision=1, kind="note", visibility="internal", body="orphan",
-                    occurred_at=datetime(2009, 10, 2, tzinfo=timezone.utc),
-                    recorded_at=datetime(2009, 10, 2, tzinfo=timezone.utc)))
+    with sqlite_app.app_context(), pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+        conn.execute(sa.insert(TimelineEntry.__table__).values(
+            incident_id=424242, revision=1, kind="note", visibility="internal", body="orphan",
+            occurred_at=datetime(2009, 10, 2, tzinfo=UTC),
+            recorded_at=datetime(2009, 10, 2, tzinfo=UTC)))
 
 
 # --- timestamps ---------------------------------------------------------------------------------
@@ -158,7 +155,7 @@ def test_timestamps_come_back_aware_in_utc(app, make):
         if isinstance(raw, str):  # SQLite keeps text
             assert raw.startswith("2009-10-02 06:15:30")
         else:
-            assert raw.astimezone(timezone.utc).replace(tzinfo=None) == datetime(2009, 10, 2, 6, 15, 30)
+            assert raw.astimezone(UTC).replace(tzinfo=None) == datetime(2009, 10, 2, 6, 15, 30)
 
 
 def test_a_naive_datetime_is_refused_and_nothing_is_saved(app, make):

@@ -5,7 +5,7 @@ Every test here runs on SQLite and on PostgreSQL (see conftest).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -15,8 +15,7 @@ from incidents.extensions import db
 from incidents.incident.service import get_incident
 from incidents.timeline import service as timeline_service
 from incidents.timeline.models import EntryKind, TimelineEntry, TimelineEntryError, Visibility
-from tests.test_incidents import (field_errors, flashes, read_form, signed_in_client,
-                                  timeline_rows)
+from tests.helpers import field_errors, flashes, read_form, signed_in_client, timeline_rows
 
 
 def entry_row(app, entry_id: int) -> dict:
@@ -49,8 +48,8 @@ def minute(dt: datetime) -> datetime:
 def test_post_backdated_entry_keeps_when_it_happened_and_records_now(app, client, auth, make):
     email = auth.as_role("responder")
     ref = make.incident(by=email)
-    happened = minute(datetime.now(timezone.utc) - timedelta(hours=5))
-    before = datetime.now(timezone.utc)
+    happened = minute(datetime.now(UTC) - timedelta(hours=5))
+    before = datetime.now(UTC)
 
     response = client.post(f"/incidents/{ref}/timeline", data={
         "body": "Backup job for shard 7 **failed** silently", "kind": "impact",
@@ -63,7 +62,7 @@ def test_post_backdated_entry_keeps_when_it_happened_and_records_now(app, client
     assert entry["visibility"] is Visibility.public
     assert entry["author_id"] == make.user_id(email)
     assert entry["occurred_at"] == happened
-    assert before <= entry["recorded_at"] <= datetime.now(timezone.utc)
+    assert before <= entry["recorded_at"] <= datetime.now(UTC)
     assert entry["revision"] == 1 and entry["original_id"] is None
 
     page = client.get(f"/incidents/{ref}").get_data(as_text=True)
@@ -77,14 +76,14 @@ def test_post_backdated_entry_keeps_when_it_happened_and_records_now(app, client
 def test_post_without_time_happens_now(app, client, auth, make):
     email = auth.as_role("responder")
     ref = make.incident(by=email)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
 
     assert client.post(f"/incidents/{ref}/timeline", data={"body": "Paged storage on-call",
                                                             "kind": "action",
                                                             "visibility": "internal"}).status_code == 302
 
     entry = timeline_rows(app, ref)[-1]
-    assert before <= entry["occurred_at"] == entry["recorded_at"] <= datetime.now(timezone.utc)
+    assert before <= entry["occurred_at"] == entry["recorded_at"] <= datetime.now(UTC)
     assert entry["visibility"] is Visibility.internal
 
 
@@ -92,7 +91,7 @@ def test_post_in_the_future_is_refused_beside_the_field(app, client, auth, make)
     email = auth.as_role("responder")
     ref = make.incident(by=email)
     entries_before = timeline_rows(app, ref)
-    future = datetime.now(timezone.utc) + timedelta(hours=2)
+    future = datetime.now(UTC) + timedelta(hours=2)
 
     response = client.post(f"/incidents/{ref}/timeline", data={
         "body": "Restore will finish", "kind": "note", "visibility": "internal",
@@ -194,7 +193,7 @@ def test_correction_keeps_the_entry_in_its_place(app, client, auth, make):
     email = auth.as_role("responder")
     ref = make.incident(by=email)
     # Two entries in the same minute; the form shows times to the minute.
-    base = minute(datetime.now(timezone.utc) - timedelta(hours=1))
+    base = minute(datetime.now(UTC) - timedelta(hours=1))
     with app.app_context():
         actor = db.session.scalar(select(User).where(User.email == email))
         incident = get_incident(session=db.session, reference=ref)
@@ -222,7 +221,7 @@ def test_correction_can_move_when_it_happened(app, client, auth, make):
     email = auth.as_role("responder")
     ref = make.incident(by=email)
     entry_id = make.entry(ref, body="Failover started", by=email)
-    moved = minute(datetime.now(timezone.utc) - timedelta(hours=3))
+    moved = minute(datetime.now(UTC) - timedelta(hours=3))
 
     form = read_form(client.get(f"/incidents/{ref}/timeline/{entry_id}/correct").get_data(as_text=True))
     form["occurred_at"] = moved.strftime("%Y-%m-%dT%H:%M")

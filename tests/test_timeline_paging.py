@@ -85,7 +85,7 @@ def test_a_corrected_entry_appears_once_at_its_latest_revision(client, auth, mak
 
 
 def test_a_malformed_cursor_shows_the_first_page(client, auth, make, app):
-    email = auth.as_role("viewer")
+    auth.as_role("viewer")
     reference = make.incident()
     for bad in ("x", "2026-01-01~abc", "2026-01-01T00:00:00~5", "~", "2026-01-01T00:00:00+00:00~99999999999"):
         assert client.get(f"/incidents/{reference}?before={bad}").status_code == 200

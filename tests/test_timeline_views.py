@@ -6,7 +6,7 @@ one browser test drives Chromium against gunicorn like tests/test_browser.py.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,10 +20,10 @@ from incidents.incident.service import get_incident
 from incidents.incident.views import TIMELINE_PAGE
 from incidents.timeline.models import EntryKind, TimelineEntry, TimelinePin, Visibility
 from incidents.timeline.service import add_entry
-from tests.test_browser import RESPONDER, browser, chromium, login, server  # noqa: F401  (fixtures)
-from tests.test_incidents import field_errors, flashes, read_form, timeline_rows
+from tests.fixtures.browser import RESPONDER, login
+from tests.helpers import field_errors, flashes, read_form, timeline_rows
 
-DAY_ONE = datetime(2009, 10, 2, 6, 16, tzinfo=timezone.utc)  # a Friday
+DAY_ONE = datetime(2009, 10, 2, 6, 16, tzinfo=UTC)  # a Friday
 MARKER = ">key entry</span>"  # the pin marker on a pinned entry
 
 
@@ -314,7 +314,7 @@ def test_each_entry_time_is_shown_in_utc_with_a_hook_for_the_readers_time(app, c
 def test_pinning_shows_the_entry_as_key_and_unpinning_removes_it(app, client, auth, make, story):
     ref, email, ids = story
     entries_before = timeline_rows(app, ref)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
 
     response = client.post(f"/incidents/{ref}/timeline/{ids['impact']}/pin")
 
@@ -322,7 +322,7 @@ def test_pinning_shows_the_entry_as_key_and_unpinning_removes_it(app, client, au
     assert response.headers["Location"].endswith(f"/incidents/{ref}#entry-{ids['impact']}")
     [(incident_id, entry_id, pinned_by, pinned_at)] = pins(app)
     assert entry_id == ids["impact"] and pinned_by == make.user_id(email)
-    assert before <= pinned_at <= datetime.now(timezone.utc)
+    assert before <= pinned_at <= datetime.now(UTC)
     assert timeline_rows(app, ref) == entries_before  # pinning writes nothing to the timeline
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert flashes(page) == ["Pinned to the key entries."]
@@ -452,7 +452,7 @@ def test_enter_in_the_one_line_box_posts_an_internal_note_now(app, client, auth,
     assert re.search(r'<input[^>]*name="body"[^>]*type="text"', form_html)
     assert '<button class="button button-primary" type="submit">Post update</button>' in form_html
     assert form_html.index('name="body"') < form_html.index("<details")  # the rest is folded away
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
 
     # What a browser sends on Enter when nothing under "More options" was touched, minus the
     # defaults: only the one field must be enough.
@@ -462,7 +462,7 @@ def test_enter_in_the_one_line_box_posts_an_internal_note_now(app, client, auth,
     entry = timeline_rows(app, ref)[-1]
     assert entry["body"] == "Restore of shard 7 started"
     assert entry["kind"] is EntryKind.note and entry["visibility"] is Visibility.internal
-    assert before <= entry["occurred_at"] == entry["recorded_at"] <= datetime.now(timezone.utc)
+    assert before <= entry["occurred_at"] == entry["recorded_at"] <= datetime.now(UTC)
     assert entry["author_id"] == make.user_id(email)
 
 
@@ -479,7 +479,7 @@ def test_the_longer_box_posts_with_its_options(app, client, auth, make):
     entry = timeline_rows(app, ref)[-1]
     assert entry["body"] == text
     assert entry["kind"] is EntryKind.decision and entry["visibility"] is Visibility.public
-    assert entry["occurred_at"] == datetime(2009, 10, 2, 8, 0, tzinfo=timezone.utc)
+    assert entry["occurred_at"] == datetime(2009, 10, 2, 8, 0, tzinfo=UTC)
     block = entry_block(client.get(f"/incidents/{ref}").get_data(as_text=True), entry["id"])
     assert "<ul>\n<li>shard 7 from tape" in block  # rendered as Markdown, line breaks kept
 
@@ -523,7 +523,7 @@ def test_an_empty_post_is_refused_beside_the_one_line_box(app, client, auth, mak
 def test_an_error_under_more_options_opens_them_and_keeps_the_text(app, client, auth, make):
     email = auth.as_role("responder")
     ref = make.incident(by=email)
-    future = (datetime.now(timezone.utc) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    future = (datetime.now(UTC) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
 
     response = client.post(f"/incidents/{ref}/timeline", data={"body": "Restore will finish", "kind": "note",
                                                                 "visibility": "internal", "occurred_at": future})
@@ -538,7 +538,7 @@ def test_an_error_under_more_options_opens_them_and_keeps_the_text(app, client, 
 # --- in a real browser ------------------------------------------------------------------------
 
 @pytest.mark.browser
-def test_browser_enter_posts_and_times_show_in_the_readers_zone(browser, server):  # noqa: F811
+def test_browser_enter_posts_and_times_show_in_the_readers_zone(browser, server):
     """Enter in the one-line box posts; app.js adds the reader's time (Berlin: UTC+2 in October)."""
     context = browser.new_context(base_url=server.url, timezone_id="Europe/Berlin",
                                   viewport={"width": 1280, "height": 900})

@@ -1,44 +1,33 @@
 """Vocabularies of action items."""
 from __future__ import annotations
 
-import enum
+from incidents.enums import LabelledEnum
 
 
-class ActionKind(enum.Enum):
+class ActionKind(LabelledEnum):
     prevent = "prevent"
     detect = "detect"
     mitigate = "mitigate"
     process = "process"
 
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
-
-class ActionPriority(enum.Enum):
+class ActionPriority(LabelledEnum):
     high = "high"
     medium = "medium"
     low = "low"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
     @property
     def rank(self) -> int:
         return list(ActionPriority).index(self)
 
 
-class ActionStatus(enum.Enum):
+class ActionStatus(LabelledEnum):
     open = "open"
     in_progress = "in_progress"
     done = "done"
     wont_do = "wont_do"
 
-    @property
-    def label(self) -> str:
-        return {"open": "Open", "in_progress": "In progress", "done": "Done",
-                "wont_do": "Won't do"}[self.value]
+    __labels__ = {"wont_do": "Won't do"}
 
     @property
     def is_open(self) -> bool:

@@ -6,8 +6,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import HiddenInput
 
 from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
-from incidents.idempotency import IdempotentFormMixin
 from incidents.forms import BaseForm, MarkdownField, options
+from incidents.idempotency import IdempotentFormMixin
 
 KIND_HINTS = {
     "prevent": "Prevent: stop it happening again",
@@ -50,13 +50,15 @@ class ActionForm(IdempotentFormMixin, BaseForm):
 class EditActionForm(ActionForm):
     version = IntegerField(widget=HiddenInput(),
                            validators=[InputRequired("The form is missing its version; reload the page."),
-                                       NumberRange(min=1, max=2**31 - 1, message="The form is damaged; reload the page.")])
+                                       NumberRange(min=1, max=2**31 - 1,
+                                                   message="The form is damaged; reload the page.")])
 
 
 class ActionStatusForm(BaseForm):
     version = IntegerField(widget=HiddenInput(),
                            validators=[InputRequired("The form is missing its version; reload the page."),
-                                       NumberRange(min=1, max=2**31 - 1, message="The form is damaged; reload the page.")])
+                                       NumberRange(min=1, max=2**31 - 1,
+                                                   message="The form is damaged; reload the page.")])
     status = SelectField("New status", choices=options((s.value, s.label) for s in ActionStatus),
                          validators=[DataRequired("Choose a status.")])
     reason = MarkdownField("Reason", validators=[Optional(), Length(max=2000)],

@@ -3,17 +3,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.auth.models import User
 from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
-from incidents.db import UTCDateTime, db, utcnow
-
-
-def _enum(enum_cls, name: str) -> Enum:
-    return Enum(enum_cls, name=name, native_enum=False, length=20, validate_strings=True,
-                create_constraint=True)
+from incidents.auth.models import User
+from incidents.db import UTCDateTime, db, enum_column, utcnow
 
 
 class ActionItem(db.Model):
@@ -22,11 +17,10 @@ class ActionItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[ActionKind] = mapped_column(_enum(ActionKind, "action_kind"))
-    priority: Mapped[ActionPriority] = mapped_column(_enum(ActionPriority, "action_priority"),
-                                                     default=ActionPriority.medium)
-    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus, "action_status"),
-                                                 default=ActionStatus.open)
+    kind: Mapped[ActionKind] = enum_column(ActionKind, name="action_kind")
+    priority: Mapped[ActionPriority] = enum_column(ActionPriority, name="action_priority",
+                                                   default=ActionPriority.medium)
+    status: Mapped[ActionStatus] = enum_column(ActionStatus, name="action_status", default=ActionStatus.open)
     # Required by the service; NULL only when the owner's account is removed, which the views flag.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     due_on: Mapped[date] = mapped_column(Date)

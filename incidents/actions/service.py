@@ -118,6 +118,11 @@ def _check_version(item: ActionItem, expected_version: int) -> None:
                            current_version=item.version, differences=[])
 
 
+def _shown_change(value) -> str:
+    """A changed value as the timeline line shows it: dates as YYYY-MM-DD, the rest as elsewhere."""
+    return f"{value:%Y-%m-%d}" if isinstance(value, date) else _show(value)
+
+
 def update_action_item(*, session: Session, actor: User, incident: Incident, item: ActionItem,
                        expected_version: int, fields: ActionFields) -> ActionItem:
     """Change an item's title, kind, owner, due date, priority or link; refuses stale forms."""
@@ -130,8 +135,7 @@ def update_action_item(*, session: Session, actor: User, incident: Incident, ite
         old = getattr(item, name)
         if old != new:
             label = {"due_on": "due", "tracker_url": "link"}.get(name, name)
-            shown = (lambda v: f"{v:%Y-%m-%d}" if isinstance(v, date) else _show(v))
-            changes.append(f"{label}: {shown(old)} → **{shown(new)}**")
+            changes.append(f"{label}: {_shown_change(old)} → **{_shown_change(new)}**")
             setattr(item, name, new)
     if changes:
         session.flush()

@@ -11,7 +11,7 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
@@ -28,7 +28,7 @@ def hmac_key() -> bytes | None:
 
 def _payload(event) -> bytes:
     return json.dumps(
-        [event.prev_hash, event.occurred_at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        [event.prev_hash, event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
          event.actor_id, event.actor, event.action, event.entity_type, event.entity_id,
          event.incident_id, event.before, event.after, event.remote_addr],
         ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -168,10 +168,10 @@ def _load_unknown_old_values(session: Session, _flush_context, _instances) -> No
         if not unknown or state.identity is None:
             continue
         columns = [attr.columns[0] for attr in unknown]
-        where = [col == value for col, value in zip(state.mapper.primary_key, state.identity)]
+        where = [col == value for col, value in zip(state.mapper.primary_key, state.identity, strict=True)]
         row = session.execute(select(*columns).where(*where)).first()
         if row is not None:
-            session.info.setdefault(OLD_VALUES, {})[id(state)] = dict(zip([a.key for a in unknown], row))
+            session.info.setdefault(OLD_VALUES, {})[id(state)] = dict(zip([a.key for a in unknown], row, strict=True))
 
 
 def _updated(state, old_values: dict) -> dict | None:
@@ -272,7 +272,7 @@ def _append(session: Session) -> None:
     labels = _actor_labels(session, {c["actor_id"] for c in pending if c["actor_id"] is not None})
     fallback = "anonymous" if has_request_context() else "system"
     previous = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
-    now = datetime.now(timezone.utc)  # the real time, even while a demo replays a story's clock
+    now = datetime.now(UTC)  # the real time, even while a demo replays a story's clock
     key = hmac_key()
     for change in pending:
         row = AuditEvent(occurred_at=now, actor_id=change["actor_id"],

@@ -1,18 +1,18 @@
 """People who use the tracker, and the login sessions they hold."""
 from __future__ import annotations
 
-import enum
 import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.db import UTCDateTime, db, utcnow
+from incidents.db import UTCDateTime, db, enum_column, utcnow
+from incidents.enums import LabelledEnum
 
 
-class Role(enum.Enum):
+class Role(LabelledEnum):
     """What a person may do. Each role includes everything of the roles before it."""
 
     viewer = "viewer"
@@ -23,10 +23,6 @@ class Role(enum.Enum):
     def rank(self) -> int:
         return list(Role).index(self)
 
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
 
 class User(UserMixin, db.Model):
     __tablename__ = "user"
@@ -35,10 +31,7 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, name="user_role", native_enum=False, length=20, validate_strings=True,
-             create_constraint=True)
-    )
+    role: Mapped[Role] = enum_column(Role, name="user_role")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -79,9 +72,36 @@ class LoginSession(db.Model):
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When this browser last made a request, to within a minute (see service.SEEN_PRECISION).
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "Keep me signed in": the session may live longer (SESSION_REMEMBER_* settings). Stored as a
+    # choice, not as a deadline, so shortening a lifetime in the settings applies to live sessions.
+    remember: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Wrong passwords in a row on the confirm-password page; too many revoke the session.
+    failed_confirmations: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class SignInAttempt(db.Model):
+    """One failed sign-in: the account typed (normalised, whether or not it exists), the address it
+    came from and when. Counting rows here gives every worker and app server the same limits.
+    Rows older than the longest limit window are deleted as new ones arrive."""
+
+    __tablename__ = "sign_in_attempt"
+    # Not audited: a guessing run would write one audit event per guess (plus one per pruned row);
+    # the sign_in_failed event the view records already says who was tried, from where.
+    __audit__ = False
+    __table_args__ = (
+        Index("ix_sign_in_attempt_account_at", "account", "attempted_at"),
+        Index("ix_sign_in_attempt_address_at", "address", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 # Flask-Login identifies a signed-in browser by its session token, not by the user id, so that

@@ -1,11 +1,13 @@
 """Accounts and sign-in: creating users, checking passwords, starting and ending sessions."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -119,24 +121,105 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
     return user
 
 
-def start_session(*, session: Session, user: User) -> LoginSession:
+def start_session(*, session: Session, user: User, remember: bool = False) -> LoginSession:
     """Record a new signed-in browser for `user` and attach its token to the user object."""
-    login = LoginSession(user=user)
+    login = LoginSession(user=user, remember=remember)
     session.add(login)
     session.flush()
     user.session_token = login.token
     return login
 
 
-def load_session_user(*, session: Session, token: str) -> User | None:
-    """The user of a live session token, or None when it is unknown, revoked or disabled."""
+@dataclass(frozen=True)
+class SessionLifetimes:
+    """How long a session lives without requests (idle) and at most since sign-in (max_age);
+    "keep me signed in" sessions have their own, longer pair."""
+
+    idle: timedelta
+    max_age: timedelta
+    remember_idle: timedelta
+    remember_max_age: timedelta
+
+
+class SessionExpired(DomainError):
+    """A session that timed out; the message says why, for the login page."""
+
+
+# last_seen_at is written at most this often per session: idle timeouts are hours long, and a
+# write per page view would cost every GET a write transaction.
+SEEN_PRECISION = timedelta(minutes=1)
+
+
+def load_session_user(*, session: Session, token: str, lifetimes: SessionLifetimes, now: datetime,
+                      writing: bool) -> User | None:
+    """The user of a live session token, or None when it is unknown, revoked or disabled.
+    Raises SessionExpired when it timed out. Notes the request in last_seen_at: in this transaction
+    when the request writes anyway (`writing`), else in a short transaction of its own."""
     login = session.scalar(
         select(LoginSession).where(LoginSession.token == token, LoginSession.revoked_at.is_(None))
     )
     if login is None or not login.user.active:
         return None
+    check_lifetime(login=login, lifetimes=lifetimes, now=now)
+    if now - login.last_seen_at >= SEEN_PRECISION:
+        _touch(session=session, login=login, now=now, writing=writing)
     login.user.session_token = token
     return login.user
+
+
+def check_lifetime(*, login: LoginSession, lifetimes: SessionLifetimes, now: datetime) -> None:
+    """Raise SessionExpired when `login` has been idle or alive for longer than allowed."""
+    idle = lifetimes.remember_idle if login.remember else lifetimes.idle
+    max_age = lifetimes.remember_max_age if login.remember else lifetimes.max_age
+    if now - login.created_at > max_age:
+        raise SessionExpired(f"Your sign-in ended {_span(max_age)} after you signed in. "
+                             "Sign in again to continue.")
+    if now - login.last_seen_at > idle:
+        raise SessionExpired(f"You were signed out after {_span(idle)} without activity. "
+                             "Sign in again to continue.")
+
+
+def _span(length: timedelta) -> str:
+    """'12 hours', '30 days', '90 minutes': a setting as people say it."""
+    minutes = int(length.total_seconds() // 60)
+    for unit, size in (("day", 24 * 60), ("hour", 60), ("minute", 1)):
+        if minutes >= size and minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{int(length.total_seconds())} seconds"
+
+
+def _touch(*, session: Session, login: LoginSession, now: datetime, writing: bool) -> None:
+    if writing:
+        login.last_seen_at = now
+        return
+    # A read request's transaction must stay read-only (on SQLite it cannot take the write lock
+    # safely once it has read), so the touch commits on its own connection. The UPDATE is the
+    # first statement there, so SQLite waits for the write lock instead of failing.
+    with session.get_bind().begin() as connection:
+        connection.execute(update(LoginSession).where(LoginSession.id == login.id,
+                                                      LoginSession.last_seen_at < now - SEEN_PRECISION)
+                           .values(last_seen_at=now))
+
+
+def confirmation_failed(*, session: Session, token: str, max_failures: int) -> bool:
+    """Count a wrong password on the confirm-password page; after `max_failures` in a row the
+    session is revoked and True is returned."""
+    login = session.scalar(select(LoginSession).where(LoginSession.token == token))
+    if login is None:
+        return True
+    login.failed_confirmations += 1
+    if login.failed_confirmations >= max_failures:
+        login.revoked_at = login.revoked_at or utcnow()
+        return True
+    return False
+
+
+def confirmation_succeeded(*, session: Session, token: str) -> None:
+    """Start counting wrong confirmations from zero again."""
+    login = session.scalar(select(LoginSession).where(LoginSession.token == token))
+    if login is not None:
+        login.failed_confirmations = 0
 
 
 def end_session(*, session: Session, token: str | None) -> None:

@@ -15,7 +15,6 @@ from sqlalchemy.engine import make_url
 from incidents.audit.chain import hmac_key
 from incidents.audit.chain import verify as verify_chain
 from incidents.audit.models import AuditEvent
-
 from incidents.backup import service
 from incidents.backup.errors import BackupError
 from incidents.config import PROJECT_ROOT

@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,7 +35,7 @@ def _encode_value(value) -> str:
         return f"x{bytes(value).hex()}"
     if isinstance(value, datetime):
         if value.tzinfo is not None:  # the session's time zone must not change the checksum
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return f"t{value.isoformat()}"
     if isinstance(value, (date, time, timedelta, uuid.UUID)):
         return f"t{value}"

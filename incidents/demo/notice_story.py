@@ -6,7 +6,7 @@ Everything goes through the real services at the moment it happened (`clock_at`)
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,13 +16,14 @@ from incidents.db import clock_at
 from incidents.incident.models import Incident
 from incidents.notices import service as notices
 from incidents.notices.models import Audience, Channel
+
 APOLOGY = ("We are sorry. Your address book, calendar and photos are things you rely on every day, and we "
            "let you down. As a thank-you for your patience, every affected account gets **three months of "
            "Skylark Sync Plus free**; it is already switched on.")
 
 
 def utc(month, day, hour=0, minute=0) -> datetime:
-    return datetime(2009, month, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(2009, month, day, hour, minute, tzinfo=UTC)
 
 
 def _user(session: Session, email: str) -> User:

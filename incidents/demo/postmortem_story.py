@@ -6,7 +6,7 @@ it happened (`clock_at`), so versions, approvals and timeline entries carry 2009
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from incidents.postmortem import service as postmortems
 
 
 def utc(month, day, hour=0, minute=0) -> datetime:
-    return datetime(2009, month, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(2009, month, day, hour, minute, tzinfo=UTC)
 
 
 FIRST_DRAFT = {
@@ -144,7 +144,7 @@ def play(session: Session, incident: Incident, people: dict[str, User]) -> None:
     with clock_at(utc(10, 29, 9)):
         postmortems.publish(session=session, actor=p["morgan"], incident=incident, postmortem=postmortem,
                             expected_version=postmortem.version)
-    for item, (_title, _kind, _owner, _priority, _due, (status, who, when)) in zip(items, ACTIONS):
+    for item, (_title, _kind, _owner, _priority, _due, (status, who, when)) in zip(items, ACTIONS, strict=True):
         _finish(session, incident, p, item, status, who, when)
 
 

@@ -7,7 +7,7 @@ order through the real services, so the figures obey the same rules as typed-in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ RECORDS_PER_CUSTOMER = {"contacts": 210, "calendars": 64, "tasks": 16, "photos":
 
 
 def utc(month, day, hour=0, minute=0, year=2009) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @dataclass

@@ -7,7 +7,7 @@ exercises the real rules (timeline entries for every change, lifecycle checks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,7 +39,7 @@ PEOPLE = [
 
 
 def utc(year, month, day, hour=0, minute=0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @dataclass
@@ -138,7 +138,7 @@ def _declare_sync_outage(session: Session, p: dict[str, User]) -> Incident:
 
 
 def _sync_outage_story() -> list[Step]:
-    N, D, I, R, C = EntryKind.note, EntryKind.decision, EntryKind.impact, EntryKind.recovery, EntryKind.communication
+    N, D, R, C = EntryKind.note, EntryKind.decision, EntryKind.recovery, EntryKind.communication
     return [
         Step(utc(2009, 10, 2, 4, 40), "tomas", N,
              "Sync API error rate at 38% and climbing; Tern phones report *service unavailable*. "
@@ -162,7 +162,7 @@ def _sync_outage_story() -> list[Step]:
              "Backups: the newest complete backup of the user data store is **19 days old**. The nightly "
              "job has been failing since the servers moved racks in September; its alerts went to a "
              "mailbox nobody reads since the acquisition."),
-        Step(utc(2009, 10, 3, 15, 0), "morgan", I,
+        Step(utc(2009, 10, 3, 15, 0), "morgan", EntryKind.impact,
              "First estimate: 1.02 million subscribers use Skylark Sync. Anyone whose phone lost its "
              "local copy (reset, battery out, new phone) since the upgrade may have lost data."),
         Step(utc(2009, 10, 5, 10, 0), "priya", C,
@@ -290,7 +290,7 @@ def _correct_estimate(session: Session, incident: Incident, p: dict[str, User]) 
 
 def _thumbnail_incident(session: Session, p: dict[str, User]) -> Incident:
     """A small, already-resolved incident, so the list shows more than one shape of event."""
-    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(days=12)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=12)
     with clock_at(start):
         incident = incidents.declare_incident(
             session=session, actor=p["tomas"], severity=Severity.SEV3,

@@ -70,7 +70,7 @@ class ImpactForm(IdempotentFormMixin, BaseForm):
     categories: list[str] = []
 
     @classmethod
-    def for_categories(cls, categories: list[str]) -> type["ImpactForm"]:
+    def for_categories(cls, categories: list[str]) -> type[ImpactForm]:
         """A form class with `<category>-affected`, `-recovered` and `-unrecoverable` fields."""
         attrs: dict = {"categories": list(categories)}
         for category in categories:
@@ -107,7 +107,7 @@ class ImpactForm(IdempotentFormMixin, BaseForm):
         for category in self.categories:
             row = by_category.get(category)
             if row is not None:
-                for part, field in zip(RECORD_PARTS, self.category_fields(category)):
+                for part, field in zip(RECORD_PARTS, self.category_fields(category), strict=True):
                     field.data = getattr(row, f"records_{part}")
 
     def rebase(self, update: ImpactUpdate) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from markupsafe import Markup
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
@@ -38,7 +38,7 @@ class ImpactUpdate(db.Model):
     note_html: Mapped[str | None] = mapped_column(Text)
 
     author: Mapped[User | None] = relationship()
-    categories: Mapped[list["CategoryImpact"]] = relationship(
+    categories: Mapped[list[CategoryImpact]] = relationship(
         back_populates="update", order_by="CategoryImpact.id", cascade="all, delete-orphan")
 
     __table_args__ = (

@@ -1,10 +1,10 @@
 """The fixed vocabularies of an incident: severity, status and data categories."""
 from __future__ import annotations
 
-import enum
+from incidents.enums import LabelledEnum
 
 
-class Severity(enum.Enum):
+class Severity(LabelledEnum):
     """SEV1 is the most severe."""
 
     SEV1 = "SEV1"
@@ -12,17 +12,15 @@ class Severity(enum.Enum):
     SEV3 = "SEV3"
     SEV4 = "SEV4"
 
-    @property
-    def label(self) -> str:
-        return {
-            "SEV1": "SEV1 · critical",
-            "SEV2": "SEV2 · major",
-            "SEV3": "SEV3 · minor",
-            "SEV4": "SEV4 · low",
-        }[self.value]
+    __labels__ = {
+        "SEV1": "SEV1 · critical",
+        "SEV2": "SEV2 · major",
+        "SEV3": "SEV3 · minor",
+        "SEV4": "SEV4 · low",
+    }
 
 
-class Status(enum.Enum):
+class Status(LabelledEnum):
     """The lifecycle, in order. Closed comes only after resolved."""
 
     investigating = "investigating"
@@ -31,10 +29,6 @@ class Status(enum.Enum):
     monitoring = "monitoring"
     resolved = "resolved"
     closed = "closed"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
     @property
     def is_open(self) -> bool:

@@ -3,14 +3,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from wtforms import (BooleanField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, )
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from incidents.db import utcnow
-from incidents.forms import BaseForm, MarkdownField, options, UTCDateTimeField
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
 from incidents.idempotency import IdempotentFormMixin
+from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
 
 SEVERITY_CHOICES = options((s.value, s.label) for s in Severity)
@@ -71,10 +77,12 @@ class EditForm(BaseForm):
                                            description="UTC; the newest backup known to restore")
     restore_verified_at = UTCDateTimeField("Restore verified", validators=[Optional()],
                                            description="UTC; when restored data was checked correct")
-    rpo_target_minutes = IntegerField("RPO target (minutes)", validators=[Optional(), NumberRange(min=0, max=10**7)],
-                                      description="Most data, in minutes before the loss, we accept losing")
-    rto_target_minutes = IntegerField("RTO target (minutes)", validators=[Optional(), NumberRange(min=0, max=10**7)],
-                                      description="Longest time from loss to verified restore we accept")
+    # CountField, like every other number a person types: plain digits only ("1_000" and "٣" are
+    # refused; int() alone takes them).
+    rpo_target_minutes = CountField("RPO target (minutes)", required=False, validators=[NumberRange(max=10**7)],
+                                    description="Most data, in minutes before the loss, we accept losing")
+    rto_target_minutes = CountField("RTO target (minutes)", required=False, validators=[NumberRange(max=10**7)],
+                                    description="Longest time from loss to verified restore we accept")
 
     def set_people(self, users) -> None:
         choices = options([(0, "— nobody yet —")] + [(u.id, f"{u.display} ({u.role.value})") for u in users])

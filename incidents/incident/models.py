@@ -3,20 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
 from markupsafe import Markup
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
-from incidents.db import UTCDateTime, db, utcnow
+from incidents.db import UTCDateTime, db, enum_column, utcnow
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
 from incidents.markdown import stored_html
-
-
-def _enum(enum_cls, name: str) -> Enum:
-    # Stored as plain strings with a CHECK, the same on SQLite and PostgreSQL.
-    return Enum(enum_cls, name=name, native_enum=False, length=20, validate_strings=True,
-                create_constraint=True)
 
 
 class Incident(db.Model):
@@ -29,8 +23,8 @@ class Incident(db.Model):
     # The summary rendered and sanitised once, by the service that writes it, so page views
     # need not re-render it (NULL on rows written before it was stored: those render when shown).
     summary_html: Mapped[str | None] = mapped_column(Text)
-    severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"))
-    status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.investigating)
+    severity: Mapped[Severity] = enum_column(Severity, name="severity")
+    status: Mapped[Status] = enum_column(Status, name="status", default=Status.investigating)
     data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     personal_data: Mapped[bool] = mapped_column(default=False)
 

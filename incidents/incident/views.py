@@ -5,24 +5,24 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
+from incidents.actions.service import action_items_for
 from incidents.auth.access import role_required
 from incidents.auth.models import Role, User
 from incidents.auth.service import assignable_users
+from incidents.db import utcnow
 from incidents.errors import EditConflict, InvalidTransition, NotFound
 from incidents.extensions import db
 from incidents.forms import has_control_chars, options
 from incidents.idempotency import idempotent, remember
+from incidents.impact import service as impact
 from incidents.incident import service
 from incidents.incident.enums import KEY_MOMENTS, TRANSITIONS, Severity, Status
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
-from incidents.db import utcnow
-from incidents.impact import service as impact
+from incidents.postmortem.due import due_flags, due_item
+from incidents.postmortem.service import postmortem_for
 from incidents.recovery.chart import recovery_chart
 from incidents.recovery.service import flags_for, objectives_for, workstreams_for
 from incidents.timeline.forms import EntryForm
-from incidents.actions.service import action_items_for
-from incidents.postmortem.document import due_flags, due_item
-from incidents.postmortem.service import postmortem_for
 from incidents.timeline.page import timeline_page
 
 bp = Blueprint("incident", __name__)

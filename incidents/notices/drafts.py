@@ -1,7 +1,7 @@
 """The first draft of a notice, written from the public facts for the comms lead to edit."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from incidents.notices.facts import PublicFacts
 from incidents.notices.models import Audience
@@ -19,14 +19,14 @@ def when(moment: datetime | None) -> str:
     """A moment as people read it in a letter: 2 October 2009, 03:10 UTC."""
     if moment is None:
         return "a time still being established"
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
 
 
 def day(moment: datetime | None) -> str:
     if moment is None:
         return "recently"
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{moment.day} {moment:%B %Y}"
 
 
@@ -99,9 +99,11 @@ def _regulator(facts: PublicFacts) -> tuple[str, str]:
                 f"have lost some data permanently, and {facts.customers_notified or 0:,} have been notified "
                 f"(as of {when(facts.figures_as_of)})." if facts.customers_affected
                 else "The number of data subjects affected is still being established.")
+    nature = (facts.first_update.body if facts.first_update
+              else "A fault in our storage systems caused the loss of customer data.")
     body = "\n\n".join([
         f"We are notifying you of a {kind} affecting customers of our service.",
-        f"## Nature of the incident\n\n{facts.first_update.body if facts.first_update else 'A fault in our storage systems caused the loss of customer data.'}",
+        f"## Nature of the incident\n\n{nature}",
         f"## Key moments\n\n| Moment | When |\n| --- | --- |\n{timeline}",
         f"## Data subjects and records concerned\n\n{subjects}\n\n{records}",
         "## Likely consequences\n\nAffected customers may be temporarily or permanently unable to use the "

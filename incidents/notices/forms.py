@@ -5,8 +5,8 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.widgets import HiddenInput
 
-from incidents.idempotency import IdempotentFormMixin
 from incidents.forms import BaseForm, MarkdownField, options
+from incidents.idempotency import IdempotentFormMixin
 from incidents.notices.models import Audience, Channel
 from incidents.notices.service import BODY_MAX, SUBJECT_MAX
 

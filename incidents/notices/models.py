@@ -1,42 +1,33 @@
 """Customer notices: a notice per audience, every saved version kept, approval and releases."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from markupsafe import Markup
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
-from incidents.db import UTCDateTime, db, utcnow
+from incidents.db import UTCDateTime, db, enum_column, utcnow
+from incidents.enums import LabelledEnum
 
 
-class Audience(enum.Enum):
+class Audience(LabelledEnum):
     customers = "customers"
     regulator = "regulator"
 
-    @property
-    def label(self) -> str:
-        return {"customers": "Customers", "regulator": "Regulator / partner"}[self.value]
+    __labels__ = {"regulator": "Regulator / partner"}
 
 
-class Channel(enum.Enum):
+class Channel(LabelledEnum):
     email = "email"
     website = "website"
     in_app = "in_app"
     letter = "letter"
     portal = "portal"
 
-    @property
-    def label(self) -> str:
-        return {"email": "E-mail", "website": "Website / status page", "in_app": "In-app message",
-                "letter": "Letter", "portal": "Regulator or partner portal"}[self.value]
-
-
-def _enum(enum_cls, name: str) -> Enum:
-    return Enum(enum_cls, name=name, native_enum=False, length=20, validate_strings=True,
-                create_constraint=True)
+    __labels__ = {"email": "E-mail", "website": "Website / status page", "in_app": "In-app message",
+                  "portal": "Regulator or partner portal"}
 
 
 class Notice(db.Model):
@@ -46,25 +37,25 @@ class Notice(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
-    audience: Mapped[Audience] = mapped_column(_enum(Audience, "notice_audience"))
+    audience: Mapped[Audience] = enum_column(Audience, name="notice_audience")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
     created_by: Mapped[User | None] = relationship()
-    versions: Mapped[list["NoticeVersion"]] = relationship(
+    versions: Mapped[list[NoticeVersion]] = relationship(
         back_populates="notice", order_by="NoticeVersion.number", cascade="all, delete-orphan")
 
     @property
-    def latest(self) -> "NoticeVersion":
+    def latest(self) -> NoticeVersion:
         return self.versions[-1]
 
     @property
-    def approved(self) -> "NoticeVersion | None":
+    def approved(self) -> NoticeVersion | None:
         """The newest approved version (the one that may go out)."""
         return next((v for v in reversed(self.versions) if v.approved_at), None)
 
     @property
-    def released(self) -> "NoticeVersion | None":
+    def released(self) -> NoticeVersion | None:
         return next((v for v in reversed(self.versions) if v.releases), None)
 
 
@@ -94,7 +85,7 @@ class NoticeVersion(db.Model):
     comms_lead: Mapped[User | None] = relationship(foreign_keys=[comms_lead_id])
     commander: Mapped[User | None] = relationship(foreign_keys=[commander_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
-    releases: Mapped[list["NoticeRelease"]] = relationship(
+    releases: Mapped[list[NoticeRelease]] = relationship(
         back_populates="version", order_by="NoticeRelease.released_at", cascade="all, delete-orphan")
 
     __table_args__ = (
@@ -113,8 +104,8 @@ class NoticeRelease(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("notice_version.id", ondelete="CASCADE"))
-    audience: Mapped[Audience] = mapped_column(_enum(Audience, "notice_release_audience"))
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "notice_channel"))
+    audience: Mapped[Audience] = enum_column(Audience, name="notice_release_audience")
+    channel: Mapped[Channel] = enum_column(Channel, name="notice_channel")
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

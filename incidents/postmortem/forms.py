@@ -5,8 +5,8 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
-from incidents.idempotency import IdempotentFormMixin
 from incidents.forms import BaseForm, MarkdownField, options
+from incidents.idempotency import IdempotentFormMixin
 from incidents.postmortem.sections import MAX_SECTION_LENGTH, SECTIONS
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from markupsafe import Markup
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint, event
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from incidents.auth.models import User
-from incidents.db import UTCDateTime, db, utcnow
+from incidents.db import UTCDateTime, db, enum_column, utcnow
 from incidents.markdown import stored_html
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.sections import SECTION_KEYS
@@ -23,10 +23,8 @@ class Postmortem(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), unique=True)
-    status: Mapped[PostmortemStatus] = mapped_column(
-        Enum(PostmortemStatus, name="postmortem_status", native_enum=False, length=20,
-             validate_strings=True, create_constraint=True),
-        default=PostmortemStatus.draft)
+    status: Mapped[PostmortemStatus] = enum_column(PostmortemStatus, name="postmortem_status",
+                                                   default=PostmortemStatus.draft)
     # The written sections as {key: Markdown}; keys are those of sections.SECTIONS.
     sections: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # The same sections rendered and sanitised by the service that saves them, {key: HTML}, so
@@ -53,7 +51,7 @@ class Postmortem(db.Model):
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
     published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
-    reviewers: Mapped[list["PostmortemReviewer"]] = relationship(
+    reviewers: Mapped[list[PostmortemReviewer]] = relationship(
         back_populates="postmortem", order_by="PostmortemReviewer.id", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}

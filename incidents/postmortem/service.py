@@ -17,8 +17,7 @@ from incidents.incident.enums import Status
 from incidents.incident.models import Incident
 from incidents.markdown import html_to_store
 from incidents.postmortem.enums import PostmortemStatus
-from incidents.postmortem.models import (Postmortem, PostmortemApproval, PostmortemReviewer,
-                                         PostmortemVersion)
+from incidents.postmortem.models import Postmortem, PostmortemApproval, PostmortemReviewer, PostmortemVersion
 from incidents.postmortem.sections import HEADINGS, MAX_SECTION_LENGTH, SECTION_KEYS
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry

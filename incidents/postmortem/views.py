@@ -10,14 +10,14 @@ from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.errors import EditConflict, NotFound
 from incidents.extensions import db
-from incidents.idempotency import idempotent, remember
 from incidents.forms import has_control_chars
+from incidents.idempotency import idempotent, remember
 from incidents.incident.views import load_incident
 from incidents.markdown import render_markdown
 from incidents.postmortem import service
-from incidents.postmortem.document import build_document, diff_versions, postmortems_due
-from incidents.postmortem.forms import (PostmortemForm, RemoveReviewerForm, ReviewerForm, ReviewForm,
-                                        WorkflowForm)
+from incidents.postmortem.document import build_document, diff_versions
+from incidents.postmortem.due import postmortems_due
+from incidents.postmortem.forms import PostmortemForm, RemoveReviewerForm, ReviewerForm, ReviewForm, WorkflowForm
 from incidents.postmortem.sections import HEADINGS, MAX_SECTION_LENGTH, SECTIONS
 
 bp = Blueprint("postmortem", __name__)

@@ -8,20 +8,19 @@ and WeasyPrint draw it the same. Every piece of text goes through `markupsafe.es
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
-
 import math
 import threading
-import re
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup, escape
 
 from incidents.impact.service import ImpactPoint
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.models import Incident
+from incidents.recovery import svg
 from incidents.recovery.enums import WorkstreamStatus
 from incidents.recovery.models import Workstream
 from incidents.recovery.scales import compact, time_ticks, y_ticks
@@ -61,9 +60,6 @@ STATUS_COLORS = {
     WorkstreamStatus.abandoned: "#b9c0c8",
 }
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-
-
 # Rendered charts by content. During an incident many people reload the same page while the
 # figures change only now and then; the key holds every input the drawing reads, so a cached chart
 # is never stale, and each app server keeps its own small cache (nothing to share or invalidate).
@@ -94,12 +90,12 @@ def recovery_chart(*, incident: Incident, series: Sequence[ImpactPoint], workstr
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    svg = _draw(incident, series, workstreams)
+    drawn = _draw(incident, series, workstreams)
     with _CACHE_LOCK:
-        _CACHE[key] = svg
+        _CACHE[key] = drawn
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
-    return svg
+    return drawn
 
 
 def _draw(incident: Incident, series: Sequence[ImpactPoint], workstreams: list[Workstream]) -> Markup:
@@ -120,10 +116,10 @@ def _draw(incident: Incident, series: Sequence[ImpactPoint], workstreams: list[W
     if series:
         last = series[-1]
         attrs.update({f"data-latest-{line.key}": _value(last, line.key) for line in LINES})
-    head = [_text_el("title", f"Recovery of {incident.reference}: customers restored against affected "
+    head = [svg.text_el("title", f"Recovery of {incident.reference}: customers restored against affected "
                               "over time, and progress of each recovery workstream", id=f"{base}-title"),
-            _text_el("desc", summary(series=series, workstreams=workstreams), id=f"{base}-desc")]
-    return Markup(f"<svg{_attrs(attrs)}>" + "".join(head + parts) + "</svg>")
+            svg.text_el("desc", summary(series=series, workstreams=workstreams), id=f"{base}-desc")]
+    return Markup(f"<svg{svg.attributes(attrs)}>" + "".join(head + parts) + "</svg>")
 
 
 def summary(*, series: Sequence[ImpactPoint], workstreams: list[Workstream]) -> str:
@@ -164,15 +160,15 @@ def _impact_section(parts: list[str], incident: Incident, series: Sequence[Impac
         return bottom - PLOT_HEIGHT * value / values[-1]
 
     for value in values:
-        parts.append(_el("line", x1=LEFT, x2=RIGHT, y1=_r(y(value)), y2=_r(y(value)),
+        parts.append(svg.el("line", x1=LEFT, x2=RIGHT, y1=svg.num(y(value)), y2=svg.num(y(value)),
                          stroke=GRID if value else AXIS, **{"stroke-width": 1}))
-        parts.append(_text_el("text", compact(value), x=LEFT - 8, y=_r(y(value) + 4),
+        parts.append(svg.text_el("text", compact(value), x=LEFT - 8, y=svg.num(y(value) + 4),
                               **{"text-anchor": "end", "fill": MUTED, "font-size": 11}))
     for when, label in ticks:
-        px = _r(x(when))
-        parts.append(_el("line", x1=px, x2=px, y1=bottom, y2=bottom + 5, stroke=AXIS))
+        px = svg.num(x(when))
+        parts.append(svg.el("line", x1=px, x2=px, y1=bottom, y2=bottom + 5, stroke=AXIS))
         for i, row in enumerate(label.split("\n")):
-            parts.append(_text_el("text", row, x=px, y=bottom + 19 + 13 * i,
+            parts.append(svg.text_el("text", row, x=px, y=bottom + 19 + 13 * i,
                                   **{"text-anchor": "middle", "fill": MUTED, "font-size": 11}))
     _markers(parts, incident, start, end, x, top=top, bottom=bottom)
     _lines(parts, series, x, y, right=x(end), bottom=bottom)
@@ -186,18 +182,18 @@ def _lines(parts: list[str], series: Sequence[ImpactPoint], x, y, *, right: floa
         if line.area:
             pts = lines[line.key]
             polygon = pts + [(pts[-1][0], bottom), (pts[0][0], bottom)]
-            parts.append(_el("polygon", points=_points(polygon), fill=line.area, stroke="none",
+            parts.append(svg.el("polygon", points=svg.points(polygon), fill=line.area, stroke="none",
                              **{"data-series": line.key}))
     for line in LINES:
         attrs = {"class": f"line line-{line.key}", "stroke-width": line.width,
                  "stroke-linejoin": "round", "data-series": line.key}
         if line.dash:
             attrs["stroke-dasharray"] = line.dash
-        parts.append(_el("polyline", points=_points(lines[line.key]), fill="none", stroke=line.color,
+        parts.append(svg.el("polyline", points=svg.points(lines[line.key]), fill="none", stroke=line.color,
                          **attrs))
     last_x = x(series[-1].as_of)
     for line in LINES:
-        parts.append(_el("circle", cx=_r(last_x), cy=_r(y(_value(series[-1], line.key))), r=3.5,
+        parts.append(svg.el("circle", cx=svg.num(last_x), cy=svg.num(y(_value(series[-1], line.key))), r=3.5,
                          fill=line.color, stroke="#fff", **{"stroke-width": 1.5}))
 
 
@@ -235,7 +231,7 @@ def _step_points(series: Sequence[ImpactPoint], key: str, x, y, *, right: float)
 
 def _legend(parts: list[str], last: ImpactPoint) -> int:
     """A swatch, the name and the latest figure of each line, wrapping; returns the last row's y."""
-    parts.append(_text_el("text", f"Customers (latest figures {_when(last.as_of)}; dates in UTC)",
+    parts.append(svg.text_el("text", f"Customers (latest figures {_when(last.as_of)}; dates in UTC)",
                           x=LEFT, y=16, **{"fill": MUTED, "font-size": 11}))
     x, y = LEFT, 38
     for line in LINES:
@@ -249,7 +245,7 @@ def _legend(parts: list[str], last: ImpactPoint) -> int:
         attrs = {"stroke-width": 3}
         if line.dash:
             attrs["stroke-dasharray"] = line.dash
-        parts.append(_el("line", x1=x, x2=x + 18, y1=y - 4, y2=y - 4, stroke=line.color, **attrs))
+        parts.append(svg.el("line", x1=x, x2=x + 18, y1=y - 4, y2=y - 4, stroke=line.color, **attrs))
         parts.append(f'<text x="{x + 24}" y="{y}" font-size="12" data-legend="{line.key}">'
                      f'<tspan fill="{MUTED}">{escape(line.label)}</tspan> '
                      f'<tspan font-weight="bold">{escape(figure)}</tspan></text>')
@@ -264,11 +260,11 @@ def _markers(parts: list[str], incident: Incident, start: datetime, end: datetim
                         (incident.restore_verified_at, "Restore verified")):
         if when is None or not start <= when <= end:
             continue
-        px = _r(x(when))
+        px = svg.num(x(when))
         near_right = px > RIGHT - 110
-        parts.append(_el("line", x1=px, x2=px, y1=top - 6, y2=bottom, stroke=MUTED,
+        parts.append(svg.el("line", x1=px, x2=px, y1=top - 6, y2=bottom, stroke=MUTED,
                          **{"stroke-width": 1, "stroke-dasharray": "3 3"}))
-        parts.append(_text_el("text", label, x=px - 4 if near_right else px + 4, y=top + 6,
+        parts.append(svg.text_el("text", label, x=px - 4 if near_right else px + 4, y=top + 6,
                               **{"text-anchor": "end" if near_right else "start", "fill": MUTED,
                                  "font-size": 10.5}))
 
@@ -282,12 +278,12 @@ LABEL_WIDTH = BAR_X - 14
 
 def _workstream_section(parts: list[str], workstreams: list[Workstream], *, top: int) -> int:
     """A heading, then per data category one bar per workstream; returns the bottom edge."""
-    parts.append(_text_el("text", "Workstream progress (done of target)", x=0, y=top + 14,
+    parts.append(svg.text_el("text", "Workstream progress (done of target)", x=0, y=top + 14,
                           **{"font-size": 14, "font-weight": "bold"}))
     y = top + 28
     for label, group in _by_category(workstreams):
-        parts.append(_el("line", x1=0, x2=WIDTH, y1=y + 0.5, y2=y + 0.5, stroke=GRID))
-        parts.append(_text_el("text", label.upper(), x=0, y=y + 17,
+        parts.append(svg.el("line", x1=0, x2=WIDTH, y1=y + 0.5, y2=y + 0.5, stroke=GRID))
+        parts.append(svg.text_el("text", label.upper(), x=0, y=y + 17,
                               **{"fill": MUTED, "font-size": 11, "font-weight": "bold",
                                  "letter-spacing": 0.6}))
         y += 24
@@ -318,26 +314,26 @@ def _bar(workstream: Workstream, y: int) -> str:
     figures = f"{_count(workstream.done)} of {_count(workstream.target)} {unit}"
     status_color = color if workstream.status in (WorkstreamStatus.blocked, WorkstreamStatus.done) else MUTED
     items = [
-        _text_el("title", f"{workstream.name}: {workstream.done:,} of {workstream.target:,} {unit} "
+        svg.text_el("title", f"{workstream.name}: {workstream.done:,} of {workstream.target:,} {unit} "
                           f"({workstream.percent:.1f}%), {status}, owner {owner}"),
-        _text_el("text", _fit(workstream.name, LABEL_WIDTH, 12.5), x=0, y=y + 14,
+        svg.text_el("text", svg.fit(workstream.name, LABEL_WIDTH, 12.5), x=0, y=y + 14,
                  **{"font-size": 12.5, "fill": MUTED if faded else INK}),
-        f'<text x="0" y="{y + 29}" font-size="11" fill="{MUTED}">{escape(_clean(owner))} · '
+        f'<text x="0" y="{y + 29}" font-size="11" fill="{MUTED}">{escape(svg.clean(owner))} · '
         f'<tspan fill="{status_color}" font-weight="{"bold" if status_color != MUTED else "normal"}">'
         f'{escape(status)}</tspan></text>',
-        _el("rect", x=BAR_X, y=y + 9, width=BAR_W, height=12, rx=3, fill="#eef1f4"),
+        svg.el("rect", x=BAR_X, y=y + 9, width=BAR_W, height=12, rx=3, fill="#eef1f4"),
     ]
     if done_w > 0:
-        items.append(_el("rect", x=BAR_X, y=y + 9, width=_r(max(done_w, 2)), height=12, rx=3, fill=color,
+        items.append(svg.el("rect", x=BAR_X, y=y + 9, width=svg.num(max(done_w, 2)), height=12, rx=3, fill=color,
                          **{"class": "bar-done"}))
     items += [
-        _text_el("text", pct, x=FIGURES_X, y=y + 14,
+        svg.text_el("text", pct, x=FIGURES_X, y=y + 14,
                  **{"font-size": 12.5, "font-weight": "bold", "fill": MUTED if faded else INK}),
-        _text_el("text", figures, x=FIGURES_X, y=y + 29, **{"font-size": 11, "fill": MUTED}),
+        svg.text_el("text", figures, x=FIGURES_X, y=y + 29, **{"font-size": 11, "fill": MUTED}),
     ]
     attrs = {"class": f"workstream status-{workstream.status.value}", "data-workstream": workstream.id,
              "data-percent": f"{workstream.percent:.1f}"}
-    return f"<g{_attrs(attrs)}>" + "".join(items) + "</g>"
+    return f"<g{svg.attributes(attrs)}>" + "".join(items) + "</g>"
 
 
 # --- markup helpers ----------------------------------------------------------------------------
@@ -352,57 +348,5 @@ def _value(update: ImpactPoint, key: str) -> int:
 
 
 def _when(moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{moment:%b} {moment.day}, {moment.year} {moment:%H:%M} UTC"
-
-
-def _clean(text: str) -> str:
-    """Text without the control characters XML forbids (they would make the SVG unreadable)."""
-    return _CONTROL.sub("", text)
-
-
-def _fit(text: str, width: float, size: float) -> str:
-    """`text` on one line, cut short with an ellipsis where it would run past `width` pixels.
-
-    SVG cannot wrap or measure text, so widths are estimated from typical sans-serif glyphs."""
-    text = " ".join(_clean(text).split())
-    widths = [size * _glyph_width(char) for char in text]
-    if sum(widths) <= width:
-        return text
-    used, room = 0.0, width - size * 0.8  # leave space for the ellipsis
-    for i, glyph in enumerate(widths):
-        used += glyph
-        if used > room:
-            return text[:i].rstrip() + "…"
-    return text
-
-
-def _glyph_width(char: str) -> float:
-    if char in "ijlI.,:;|!'` ()[]ft":
-        return 0.32
-    if char in "mwMW@%":
-        return 0.9
-    if char.isupper() or char.isdigit():
-        return 0.68
-    return 0.56 if char.isascii() else 1.0
-
-
-def _r(value: float) -> float | int:
-    rounded = round(value, 1)
-    return int(rounded) if rounded == int(rounded) else rounded
-
-
-def _points(points: list[tuple[float, float]]) -> str:
-    return " ".join(f"{_r(px)},{_r(py)}" for px, py in points)
-
-
-def _attrs(attrs: dict) -> str:
-    return "".join(f' {name}="{escape(_clean(str(value)))}"' for name, value in attrs.items())
-
-
-def _el(tag: str, **attrs) -> str:
-    return f"<{tag}{_attrs(attrs)}/>"
-
-
-def _text_el(tag: str, text: str, **attrs) -> str:
-    return f"<{tag}{_attrs(attrs)}>{escape(_clean(text))}</{tag}>"

@@ -1,19 +1,15 @@
 """Vocabularies of recovery work."""
 from __future__ import annotations
 
-import enum
+from incidents.enums import LabelledEnum
 
 
-class WorkstreamStatus(enum.Enum):
+class WorkstreamStatus(LabelledEnum):
     planned = "planned"
     in_progress = "in_progress"
     blocked = "blocked"
     done = "done"
     abandoned = "abandoned"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
 
     @property
     def is_active(self) -> bool:

@@ -5,7 +5,7 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import HiddenInput
 
-from incidents.forms import BaseForm, MarkdownField, options, UTCDateTimeField
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
 from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES

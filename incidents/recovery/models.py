@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
 from markupsafe import Markup
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
-from incidents.db import UTCDateTime, db, utcnow
+from incidents.db import UTCDateTime, db, enum_column, utcnow
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.markdown import stored_html
 from incidents.recovery.enums import SOURCES, WorkstreamStatus
@@ -25,10 +25,8 @@ class Workstream(db.Model):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     unit: Mapped[str] = mapped_column(String(20), default="records")
     target: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[WorkstreamStatus] = mapped_column(
-        Enum(WorkstreamStatus, name="workstream_status", native_enum=False, length=20,
-             validate_strings=True, create_constraint=True),
-        default=WorkstreamStatus.planned)
+    status: Mapped[WorkstreamStatus] = enum_column(WorkstreamStatus, name="workstream_status",
+                                                   default=WorkstreamStatus.planned)
     eta: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(40), default="backup")
     evidence: Mapped[str] = mapped_column(Text, default="")
@@ -42,7 +40,7 @@ class Workstream(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     owner: Mapped[User | None] = relationship()
-    progress: Mapped[list["WorkstreamProgress"]] = relationship(
+    progress: Mapped[list[WorkstreamProgress]] = relationship(
         back_populates="workstream", order_by="WorkstreamProgress.id", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 
@@ -51,7 +51,7 @@ def time_ticks(start: datetime, end: datetime, *, most: int = 12) -> list[tuple[
     """Evenly spaced, labelled ticks on round times of day or midnights (UTC) up to `end`, at most
     about `most` of them. The first is at or just before `start` (the chart then begins there),
     or the first after it when the one before would leave a wide empty margin."""
-    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     step = next((s for s in TIME_STEPS if (end - start) / s <= most - 1), None)
     if step is None:  # decades: whole "years" of 364 days, several at a time
         step = TIME_STEPS[-1] * math.ceil((end - start) / TIME_STEPS[-1] / (most - 1))

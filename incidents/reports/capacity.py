@@ -9,8 +9,8 @@ at once. The CLI renders are not capped: they run in their own process.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from flask import current_app
 

@@ -55,7 +55,7 @@ def pdf(reference: str, kind: str, output: Path, timeline: str, audience: str, r
     try:
         result = render_pdf(html, static_folder=static_folder_of(current_app), timeout=render_timeout())
     except RenderError as error:
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from error
     output.write_bytes(result.pdf)
     click.echo(f"Wrote the {what} of {reference} to {output} ({result.pages} page"
                f"{'s' if result.pages != 1 else ''}, {len(result.pdf):,} bytes).")

@@ -33,7 +33,7 @@ class TimelineOption(enum.Enum):
     all = "all"  # every entry at its latest revision
 
     @classmethod
-    def parse(cls, raw: str | None) -> "TimelineOption":
+    def parse(cls, raw: str | None) -> TimelineOption:
         return cls.all if raw == "all" else cls.key
 
 

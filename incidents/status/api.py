@@ -7,7 +7,7 @@ records with explicit dicts: nothing here reads a model, so nothing unpublished 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidents.extensions import db
@@ -29,7 +29,7 @@ def zone(view: PublicView):
     try:
         return ZoneInfo(view.page.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 def iso(moment: datetime | None, tz) -> str | None:
@@ -37,7 +37,7 @@ def iso(moment: datetime | None, tz) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(tz)
     text = local.isoformat(timespec="milliseconds")
     return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
@@ -51,8 +51,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 def _utc(moment: datetime) -> datetime:
     """Stored times are UTC; SQLite hands them back without a zone."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _clean(text: str) -> str:
@@ -88,7 +88,7 @@ def incident_html(incident: public.PublicIncident) -> str:
     """The whole update trail, newest first, as the HTML that goes (escaped by the XML writer) into
     the entry's content. Bodies are user text: escaped here, so `<script>` arrives as text."""
     paragraphs = []
-    for update, label in zip(incident.updates, update_labels(incident.updates)):
+    for update, label in zip(incident.updates, update_labels(incident.updates), strict=True):
         body = html.escape(_clean(update.body), quote=False)
         paragraphs.append(f"<p><small>{update_time(update.display_at)}</small><br>"
                           f"<strong>{label}</strong> - {body}</p>")

@@ -14,8 +14,8 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from flask import Response, current_app, request
 from werkzeug.utils import get_content_type
@@ -25,7 +25,7 @@ from incidents.status import public
 
 MAX_AGE = 60
 CACHE_SIZE = 256  # rendered bodies kept per process; stale keys fall out as changes are published
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A change is stamped when its transaction starts its work and becomes visible when it commits; a
 # second after its stamp's second plus this much, every change of that second is assumed committed.
 SETTLE = timedelta(seconds=2)
@@ -83,10 +83,10 @@ def checked_change() -> tuple[datetime, datetime]:
         now = time.monotonic()
         if checked is not None and now - checked[0] < ttl:
             return checked[1]
-        answer = (_query_last_change(), datetime.now(timezone.utc))
+        answer = (_query_last_change(), datetime.now(UTC))
         current_app.extensions["status_last_change"] = (now, answer)
         return answer
-    return _query_last_change(), datetime.now(timezone.utc)
+    return _query_last_change(), datetime.now(UTC)
 
 
 def _query_last_change() -> datetime:
@@ -94,8 +94,8 @@ def _query_last_change() -> datetime:
     if moment is None:
         return EPOCH
     if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def base_url() -> str:
@@ -134,7 +134,7 @@ def unchanged_since(*, tag: str, moment: datetime) -> bool:
     if request.if_none_match:
         return request.if_none_match.contains_weak(tag)
     since = request.if_modified_since
-    return since is not None and since <= datetime.now(timezone.utc) and moment <= since
+    return since is not None and since <= datetime.now(UTC) and moment <= since
 
 
 def content_type(mimetype: str) -> str:

@@ -16,6 +16,12 @@ COMPONENT_STATUSES = ("operational", "degraded_performance", "partial_outage", "
 AFFECTED_STATUSES = COMPONENT_STATUSES[1:]
 PUBLIC_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
 IMPACTS = ("none", "minor", "major", "critical")
+# Best to worst: a component several unresolved incidents affect shows the worst of their statuses.
+COMPONENT_SEVERITY = {status: rank for rank, status in enumerate(
+    ("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"))}
+# The page indicator each component status implies: planned maintenance is no outage.
+COMPONENT_IMPACT = {"operational": "none", "under_maintenance": "none", "degraded_performance": "minor",
+                    "partial_outage": "major", "major_outage": "critical"}
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 

@@ -7,15 +7,12 @@ root causes have no field to travel in.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import hashlib
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-# Statuspage's vocabularies, exactly as the public API spells them.
-COMPONENT_STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage",
-                      "under_maintenance")
-INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
-IMPACTS = ("none", "minor", "major", "critical")
+from incidents.status.models import COMPONENT_IMPACT, COMPONENT_SEVERITY, IMPACTS
+
 INDICATOR_DESCRIPTIONS = {
     "none": "All Systems Operational",
     "minor": "Minor Service Outage",
@@ -38,7 +35,7 @@ class PublicComponent:
     id: str
     name: str
     description: str | None
-    status: str  # one of COMPONENT_STATUSES
+    status: str  # one of COMPONENT_STATUSES (models.py)
     position: int
     group_id: str | None
     group_name: str | None
@@ -53,7 +50,7 @@ class PublicComponent:
 class PublicUpdate:
     id: str
     incident_id: str
-    status: str  # one of INCIDENT_STATUSES
+    status: str  # one of PUBLIC_STATUSES (models.py)
     body: str  # plain text written for the public
     created_at: datetime
     updated_at: datetime
@@ -92,23 +89,15 @@ class PublicView:
     def indicator(self) -> str:
         """none / minor / major / critical: the worst of the unresolved incidents' impacts, or
         what the components' statuses imply."""
-        worst = 0
-        for incident in self.unresolved:
-            worst = max(worst, IMPACTS.index(incident.impact))
-        component_level = {"operational": 0, "under_maintenance": 0, "degraded_performance": 1,
-                           "partial_outage": 2, "major_outage": 3}
-        for component in self.components:
-            worst = max(worst, component_level[component.status])
-        return IMPACTS[worst]
+        impacts = [i.impact for i in self.unresolved] + [COMPONENT_IMPACT[c.status] for c in self.components]
+        return max(impacts, key=IMPACTS.index, default="none")
 
     @property
     def description(self) -> str:
         return INDICATOR_DESCRIPTIONS[self.indicator]
 
 
-COMPONENT_SEVERITY = {"operational": 0, "under_maintenance": 1, "degraded_performance": 2,
-                      "partial_outage": 3, "major_outage": 4}
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _short_hash(text: str) -> str:
@@ -121,95 +110,135 @@ def build_public_view(*, session, base_url: str) -> PublicView:
     `base_url` is the absolute URL of the public site's root (e.g. https://status.example.com/status).
     """
     from flask import current_app, has_app_context
-    from sqlalchemy import exists, func, select
-    from sqlalchemy.orm import aliased
-
-    from incidents.incident.models import Incident
-    from incidents.status.models import Component, IncidentComponent, UpdateComponent
-    from incidents.timeline.models import TimelineEntry, Visibility
 
     base = base_url.rstrip("/")
     config = current_app.config if has_app_context() else {}
-    page_name = config.get("STATUS_PAGE_NAME", "Status")
+    rows = _published_incident_rows(session=session)
+    updates = _published_updates(session=session, public_ids={row.id: str(row.public_id) for row in rows})
+    links = _component_links(session=session)
+    by_row = {row.id: _public_incident(row=row, updates=updates.get(row.id, []), links=links, base=base)
+              for row in rows}
+    unresolved_ids = {row_id for row_id, incident in by_row.items()
+                      if incident.status not in ("resolved", "postmortem")}
+    incidents = sorted(by_row.values(), key=lambda i: (i.started_at, i.id), reverse=True)
+    components = _public_components(session=session, worst=_worst_statuses(links=links,
+                                                                           incident_ids=unresolved_ids))
+    return PublicView(page=_public_page(session=session, config=config, base=base), components=components,
+                      incidents=tuple(incidents))
 
-    # Incidents: published ones only, named columns only.
-    rows = session.execute(
+
+def _published_incident_rows(*, session) -> list:
+    """Published incidents, named columns only."""
+    from sqlalchemy import select
+
+    from incidents.incident.models import Incident
+
+    return session.execute(
         select(Incident.id, Incident.public_id, Incident.public_title, Incident.public_impact,
                Incident.published_at)
         .where(Incident.published_at.is_not(None), Incident.public_id.is_not(None))
     ).all()
-    by_id = {row.id: row for row in rows}
 
-    # Updates: each published update at its latest revision, still public.
+
+def _published_updates(*, session, public_ids: dict[int, str]) -> dict[int, list[PublicUpdate]]:
+    """Each incident's published updates at their latest revision, still public, newest first."""
+    from sqlalchemy import exists, func, select
+    from sqlalchemy.orm import aliased
+
+    from incidents.timeline.models import TimelineEntry, Visibility
+
+    if not public_ids:
+        return {}
     entry, root_entry, later = TimelineEntry, aliased(TimelineEntry), aliased(TimelineEntry)
     root = func.coalesce(entry.original_id, entry.id)
     is_latest = ~exists().where(later.original_id == root, later.revision > entry.revision)
-    updates_by_incident: dict[int, list[tuple]] = {i: [] for i in by_id}
-    if by_id:
-        update_rows = session.execute(
-            select(entry.incident_id, root.label("root_id"), entry.public_status, entry.body,
-                   entry.occurred_at, entry.recorded_at, root_entry.recorded_at.label("first_recorded_at"))
-            .join(root_entry, root_entry.id == root)
-            .where(entry.incident_id.in_(list(by_id)), is_latest, entry.visibility == Visibility.public,
-                   entry.public_status.is_not(None))
-        ).all()
-        root_ids = [r.root_id for r in update_rows]
-        affected: dict[int, list[tuple[str, str, str]]] = {}
-        if root_ids:
-            for entry_id, public_id, name, status in session.execute(
-                    select(UpdateComponent.entry_id, Component.public_id, Component.name, UpdateComponent.status)
-                    .join(Component, Component.id == UpdateComponent.component_id)
-                    .where(UpdateComponent.entry_id.in_(root_ids))
-                    .order_by(Component.position, Component.name)):
-                affected.setdefault(entry_id, []).append((str(public_id), str(name), str(status)))
-        for r in update_rows:
-            updates_by_incident[r.incident_id].append(r)
-    else:
-        affected = {}
+    update_rows = session.execute(
+        select(entry.incident_id, root.label("root_id"), entry.public_status, entry.body,
+               entry.occurred_at, entry.recorded_at, root_entry.recorded_at.label("first_recorded_at"))
+        .join(root_entry, root_entry.id == root)
+        .where(entry.incident_id.in_(list(public_ids)), is_latest, entry.visibility == Visibility.public,
+               entry.public_status.is_not(None))
+    ).all()
+    affected = _affected_components(session=session, root_ids=[r.root_id for r in update_rows])
+    updates: dict[int, list[PublicUpdate]] = {}
+    for r in sorted(update_rows, key=lambda r: (r.occurred_at, r.root_id), reverse=True):
+        updates.setdefault(r.incident_id, []).append(PublicUpdate(
+            id=str(r.root_id), incident_id=public_ids[r.incident_id], status=str(r.public_status), body=str(r.body),
+            created_at=r.first_recorded_at, updated_at=r.recorded_at, display_at=r.occurred_at,
+            affected_components=tuple(affected.get(r.root_id, ())),
+        ))
+    return updates
 
-    links = session.execute(
+
+def _affected_components(*, session, root_ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
+    """(component id, name, new status) announced by each update, in the page's component order."""
+    from sqlalchemy import select
+
+    from incidents.status.models import Component, UpdateComponent
+
+    affected: dict[int, list[tuple[str, str, str]]] = {}
+    if not root_ids:
+        return affected
+    for entry_id, public_id, name, status in session.execute(
+            select(UpdateComponent.entry_id, Component.public_id, Component.name, UpdateComponent.status)
+            .join(Component, Component.id == UpdateComponent.component_id)
+            .where(UpdateComponent.entry_id.in_(root_ids))
+            .order_by(Component.position, Component.name)):
+        affected.setdefault(entry_id, []).append((str(public_id), str(name), str(status)))
+    return affected
+
+
+def _component_links(*, session) -> list:
+    """Which incident puts which shown component in which status."""
+    from sqlalchemy import select
+
+    from incidents.status.models import Component, IncidentComponent
+
+    return session.execute(
         select(IncidentComponent.incident_id, IncidentComponent.status, Component.id, Component.public_id)
         .join(Component, Component.id == IncidentComponent.component_id)
         .where(Component.archived_at.is_(None))
     ).all()
 
-    incidents: list[PublicIncident] = []
-    unresolved_ids: set[int] = set()
-    for row in rows:
-        public_id = str(row.public_id)
-        raw = sorted(updates_by_incident[row.id], key=lambda r: (r.occurred_at, r.root_id), reverse=True)
-        updates = tuple(PublicUpdate(
-            id=str(r.root_id), incident_id=public_id, status=str(r.public_status), body=str(r.body),
-            created_at=r.first_recorded_at, updated_at=r.recorded_at, display_at=r.occurred_at,
-            affected_components=tuple(affected.get(r.root_id, ())),
-        ) for r in raw)
-        status = updates[0].status if updates else "investigating"
-        if status not in ("resolved", "postmortem"):
-            unresolved_ids.add(row.id)
-        oldest_first = list(reversed(updates))
-        monitoring_at = next((u.display_at for u in oldest_first if u.status == "monitoring"), None)
-        resolved_at = (next((u.display_at for u in oldest_first if u.status == "resolved"), updates[0].display_at)
-                       if status in ("resolved", "postmortem") else None)
-        component_ids = {str(link.public_id) for link in links if link.incident_id == row.id}
-        component_ids |= {cid for u in updates for cid, _name, _status in u.affected_components}
-        incidents.append(PublicIncident(
-            id=public_id, name=str(row.public_title or ""), status=status,
-            impact=str(row.public_impact or "none"), created_at=row.published_at,
-            updated_at=max([row.published_at, *(u.updated_at for u in updates)]),
-            started_at=oldest_first[0].display_at if oldest_first else row.published_at,
-            monitoring_at=monitoring_at, resolved_at=resolved_at,
-            shortlink=f"{base}/incidents/{public_id}", updates=updates,
-            component_ids=tuple(sorted(component_ids)),
-        ))
-    incidents.sort(key=lambda i: (i.started_at, i.id), reverse=True)
 
-    # Components: the override, else the worst status their unresolved incidents put them in.
+def _public_incident(*, row, updates: list[PublicUpdate], links: list, base: str) -> PublicIncident:
+    """One published incident from its row, its updates (newest first) and its component links."""
+    public_id = str(row.public_id)
+    status = updates[0].status if updates else "investigating"
+    oldest_first = list(reversed(updates))
+    monitoring_at = next((u.display_at for u in oldest_first if u.status == "monitoring"), None)
+    resolved_at = (next((u.display_at for u in oldest_first if u.status == "resolved"), updates[0].display_at)
+                   if status in ("resolved", "postmortem") else None)
+    component_ids = {str(link.public_id) for link in links if link.incident_id == row.id}
+    component_ids |= {cid for u in updates for cid, _name, _status in u.affected_components}
+    return PublicIncident(
+        id=public_id, name=str(row.public_title or ""), status=status,
+        impact=str(row.public_impact or "none"), created_at=row.published_at,
+        updated_at=max([row.published_at, *(u.updated_at for u in updates)]),
+        started_at=oldest_first[0].display_at if oldest_first else row.published_at,
+        monitoring_at=monitoring_at, resolved_at=resolved_at,
+        shortlink=f"{base}/incidents/{public_id}", updates=tuple(updates),
+        component_ids=tuple(sorted(component_ids)),
+    )
+
+
+def _worst_statuses(*, links: list, incident_ids: set[int]) -> dict[int, str]:
+    """Each component's worst status among the links of these (unresolved) incidents."""
     worst: dict[int, str] = {}
     for link in links:
-        if link.incident_id in unresolved_ids:
+        if link.incident_id in incident_ids:
             current = worst.get(link.id, "operational")
             if COMPONENT_SEVERITY[link.status] > COMPONENT_SEVERITY[current]:
                 worst[link.id] = str(link.status)
+    return worst
+
+
+def _public_components(*, session, worst: dict[int, str]) -> tuple[PublicComponent, ...]:
+    """Shown components in page order, each with its override, else the worst status `worst` gives."""
+    from sqlalchemy import select
+
+    from incidents.status.models import Component
+
     component_rows = session.execute(
         select(Component.id, Component.public_id, Component.name, Component.description,
                Component.group_name, Component.position, Component.status_override, Component.showcase,
@@ -218,7 +247,7 @@ def build_public_view(*, session, base_url: str) -> PublicView:
         .order_by(Component.group_name.is_not(None), Component.group_name, Component.position,
                   Component.name, Component.id)
     ).all()
-    components = tuple(PublicComponent(
+    return tuple(PublicComponent(
         id=str(c.public_id), name=str(c.name), description=c.description,
         status=str(c.status_override or worst.get(c.id, "operational")), position=int(c.position),
         group_id=_short_hash(f"group:{c.group_name}") if c.group_name else None,
@@ -227,10 +256,13 @@ def build_public_view(*, session, base_url: str) -> PublicView:
         updated_at=c.updated_at, start_date=c.created_at.date().isoformat(),
     ) for c in component_rows)
 
-    page = PublicPage(id=str(config.get("STATUS_PAGE_ID") or _short_hash(f"page:{page_name}")),
+
+def _public_page(*, session, config, base: str) -> PublicPage:
+    """The page's own record: its name and id from the settings, its time of last change."""
+    page_name = config.get("STATUS_PAGE_NAME", "Status")
+    return PublicPage(id=str(config.get("STATUS_PAGE_ID") or _short_hash(f"page:{page_name}")),
                       name=str(page_name), url=base, time_zone="Etc/UTC",
                       updated_at=last_published_change(session=session) or _EPOCH)
-    return PublicView(page=page, components=components, incidents=tuple(incidents))
 
 
 def is_published(*, session, public_id: str) -> bool:

@@ -15,8 +15,16 @@ from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.errors import DomainError
 from incidents.incident.models import Incident
-from incidents.status.models import (AFFECTED_STATUSES, COMPONENT_STATUSES, IMPACTS, PUBLIC_STATUSES,
-                                     Component, IncidentComponent, UpdateComponent, new_public_id)
+from incidents.status.models import (
+    AFFECTED_STATUSES,
+    COMPONENT_STATUSES,
+    IMPACTS,
+    PUBLIC_STATUSES,
+    Component,
+    IncidentComponent,
+    UpdateComponent,
+    new_public_id,
+)
 from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
 from incidents.timeline.service import add_entry
 

@@ -5,7 +5,7 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput, TextInput
 
-from incidents.forms import BaseForm, MarkdownField, options, UTCDateTimeField
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
 from incidents.idempotency import IdempotentFormMixin
 from incidents.timeline.models import POSTABLE_KINDS, EntryKind, Visibility
 

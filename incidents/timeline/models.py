@@ -1,19 +1,19 @@
 """The timeline: the append-only record of what happened during an incident."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from markupsafe import Markup
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from incidents.auth.models import User
-from incidents.db import UTCDateTime, db, utcnow
+from incidents.db import UTCDateTime, db, enum_column, utcnow
+from incidents.enums import LabelledEnum
 from incidents.markdown import render_markdown
 
 
-class EntryKind(enum.Enum):
+class EntryKind(LabelledEnum):
     note = "note"
     status_change = "status_change"
     impact = "impact"
@@ -22,22 +22,14 @@ class EntryKind(enum.Enum):
     decision = "decision"
     action = "action"
 
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
-
 
 # Kinds a person may choose when posting by hand; status changes are written by the app.
 POSTABLE_KINDS = [k for k in EntryKind if k is not EntryKind.status_change]
 
 
-class Visibility(enum.Enum):
+class Visibility(LabelledEnum):
     internal = "internal"
     public = "public"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
 
 class TimelineEntryError(Exception):
@@ -58,13 +50,8 @@ class TimelineEntry(db.Model):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
     original_id: Mapped[int | None] = mapped_column(ForeignKey("timeline_entry.id"))
     revision: Mapped[int] = mapped_column(default=1)
-    kind: Mapped[EntryKind] = mapped_column(
-        Enum(EntryKind, name="entry_kind", native_enum=False, length=20, create_constraint=True)
-    )
-    visibility: Mapped[Visibility] = mapped_column(
-        Enum(Visibility, name="visibility", native_enum=False, length=20, create_constraint=True),
-        default=Visibility.internal,
-    )
+    kind: Mapped[EntryKind] = enum_column(EntryKind, name="entry_kind")
+    visibility: Mapped[Visibility] = enum_column(Visibility, name="visibility", default=Visibility.internal)
     body: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,8 +9,18 @@ from werkzeug.datastructures import MultiDict
 
 from incidents.incident.models import Incident
 from incidents.timeline.models import EntryKind, Visibility
-from incidents.timeline.service import (Cursor, TimelineFilter, TimelineItem, count_entries, pinned_for,
-                                        spans_days, timeline_for, timeline_span, utc_day)
+from incidents.timeline.service import (
+    Cursor,
+    TimelineFilter,
+    TimelineItem,
+    count_entries,
+    pinned_for,
+    spans_days,
+    timeline_for,
+    timeline_span,
+    utc_day,
+)
+
 
 def filters_from(args: MultiDict) -> TimelineFilter:
     """The filters a query string asks for; values that name no kind or visibility are ignored."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -122,7 +122,7 @@ class Cursor:
         return f"{self.occurred_at.isoformat()}~{self.root_id}"
 
     @classmethod
-    def decode(cls, raw: str | None) -> "Cursor | None":
+    def decode(cls, raw: str | None) -> Cursor | None:
         """A cursor from a query string, or None when it is missing or malformed."""
         try:
             when, root_id = (raw or "").split("~")
@@ -131,7 +131,7 @@ class Cursor:
                 return None
             # Converted here, where a moment at the edge of the calendar (year 1 at +05:00)
             # overflows harmlessly, rather than in the query, where it would be a server error.
-            return cls(moment.astimezone(timezone.utc), int(root_id))
+            return cls(moment.astimezone(UTC), int(root_id))
         except (ValueError, OverflowError):
             return None
 
@@ -211,7 +211,7 @@ def spans_days(first: datetime | None, last: datetime | None) -> bool:
 
 
 def utc_day(moment: datetime) -> date:
-    return moment.astimezone(timezone.utc).date()
+    return moment.astimezone(UTC).date()
 
 
 def _attach_history(session: Session, items: list[TimelineItem]) -> None:

@@ -1,13 +1,12 @@
 """initial schema
 
 Revision ID: 6c5e7c2e2eb7
-Revises: 
+Revises:
 Create Date: 2026-11-27 10:44:58.833635
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '6c5e7c2e2eb7'
@@ -17,7 +16,7 @@ depends_on = None
 
 
 def upgrade():
-    
+
     op.create_table('reference_counter',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last_number', sa.Integer(), nullable=False),
@@ -108,7 +107,7 @@ def upgrade():
 
 
 def downgrade():
-    
+
     with op.batch_alter_table('timeline_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_timeline_entry_original_id')
         batch_op.drop_index('ix_timeline_entry_incident_occurred')

@@ -5,9 +5,8 @@ Revises: 6c5e7c2e2eb7
 Create Date: 2026-11-27 11:25:52.791315
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '7be7d9deaddc'

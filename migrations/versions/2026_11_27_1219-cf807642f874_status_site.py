@@ -5,9 +5,8 @@ Revises: 7be7d9deaddc
 Create Date: 2026-11-27 12:19:48.092826
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'cf807642f874'

@@ -5,9 +5,8 @@ Revises: cf807642f874
 Create Date: 2026-11-27 13:40:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '4b1e6a2d9c70'
 down_revision = 'cf807642f874'

@@ -5,9 +5,8 @@ Revises: 4b1e6a2d9c70
 Create Date: 2026-11-27 13:41:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '5c2f7b3e0d81'
 down_revision = '4b1e6a2d9c70'

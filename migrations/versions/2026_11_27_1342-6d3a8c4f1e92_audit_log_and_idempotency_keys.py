@@ -8,9 +8,8 @@ The audit log and the timeline are append-only in the database itself: triggers 
 DELETE on their rows (on SQLite and PostgreSQL), whatever client connects. Row triggers do not
 fire for DROP TABLE or TRUNCATE, so restoring a backup (replacing tables) still works.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '6d3a8c4f1e92'
 down_revision = '5c2f7b3e0d81'

@@ -8,9 +8,8 @@ A notice version stores who was communications lead and incident commander when 
 only they (and not its author) may approve it. Existing versions take the incident's current
 holders, the closest thing to what was true when they were written.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'bc9634593da8'
 down_revision = '6d3a8c4f1e92'

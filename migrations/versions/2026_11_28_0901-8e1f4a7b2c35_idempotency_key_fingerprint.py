@@ -8,9 +8,8 @@ A key is stored with a SHA-256 fingerprint of the request's form fields, so a ke
 different payload is refused instead of answered as "already saved". Keys stored before have none
 (NULL): they are answered as before.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '8e1f4a7b2c35'
 down_revision = 'bc9634593da8'

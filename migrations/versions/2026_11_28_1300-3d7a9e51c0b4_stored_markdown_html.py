@@ -1,19 +1,18 @@
 """stored HTML of user Markdown
 
 Revision ID: 3d7a9e51c0b4
-Revises: 8e1f4a7b2c35
+Revises: 827b3011d92d
 Create Date: 2026-11-28 13:00:00
 
 The incident summary, workstream evidence, impact and progress notes and the postmortem's sections
 get their rendered, sanitised HTML stored beside the text when it is written, so page views do not
 re-render Markdown. Rows written before have NULL: the models render those when shown.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '3d7a9e51c0b4'
-down_revision = '8e1f4a7b2c35'
+down_revision = '827b3011d92d'
 branch_labels = None
 depends_on = None
 

@@ -13,11 +13,16 @@ from incidents.extensions import db
 from incidents.idempotency import idempotent, remember
 from incidents.incident.views import load_incident, render_detail
 from incidents.status import service
-from incidents.status.forms import (ComponentForm, PublicUpdateForm, PublishForm, component_statuses,
-                                    with_component_fields)
+from incidents.status.forms import (
+    ComponentForm,
+    PublicUpdateForm,
+    PublishForm,
+    component_statuses,
+    with_component_fields,
+)
 
-bp = Blueprint("publish", __name__)
-admin_bp = Blueprint("components", __name__, url_prefix="/admin/components")
+bp = Blueprint("status_publish", __name__)
+admin_bp = Blueprint("status_admin", __name__, url_prefix="/admin/components")
 
 
 def _publish_form(components, formdata=True):
@@ -141,7 +146,7 @@ def index():
         else:
             db.session.commit()
             flash(f"Component {component.name} added.", "success")
-            return redirect(url_for("components.index"))
+            return redirect(url_for("status_admin.index"))
     return render_template("status/components.html", form=form,
                            components=service.list_components(session=db.session)), \
         422 if form.errors else 200
@@ -165,7 +170,7 @@ def edit(component_id: int):
         else:
             db.session.commit()
             flash(f"Component {component.name} saved.", "success")
-            return redirect(url_for("components.index"))
+            return redirect(url_for("status_admin.index"))
     return render_template("status/component_edit.html", form=form, component=component), \
         422 if form.errors else 200
 
@@ -179,4 +184,4 @@ def remove(component_id: int):
     service.archive_component(session=db.session, component=component)
     db.session.commit()
     flash(f"Component {component.name} removed from the status page.", "success")
-    return redirect(url_for("components.index"))
+    return redirect(url_for("status_admin.index"))

@@ -1,0 +1,86 @@
+"""When a postmortem is due: business days after the incident was resolved, and which are late."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents.db import utcnow
+from incidents.incident.enums import Status
+from incidents.incident.models import Incident
+from incidents.postmortem.enums import PostmortemStatus
+from incidents.postmortem.models import Postmortem
+
+
+def add_business_days(start: date, days: int) -> date:
+    """`days` working days (Monday to Friday) after `start`."""
+    current, left = start, max(0, days)
+    while left:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    return current
+
+
+def due_date(resolved_at: datetime | None, business_days: int) -> date | None:
+    """When the postmortem is due: business days after the incident was resolved (None before)."""
+    if resolved_at is None:
+        return None
+    return add_business_days(resolved_at.date(), business_days)
+
+
+def is_overdue(due: date | None, postmortem: Postmortem | None, *, on: date | None = None) -> bool:
+    """Past its due date and still not published."""
+    on = on or utcnow().date()
+    published = postmortem is not None and postmortem.status is PostmortemStatus.published
+    return due is not None and not published and on > due
+
+
+@dataclass
+class DueItem:
+    incident: Incident
+    postmortem: Postmortem | None
+    due_on: date
+    overdue: bool
+
+    @property
+    def state(self) -> str:
+        return self.postmortem.status.label if self.postmortem else "Not started"
+
+
+def due_item(incident: Incident, postmortem: Postmortem | None, *, business_days: int,
+             on: date | None = None) -> DueItem | None:
+    """The incident's postmortem as a due item: None while the incident is open or closed, or once
+    the postmortem is published."""
+    if incident.resolved_at is None or incident.status is Status.closed:
+        return None
+    if postmortem is not None and postmortem.status is PostmortemStatus.published:
+        return None
+    due = due_date(incident.resolved_at, business_days)
+    return DueItem(incident, postmortem, due, is_overdue(due, postmortem, on=on))
+
+
+def postmortems_due(*, session: Session, business_days: int, on: date | None = None) -> list[DueItem]:
+    """Resolved incidents whose postmortem is not yet published, soonest due first."""
+    rows = session.execute(
+        select(Incident, Postmortem).outerjoin(Postmortem, Postmortem.incident_id == Incident.id)
+        .where(Incident.resolved_at.is_not(None), Incident.status != Status.closed)
+        .where((Postmortem.id.is_(None)) | (Postmortem.status != PostmortemStatus.published))
+    ).all()
+    items = [due_item(incident, postmortem, business_days=business_days, on=on) for incident, postmortem in rows]
+    return sorted(items, key=lambda item: (item.due_on, item.incident.id))
+
+
+def due_flags(*, session: Session, incidents: list[Incident], business_days: int,
+              on: date | None = None) -> dict[int, DueItem]:
+    """For an incident list: the due postmortems among these incidents, by incident id (one query)."""
+    resolved = [i for i in incidents if i.resolved_at is not None and i.status is not Status.closed]
+    if not resolved:
+        return {}
+    found = {pm.incident_id: pm for pm in session.scalars(
+        select(Postmortem).where(Postmortem.incident_id.in_([i.id for i in resolved])))}
+    items = (due_item(incident, found.get(incident.id), business_days=business_days, on=on)
+             for incident in resolved)
+    return {item.incident.id: item for item in items if item is not None}
