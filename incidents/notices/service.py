@@ -10,7 +10,7 @@ from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.errors import DomainError, NotFound
 from incidents.incident.models import Incident
-from incidents.markdown import render_markdown
+from incidents.markdown import html_to_store
 from incidents.notices.drafts import default_draft
 from incidents.notices.facts import public_facts
 from incidents.notices.models import Audience, Channel, Notice, NoticeRelease, NoticeVersion
@@ -45,7 +45,7 @@ def may_approve(user: User, incident: Incident) -> bool:
 def _new_version(*, incident: Incident, actor: User, number: int, subject: str, body: str,
                  **where) -> NoticeVersion:
     """A version that remembers who could approve it when it was written (see `approval_refusal`)."""
-    return NoticeVersion(number=number, subject=subject, body=body, body_html=str(render_markdown(body)),
+    return NoticeVersion(number=number, subject=subject, body=body, body_html=html_to_store(body),
                          author=actor, created_at=utcnow(), comms_lead_id=incident.comms_lead_id,
                          commander_id=incident.commander_id, **where)
 

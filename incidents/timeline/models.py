@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, enum_column, utcnow
 from incidents.enums import LabelledEnum
-from incidents.markdown import render_markdown
+from incidents.markdown import stored_html
 
 
 class EntryKind(LabelledEnum):
@@ -80,9 +80,7 @@ class TimelineEntry(db.Model):
     @property
     def html(self) -> Markup:
         """The sanitised HTML of the body (rendered when written; older rows render now)."""
-        if self.body_html is not None:
-            return Markup(self.body_html)
-        return render_markdown(self.body)
+        return stored_html(self.body_html, self.body)
 
 
 @event.listens_for(TimelineEntry, "before_update")

@@ -13,7 +13,7 @@ from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.errors import DomainError, NotFound
 from incidents.incident.models import Incident
-from incidents.markdown import render_markdown
+from incidents.markdown import html_to_store
 from incidents.timeline.models import EntryKind, TimelineEntry, TimelinePin, Visibility
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def add_entry(*, session: Session, incident: Incident, author: User | None, kind
     if occurred_at is not None and occurred_at > now:
         raise FutureEntry("An entry cannot happen in the future; leave the time empty for now.")
     entry = TimelineEntry(incident_id=incident.id, author=author, kind=kind, body=body.strip(),
-                          body_html=str(render_markdown(body.strip())),
+                          body_html=html_to_store(body.strip()),
                           visibility=visibility, occurred_at=occurred_at or now, recorded_at=now,
                           public_status=public_status)
     session.add(entry)
@@ -84,7 +84,7 @@ def correct_entry(*, session: Session, author: User, entry: TimelineEntry, expec
     correction = TimelineEntry(
         incident_id=latest.incident_id, original_id=latest.root_id, revision=latest.revision + 1,
         author=author, kind=kind or latest.kind, visibility=visibility or latest.visibility,
-        body=body.strip(), body_html=str(render_markdown(body.strip())),
+        body=body.strip(), body_html=html_to_store(body.strip()),
         occurred_at=occurred_at or latest.occurred_at, recorded_at=now,
         correction_reason=reason.strip(), public_status=latest.public_status,
     )
