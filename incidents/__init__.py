@@ -21,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
 
     configure_logging(app)
+    load_obligation_rules(app)
     register_extensions(app)
     register_blueprints(app)
     register_security(app)
@@ -34,6 +35,13 @@ def configure_logging(app: Flask) -> None:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def load_obligation_rules(app: Flask) -> None:
+    """Read and check the notification rules: a broken file stops the app here, naming file and line."""
+    from incidents.obligations.rules import RULES_DIR, load_rules
+
+    app.extensions["obligation_rules"] = load_rules(Path(app.config.get("OBLIGATION_RULES_DIR") or RULES_DIR))
 
 
 def register_extensions(app: Flask) -> None:
