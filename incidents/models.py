@@ -6,6 +6,7 @@ from incidents.idempotency import IdempotencyKey  # noqa: F401
 from incidents.impact.models import CategoryImpact, ImpactUpdate  # noqa: F401
 from incidents.incident.models import Incident, ReferenceCounter  # noqa: F401
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion  # noqa: F401
+from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor  # noqa: F401
 from incidents.postmortem.models import Postmortem, PostmortemApproval, PostmortemReviewer, PostmortemVersion  # noqa: F401
 from incidents.recovery.models import Workstream, WorkstreamProgress  # noqa: F401
 from incidents.status.models import Component, IncidentComponent, UpdateComponent  # noqa: F401

@@ -1,0 +1,104 @@
+"""Obligations of an incident, the regimes chosen for it and the moments their clocks count from.
+
+The moments live here rather than on the incident (classified major, materiality determined, ...):
+only this feature counts from them.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incidents.auth.models import User
+from incidents.db import UTCDateTime, db, enum_column, utcnow
+from incidents.enums import LabelledEnum
+
+
+class ObligationStatus(LabelledEnum):
+    pending = "pending"
+    filed = "filed"
+    not_required = "not_required"
+    # Filed after the due time; the reason is required (GDPR Art. 33(1) asks for it).
+    late = "late"
+
+    __labels__ = {"late": "Filed late"}
+
+    @property
+    def is_open(self) -> bool:
+        return self is ObligationStatus.pending
+
+
+class ObligationAnchor(db.Model):
+    """A moment an obligation counts from that the incident itself does not record."""
+
+    __tablename__ = "obligation_anchor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # a key of rules.RECORDED_ANCHORS
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    set_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("incident_id", "kind", name="uq_obligation_anchor_incident_kind"),)
+
+
+class IncidentRegime(db.Model):
+    """A regime responders chose as applying to the incident, with the people it covers if known."""
+
+    __tablename__ = "incident_regime"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    regime: Mapped[str] = mapped_column(String(60))
+    # People affected under this regime (a state's residents); NULL: the incident's customers affected.
+    residents: Mapped[int | None] = mapped_column(Integer)
+    chosen_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("incident_id", "regime", name="uq_incident_regime_incident_regime"),)
+
+
+class Obligation(db.Model):
+    """One rule applied to one incident: its due time and whether (and how) it was met."""
+
+    __tablename__ = "obligation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(60))
+    regime: Mapped[str] = mapped_column(String(60))
+    status: Mapped[ObligationStatus] = enum_column(ObligationStatus, name="obligation_status",
+                                                   default=ObligationStatus.pending)
+    # NULL: no fixed clock (without undue delay), or the moment it counts from is not recorded yet.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    anchor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a threshold rule started to apply (the impact update whose count crossed it).
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    notice_version_id: Mapped[int | None] = mapped_column(ForeignKey("notice_version.id", ondelete="SET NULL"))
+    # Why it is not required, or why it was late.
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    filed_by: Mapped[User | None] = relationship(foreign_keys=[filed_by_id])
+    notice_version = relationship("NoticeVersion")
+    incident = relationship("Incident")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("incident_id", "rule_id", name="uq_obligation_incident_rule"),
+        Index("ix_obligation_status_due", "status", "due_at"),
+    )
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status.is_open and self.due_at is not None and self.due_at < now
