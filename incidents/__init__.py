@@ -71,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     from incidents.impact import views as impact
     from incidents.incident import views as incident
     from incidents.notices import views as notices
+    from incidents.obligations import views as obligations
     from incidents.postmortem import views as postmortem
     from incidents.recovery import views as recovery
     from incidents.reports import views as reports
@@ -79,7 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from incidents.timeline import views as timeline
 
     for blueprint in (auth.bp, incident.bp, timeline.bp, impact.bp, recovery.bp, admin.bp, publishing.bp,
-                      postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp):
+                      postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp, obligations.bp):
         app.register_blueprint(blueprint)
     # The public status site needs no login and lives under one prefix, so it can have its own host name.
     app.register_blueprint(status_site, url_prefix=app.config["STATUS_PREFIX"])

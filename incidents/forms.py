@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, TextAreaField
+from wtforms import DateTimeLocalField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from incidents.markdown import cost_problem
 
@@ -97,3 +98,10 @@ class MarkdownField(TextAreaField):
 
     def __init__(self, label=None, validators=None, **kwargs):
         super().__init__(label, [*(validators or []), markdown_within_budget], **kwargs)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A set of checkboxes, one per choice (rendered by `field()` in templates/_forms.html)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

@@ -1,0 +1,294 @@
+"""Obligations of an incident: choosing regimes, recording anchors, recomputing, filing.
+
+Every change writes a timeline entry in the same transaction (the audit recorder picks up the rows
+by itself). Services flush; the web request commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from incidents.auth.models import User
+from incidents.db import utcnow
+from incidents.errors import DomainError, NotFound
+from incidents.impact.models import ImpactUpdate
+from incidents.incident.models import Incident
+from incidents.notices.models import NoticeVersion
+from incidents.obligations.deadlines import Deadline, compute, threshold_state
+from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor, ObligationStatus
+from incidents.obligations.rules import RECORDED_ANCHORS, SENT_PREFIX, Rule, RuleBook
+from incidents.timeline.models import EntryKind
+from incidents.timeline.service import add_entry
+
+STAMP = "%Y-%m-%d %H:%M UTC"
+
+
+class ObligationError(DomainError):
+    """A change the rules refuse; `field` names the form field at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def _stamp(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime(STAMP) if value else "no fixed time"
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+def recorded_anchors(*, session: Session, incident: Incident) -> dict[str, ObligationAnchor]:
+    """The moments this feature recorded for the incident, by kind."""
+    rows = session.scalars(select(ObligationAnchor).where(ObligationAnchor.incident_id == incident.id))
+    return {row.kind: row for row in rows}
+
+
+def obligations_of(*, session: Session, incident: Incident) -> list[Obligation]:
+    """The incident's obligations: open ones soonest first (no fixed time last), then the rest."""
+    rows = list(session.scalars(select(Obligation).where(Obligation.incident_id == incident.id)
+                                .options(joinedload(Obligation.filed_by))))
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(rows, key=lambda o: (not o.status.is_open, o.due_at or far, o.rule_id))
+
+
+def chosen_regimes(*, session: Session, incident: Incident) -> dict[str, IncidentRegime]:
+    """The regimes chosen for the incident, by id."""
+    rows = session.scalars(select(IncidentRegime).where(IncidentRegime.incident_id == incident.id))
+    return {row.regime: row for row in rows}
+
+
+def suggested_regimes(*, incident: Incident, rules: RuleBook) -> list[str]:
+    """Regimes that usually apply given what the incident records (personal data involved)."""
+    return [rid for rid, regime in rules.regimes.items()
+            if "personal_data" in regime.suggest_when and incident.personal_data]
+
+
+def anchor_moments(*, session: Session, incident: Incident) -> dict[str, datetime | None]:
+    """Every moment a rule may count from: the incident's, the recorded ones, and filings (sent:<rule>)."""
+    moments: dict[str, datetime | None] = {"aware": incident.aware_at, "resolved": incident.resolved_at}
+    moments |= {kind: row.at for kind, row in recorded_anchors(session=session, incident=incident).items()}
+    for obligation in session.scalars(select(Obligation).where(Obligation.incident_id == incident.id)):
+        if obligation.filed_at is not None:
+            moments[SENT_PREFIX + obligation.rule_id] = obligation.filed_at
+    return moments
+
+
+def _affected_history(session: Session, incident: Incident) -> list[tuple[datetime, int]]:
+    return list(session.execute(select(ImpactUpdate.as_of, ImpactUpdate.customers_affected)
+                                .where(ImpactUpdate.incident_id == incident.id)).tuples())
+
+
+def deadline_of(*, session: Session, incident: Incident, rule: Rule) -> Deadline:
+    """The rule's deadline for this incident as things stand."""
+    return compute(rule, anchor_moments(session=session, incident=incident))
+
+
+# --- recomputing -----------------------------------------------------------------------------------
+
+def sync_obligations(*, session: Session, actor: User | None, incident: Incident, rules: RuleBook) -> list[str]:
+    """Bring the incident's obligations in line with its regimes, anchors and counts.
+
+    New obligations appear (a threshold crossed says when), open deadlines are recomputed, and a
+    pending one whose threshold no longer holds becomes not required. Returns what changed, in words.
+    """
+    changes: list[str] = []
+    existing = {o.rule_id: o for o in session.scalars(select(Obligation).where(Obligation.incident_id == incident.id))}
+    history = _affected_history(session, incident)
+    for regime_id, chosen in chosen_regimes(session=session, incident=incident).items():
+        counts = [(chosen.chosen_at, chosen.residents)] if chosen.residents is not None else history
+        for rule in rules.rules_of(regime_id):
+            changes += _sync_one(session, incident, rule, existing.get(rule.id), counts)
+    if changes:
+        add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,
+                  body="Notification obligations recomputed:\n\n" + "\n".join(f"- {c}" for c in changes))
+    return changes
+
+
+def _sync_one(session: Session, incident: Incident, rule: Rule, obligation: Obligation | None,
+              counts: list[tuple[datetime, int]]) -> list[str]:
+    applies = threshold_state(rule.thresholds, counts)
+    if not applies.met:
+        if obligation is not None and obligation.status.is_open and rule.thresholds:
+            obligation.status = ObligationStatus.not_required
+            obligation.reason = f"Threshold no longer met ({', '.join(t.words for t in rule.thresholds)})."
+            return [f"**{rule.title}** ({rule.regime.name}) no longer applies: the count is {applies.count}."]
+        return []
+    deadline = deadline_of(session=session, incident=incident, rule=rule)
+    if obligation is None:
+        obligation = Obligation(incident_id=incident.id, rule_id=rule.id, regime=rule.regime.id,
+                                status=ObligationStatus.pending, due_at=deadline.due_at,
+                                anchor_at=deadline.anchor_at, triggered_at=applies.since, reference="", reason="")
+        session.add(obligation)
+        session.flush()
+        why = f", triggered {_stamp(applies.since)} ({', '.join(t.words for t in rule.thresholds)})" \
+            if rule.thresholds else ""
+        return [f"**{rule.title}** ({rule.regime.name}) added: due {_due_words(deadline)}{why}."]
+    if not obligation.status.is_open or (obligation.due_at, obligation.anchor_at) == (deadline.due_at,
+                                                                                      deadline.anchor_at):
+        return []
+    old = obligation.due_at
+    obligation.due_at, obligation.anchor_at = deadline.due_at, deadline.anchor_at
+    if old == deadline.due_at:
+        return []
+    return [f"**{rule.title}** ({rule.regime.name}) moved: {_stamp(old)} → **{_due_words(deadline)}**."]
+
+
+def _due_words(deadline: Deadline) -> str:
+    if deadline.state == "due":
+        return _stamp(deadline.due_at)
+    if deadline.state == "no_fixed_clock":
+        return "without undue delay (no fixed clock)"
+    return f"once “{deadline.waiting_for}” is recorded"
+
+
+# --- changing ------------------------------------------------------------------------------------
+
+def _check_past(at: datetime | None, *, field: str, what: str) -> datetime:
+    if at is None:
+        raise ObligationError(f"Give the date and time {what} (UTC).", field=field)
+    if at > utcnow():
+        raise ObligationError(f"{what[0].upper() + what[1:]} cannot be in the future; give the moment it happened "
+                              f"(now is {utcnow():%Y-%m-%d %H:%M} UTC).", field=field)
+    return at
+
+
+def set_anchor(*, session: Session, actor: User, incident: Incident, rules: RuleBook, kind: str,
+               at: datetime | None) -> list[str]:
+    """Record (or correct) when a clock-starting moment happened; recompute and say what moved."""
+    if kind not in RECORDED_ANCHORS:
+        raise ObligationError("Choose one of the listed moments.", field="kind")
+    at = _check_past(at, field="at", what="the moment")
+    row = recorded_anchors(session=session, incident=incident).get(kind)
+    label = RECORDED_ANCHORS[kind]
+    if row is not None and row.at == at:
+        raise ObligationError(f"{label} is already recorded at {_stamp(at)}.", field="at")
+    before = _stamp(row.at) if row else None
+    if row is None:
+        session.add(ObligationAnchor(incident_id=incident.id, kind=kind, at=at, set_by=actor))
+    else:
+        row.at, row.set_by, row.set_at = at, actor, utcnow()
+    session.flush()
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,
+              body=f"{label}: " + (f"{before} → **{_stamp(at)}**." if before else f"**{_stamp(at)}**."))
+    return sync_obligations(session=session, actor=actor, incident=incident, rules=rules)
+
+
+def choose_regimes(*, session: Session, actor: User, incident: Incident, rules: RuleBook, regimes: list[str],
+                   residents: dict[str, int | None] | None = None) -> list[str]:
+    """Set which regimes apply; open obligations of a regime no longer chosen become not required."""
+    unknown = sorted(set(regimes) - set(rules.regimes))
+    if unknown:
+        raise ObligationError(f"Unknown regime: {', '.join(unknown)}. Choose from the list.", field="regimes")
+    residents = residents or {}
+    chosen = chosen_regimes(session=session, incident=incident)
+    notes = []
+    for regime_id in sorted(set(regimes) - set(chosen)):
+        session.add(IncidentRegime(incident_id=incident.id, regime=regime_id, residents=residents.get(regime_id),
+                                   chosen_by_id=actor.id))
+        notes.append(f"{rules.regimes[regime_id].name} applies")
+    for regime_id, row in chosen.items():
+        if regime_id in regimes and regime_id in residents and row.residents != residents[regime_id]:
+            row.residents, row.chosen_at = residents[regime_id], utcnow()
+            notes.append(f"{rules.regimes[regime_id].name}: {residents[regime_id]} residents affected")
+    for regime_id in sorted(set(chosen) - set(regimes)):
+        session.delete(chosen[regime_id])
+        name = rules.regimes[regime_id].name if regime_id in rules.regimes else regime_id
+        notes.append(f"{name} no longer applies")
+        for obligation in session.scalars(select(Obligation).where(Obligation.incident_id == incident.id,
+                                                                   Obligation.regime == regime_id)):
+            if obligation.status.is_open:
+                obligation.status = ObligationStatus.not_required
+                obligation.reason = f"{name} was judged not to apply, by {actor.display}."
+    if not notes:
+        return []
+    session.flush()
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,
+              body="Notification regimes: " + "; ".join(notes) + ".")
+    return notes + sync_obligations(session=session, actor=actor, incident=incident, rules=rules)
+
+
+def get_obligation(*, session: Session, incident: Incident, obligation_id: int) -> Obligation:
+    obligation = session.get(Obligation, obligation_id)
+    if obligation is None or obligation.incident_id != incident.id:
+        raise NotFound("No such obligation.")
+    return obligation
+
+
+@dataclass
+class Filing:
+    filed_at: datetime | None
+    reference: str = ""
+    notice_version_id: int | None = None
+    reason: str = ""
+
+
+def file_obligation(*, session: Session, actor: User, incident: Incident, rules: RuleBook, obligation: Obligation,
+                    filing: Filing) -> Obligation:
+    """Record that the obligation was met: when, the reference, the notice version sent. After the
+    due time it is filed late, which needs the reason."""
+    rule = rules.rules.get(obligation.rule_id)
+    if not obligation.status.is_open:
+        raise ObligationError(f"It is already {obligation.status.label.lower()}.", field="filed_at")
+    filed_at = _check_past(filing.filed_at, field="filed_at", what="the time it was sent")
+    if obligation.anchor_at is not None and filed_at < obligation.anchor_at:
+        raise ObligationError(f"It cannot have been sent before the moment it counts from "
+                              f"({_stamp(obligation.anchor_at)}).", field="filed_at")
+    version = None
+    if filing.notice_version_id:
+        version = session.get(NoticeVersion, filing.notice_version_id)
+        if version is None or version.notice.incident_id != incident.id:
+            raise ObligationError("Choose one of this incident's notice versions.", field="notice_version")
+    late = obligation.due_at is not None and filed_at > obligation.due_at
+    reason = filing.reason.strip()
+    if late and not reason:
+        raise ObligationError(f"It was due {_stamp(obligation.due_at)}: say why it was late "
+                              "(the regulator asks for the reasons).", field="reason")
+    obligation.status = ObligationStatus.late if late else ObligationStatus.filed
+    obligation.filed_at, obligation.filed_by = filed_at, actor
+    obligation.reference, obligation.notice_version_id = filing.reference.strip(), version.id if version else None
+    obligation.reason = reason
+    session.flush()
+    title = rule.title if rule else obligation.rule_id
+    body = (f"Obligation **{title}** filed {_stamp(filed_at)} by {actor.display}"
+            + (f", reference {obligation.reference}" if obligation.reference else "")
+            + (f" (late: due {_stamp(obligation.due_at)})" if late else "") + ".")
+    if reason:
+        body += f"\n\n{reason}"
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication, body=body)
+    # Filing starts the clocks of the reports that follow (NIS2 final report, DORA intermediate).
+    sync_obligations(session=session, actor=actor, incident=incident, rules=rules)
+    return obligation
+
+
+def mark_not_required(*, session: Session, actor: User, incident: Incident, rules: RuleBook,
+                      obligation: Obligation, reason: str, exemption: str = "") -> Obligation:
+    """Record that the obligation does not apply, and why (an exemption of the rule, or words)."""
+    rule = rules.rules.get(obligation.rule_id)
+    if not obligation.status.is_open:
+        raise ObligationError(f"It is already {obligation.status.label.lower()}.", field="reason")
+    if exemption and (rule is None or exemption not in rule.exemptions):
+        raise ObligationError("Choose one of the rule's exemptions.", field="exemption")
+    why = "\n\n".join(part for part in (exemption, (reason or "").strip()) if part)
+    if not why:
+        raise ObligationError("Say why it is not required (e.g. the data was encrypted).", field="reason")
+    obligation.status, obligation.reason = ObligationStatus.not_required, why
+    session.flush()
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,
+              body=f"Obligation **{rule.title if rule else obligation.rule_id}** marked not required by "
+                   f"{actor.display}. Reason:\n\n{why}")
+    return obligation
+
+
+# --- across incidents ------------------------------------------------------------------------------
+
+def open_deadlines(*, session: Session, limit: int = 500) -> list[Obligation]:
+    """Pending obligations of every incident, soonest due first; those without a fixed time last."""
+    rows = list(session.scalars(select(Obligation).where(Obligation.status == ObligationStatus.pending)
+                                .options(joinedload(Obligation.incident))
+                                .order_by(Obligation.due_at.is_(None), Obligation.due_at, Obligation.id)
+                                .limit(limit)))
+    return rows
+

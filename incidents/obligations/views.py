@@ -1,0 +1,215 @@
+"""Obligation pages: an incident's obligations, and the Deadlines view across incidents."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from incidents.auth.access import role_required
+from incidents.auth.models import Role
+from incidents.db import utcnow
+from incidents.errors import NotFound
+from incidents.extensions import db
+from incidents.incident.views import load_incident
+from incidents.notices.models import Notice, NoticeVersion
+from incidents.obligations import service
+from incidents.obligations.forms import AnchorForm, FileForm, NotRequiredForm, RegimesForm
+from incidents.obligations.rules import RuleBook
+
+bp = Blueprint("obligations", __name__)
+
+PAGE = "/incidents/<reference>/obligations"
+ONE = PAGE + "/<int(max=2147483647):obligation_id>"
+SAVED_AT_ONCE = "Someone changed this obligation at the same moment. Nothing of yours was saved: check, then try again."
+
+
+def rule_book() -> RuleBook:
+    return current_app.extensions["obligation_rules"]
+
+
+def _version_choices(incident) -> list[tuple[int, str]]:
+    rows = db.session.execute(select(NoticeVersion.id, NoticeVersion.number, Notice.audience)
+                              .join(Notice, NoticeVersion.notice_id == Notice.id)
+                              .where(Notice.incident_id == incident.id).order_by(NoticeVersion.id))
+    return [(0, "— none —")] + [(vid, f"{audience.label} notice, version {number}") for vid, number, audience in rows]
+
+
+def _forms(incident, *, regimes=None, anchor=None, file_forms=None, not_required_forms=None):
+    rules = rule_book()
+    chosen = service.chosen_regimes(session=db.session, incident=incident)
+    if regimes is None:
+        regimes = RegimesForm(formdata=None, regimes=list(chosen))
+    regimes.regimes.choices = [(rid, r.name) for rid, r in sorted(rules.regimes.items(), key=lambda i: i[1].name)]
+    obligations = service.obligations_of(session=db.session, incident=incident)
+    versions = _version_choices(incident)
+    file_forms = file_forms or {}
+    not_required_forms = not_required_forms or {}
+    for obligation in obligations:
+        form = file_forms.setdefault(obligation.id, FileForm(formdata=None, prefix=f"o{obligation.id}"))
+        form.notice_version.choices = versions
+        rule = rules.rules.get(obligation.rule_id)
+        nr = not_required_forms.setdefault(obligation.id, NotRequiredForm(formdata=None, prefix=f"n{obligation.id}"))
+        nr.exemption.choices = [("", "— none of these —")] + [(e, e) for e in (rule.exemptions if rule else [])]
+    return dict(rules=rules, chosen=chosen, obligations=obligations, regimes_form=regimes,
+                anchor_form=anchor or AnchorForm(formdata=None),
+                anchors=service.recorded_anchors(session=db.session, incident=incident),
+                suggested=service.suggested_regimes(incident=incident, rules=rules),
+                file_forms=file_forms, not_required_forms=not_required_forms, now=utcnow())
+
+
+def _page(incident, code: int = 200, **forms):
+    return render_template("obligations/incident.html", incident=incident, **_forms(incident, **forms)), code
+
+
+def _show_error(form, error: service.ObligationError) -> None:
+    field = form._fields.get(error.field or "")
+    if field is None:
+        flash(str(error), "error")
+    else:
+        field.errors = list(field.errors) + [str(error)]
+
+
+def _report(changes: list[str], fallback: str) -> None:
+    flash(" ".join(c.replace("**", "") for c in changes[:6]) or fallback, "success")
+
+
+@bp.route(PAGE)
+def incident_obligations(reference: str):
+    return _page(load_incident(reference))
+
+
+@bp.route(PAGE + "/regimes", methods=["POST"])
+@role_required(Role.responder)
+def regimes(reference: str):
+    incident = load_incident(reference)
+    form = RegimesForm()
+    form.regimes.choices = [(rid, r.name) for rid, r in rule_book().regimes.items()]
+    if not form.validate_on_submit():
+        return _page(incident, 422, regimes=form)
+    try:
+        changes = service.choose_regimes(session=db.session, actor=current_user, incident=incident,
+                                         rules=rule_book(), regimes=form.regimes.data or [])
+        db.session.commit()
+    except service.ObligationError as error:
+        db.session.rollback()
+        _show_error(form, error)
+        return _page(incident, 422, regimes=form)
+    _report(changes, "No change: those regimes were already chosen.")
+    return redirect(url_for("obligations.incident_obligations", reference=reference))
+
+
+@bp.route(PAGE + "/anchors", methods=["POST"])
+@role_required(Role.responder)
+def anchor(reference: str):
+    incident = load_incident(reference)
+    form = AnchorForm()
+    if not form.validate_on_submit():
+        return _page(incident, 422, anchor=form)
+    try:
+        changes = service.set_anchor(session=db.session, actor=current_user, incident=incident, rules=rule_book(),
+                                     kind=form.kind.data, at=form.at.data)
+        db.session.commit()
+    except service.ObligationError as error:
+        db.session.rollback()
+        _show_error(form, error)
+        return _page(incident, 422, anchor=form)
+    _report(changes, "Moment recorded; no deadline moved.")
+    return redirect(url_for("obligations.incident_obligations", reference=reference))
+
+
+@bp.route(PAGE + "/recompute", methods=["POST"])
+@role_required(Role.responder)
+def recompute(reference: str):
+    incident = load_incident(reference)
+    changes = service.sync_obligations(session=db.session, actor=current_user, incident=incident, rules=rule_book())
+    db.session.commit()
+    _report(changes, "Everything was up to date.")
+    return redirect(url_for("obligations.incident_obligations", reference=reference))
+
+
+def _load(incident, obligation_id: int):
+    try:
+        return service.get_obligation(session=db.session, incident=incident, obligation_id=obligation_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route(ONE + "/file", methods=["POST"])
+@role_required(Role.responder)
+def file(reference: str, obligation_id: int):
+    incident = load_incident(reference)
+    obligation = _load(incident, obligation_id)
+    form = FileForm(prefix=f"o{obligation.id}")
+    form.notice_version.choices = _version_choices(incident)
+    if not form.validate_on_submit():
+        return _page(incident, 422, file_forms={obligation.id: form})
+    try:
+        service.file_obligation(session=db.session, actor=current_user, incident=incident, rules=rule_book(),
+                                obligation=obligation,
+                                filing=service.Filing(filed_at=form.filed_at.data, reference=form.reference.data or "",
+                                                      notice_version_id=form.notice_version.data or None,
+                                                      reason=form.reason.data or ""))
+        db.session.commit()
+    except service.ObligationError as error:
+        db.session.rollback()
+        _show_error(form, error)
+        return _page(incident, 422, file_forms={obligation.id: form})
+    except StaleDataError:
+        db.session.rollback()
+        flash(SAVED_AT_ONCE, "error")
+        return _page(incident, 409)
+    flash(f"Filed ({obligation.status.label.lower()}).", "success")
+    return redirect(url_for("obligations.incident_obligations", reference=reference))
+
+
+@bp.route(ONE + "/not-required", methods=["POST"])
+@role_required(Role.responder)
+def not_required(reference: str, obligation_id: int):
+    incident = load_incident(reference)
+    obligation = _load(incident, obligation_id)
+    rule = rule_book().rules.get(obligation.rule_id)
+    form = NotRequiredForm(prefix=f"n{obligation.id}")
+    form.exemption.choices = [("", "— none of these —")] + [(e, e) for e in (rule.exemptions if rule else [])]
+    if not form.validate_on_submit():
+        return _page(incident, 422, not_required_forms={obligation.id: form})
+    try:
+        service.mark_not_required(session=db.session, actor=current_user, incident=incident, rules=rule_book(),
+                                  obligation=obligation, reason=form.reason.data or "",
+                                  exemption=form.exemption.data or "")
+        db.session.commit()
+    except service.ObligationError as error:
+        db.session.rollback()
+        _show_error(form, error)
+        return _page(incident, 422, not_required_forms={obligation.id: form})
+    except StaleDataError:
+        db.session.rollback()
+        flash(SAVED_AT_ONCE, "error")
+        return _page(incident, 409)
+    flash("Marked not required.", "success")
+    return redirect(url_for("obligations.incident_obligations", reference=reference))
+
+
+@bp.route("/deadlines")
+def deadlines():
+    rows = service.open_deadlines(session=db.session)
+    return render_template("obligations/deadlines.html", rows=rows, rules=rule_book(), now=utcnow())
+
+
+@bp.app_template_filter("in_zone")
+def in_zone(value, zone) -> str:
+    """A UTC time as the recipient reads it: local date and time with the zone's abbreviation."""
+    if value is None:
+        return "—"
+    local = value.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({zone.key})"
+
+
+@bp.app_template_filter("countdown")
+def countdown(value, now) -> str:
+    """How long until (or since) a due time, in days and hours."""
+    seconds = int((value - now).total_seconds())
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    days, hours = divmod(hours, 24)
+    words = (f"{days} d " if days else "") + f"{hours} h" + ("" if days else f" {minutes} min")
+    return f"{words} left" if seconds >= 0 else f"overdue by {words}"
