@@ -77,8 +77,9 @@ def anchor_moments(*, session: Session, incident: Incident) -> dict[str, datetim
 
 
 def _affected_history(session: Session, incident: Incident) -> list[tuple[datetime, int]]:
-    return list(session.execute(select(ImpactUpdate.as_of, ImpactUpdate.customers_affected)
-                                .where(ImpactUpdate.incident_id == incident.id)).tuples())
+    rows = session.execute(select(ImpactUpdate.as_of, ImpactUpdate.customers_affected)
+                           .where(ImpactUpdate.incident_id == incident.id))
+    return [(as_of, affected) for as_of, affected in rows]
 
 
 def deadline_of(*, session: Session, incident: Incident, rule: Rule) -> Deadline:

@@ -15,7 +15,7 @@ from incidents.incident.views import load_incident
 from incidents.notices.models import Notice, NoticeVersion
 from incidents.obligations import service
 from incidents.obligations.forms import AnchorForm, FileForm, NotRequiredForm, RegimesForm
-from incidents.obligations.rules import RuleBook
+from incidents.obligations.rules import RECORDED_ANCHORS, RuleBook
 
 bp = Blueprint("obligations", __name__)
 
@@ -55,7 +55,8 @@ def _forms(incident, *, regimes=None, anchor=None, file_forms=None, not_required
                 anchor_form=anchor or AnchorForm(formdata=None),
                 anchors=service.recorded_anchors(session=db.session, incident=incident),
                 suggested=service.suggested_regimes(incident=incident, rules=rules),
-                file_forms=file_forms, not_required_forms=not_required_forms, now=utcnow())
+                file_forms=file_forms, not_required_forms=not_required_forms, now=utcnow(),
+                anchor_labels=RECORDED_ANCHORS)
 
 
 def _page(incident, code: int = 200, **forms):

@@ -1,0 +1,197 @@
+"""Obligations of an incident: regimes, anchor moments, recomputing, filing, and the Deadlines view."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from incidents.audit.models import AuditEvent
+from incidents.db import utcnow
+from incidents.extensions import db
+from incidents.incident.service import get_incident
+from incidents.obligations.models import Obligation, ObligationStatus
+from incidents.timeline.models import TimelineEntry
+from tests.form_matrix import errors_beside
+
+FORM_TIME = "%Y-%m-%dT%H:%M"
+
+
+def set_aware(app, reference: str, at: datetime) -> None:
+    with app.app_context():
+        get_incident(session=db.session, reference=reference).aware_at = at
+        db.session.commit()
+
+
+def obligations(app, reference: str) -> dict[str, dict]:
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        rows = db.session.scalars(select(Obligation).where(Obligation.incident_id == incident.id))
+        found = {o.rule_id: {"id": o.id, "status": o.status, "due_at": o.due_at, "triggered_at": o.triggered_at,
+                             "reason": o.reason, "filed_at": o.filed_at} for o in rows}
+        db.session.remove()
+        return found
+
+
+def timeline_text(app, reference: str) -> str:
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        text = "\n".join(db.session.scalars(select(TimelineEntry.body).where(TimelineEntry.incident_id == incident.id)))
+        db.session.remove()
+        return text
+
+
+def url(reference: str, tail: str = "") -> str:
+    return f"/incidents/{reference}/obligations{tail}"
+
+
+def test_choosing_gdpr_gives_the_72_hour_deadline_on_the_page_timeline_and_audit_log(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email, personal_data=True)
+    aware = (utcnow() - timedelta(hours=5)).replace(second=0, microsecond=0)
+    set_aware(app, ref, aware)
+    page = client.get(url(ref)).get_data(as_text=True)
+    assert "Suggested (personal data is involved): GDPR (EU)" in page
+
+    response = client.post(url(ref, "/regimes"), data={"regimes": ["gdpr"]})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    found = obligations(app, ref)
+    assert set(found) == {"gdpr-33-authority", "gdpr-34-individuals"}
+    assert found["gdpr-33-authority"]["due_at"] == aware + timedelta(hours=72)
+    assert found["gdpr-34-individuals"]["due_at"] is None  # without undue delay: no fixed clock
+
+    page = client.get(url(ref)).get_data(as_text=True)
+    assert (aware + timedelta(hours=72)).strftime("%Y-%m-%d %H:%M UTC") in page
+    assert "(Europe/Brussels)" in page and "No fixed clock" in page
+    assert "Notify the lead supervisory authority** (GDPR (EU)) added" in timeline_text(app, ref)
+    with app.app_context():
+        assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.entity_type == "obligation").limit(1))
+
+
+def test_changing_an_anchor_recomputes_the_open_deadline_and_says_what_moved(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    client.post(url(ref, "/regimes"), data={"regimes": ["sec"]})
+    assert obligations(app, ref)["sec-8k-105"]["due_at"] is None  # waits for the determination
+    # Monday 5 January 2026, 15:00 UTC: 4 business days → Friday 9 January, end of day in New York.
+    first = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+    client.post(url(ref, "/anchors"), data={"kind": "materiality_determined", "at": first.strftime(FORM_TIME)})
+    assert obligations(app, ref)["sec-8k-105"]["due_at"] == datetime(2026, 1, 10, 4, 59, 59, tzinfo=UTC)
+    # Corrected to Thursday the 8th: Fri 9, Mon 12, Tue 13, Wed 14.
+    response = client.post(url(ref, "/anchors"), data={"kind": "materiality_determined", "at": "2026-01-08T15:00"},
+                           follow_redirects=True)
+    assert obligations(app, ref)["sec-8k-105"]["due_at"] == datetime(2026, 1, 15, 4, 59, 59, tzinfo=UTC)
+    assert "moved: 2026-01-10 04:59 UTC → 2026-01-15 04:59 UTC" in response.get_data(as_text=True)
+    text = timeline_text(app, ref)
+    assert "Determined to be material: 2026-01-05 15:00 UTC → **2026-01-08 15:00 UTC**" in text
+    assert "moved: 2026-01-10 04:59 UTC → **2026-01-15 04:59 UTC**" in text
+
+
+def test_bad_input_is_refused_beside_the_field(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    response = client.post(url(ref, "/regimes"), data={"regimes": ["gdpr", "mars-law"]})
+    assert response.status_code == 422
+    assert errors_beside(response.get_data(as_text=True), "regimes")
+    future = (utcnow() + timedelta(days=2)).strftime(FORM_TIME)
+    response = client.post(url(ref, "/anchors"), data={"kind": "discovered", "at": future})
+    assert response.status_code == 422
+    assert any("cannot be in the future" in e for e in errors_beside(response.get_data(as_text=True), "at"))
+    response = client.post(url(ref, "/anchors"), data={"kind": "lunchtime", "at": "2026-01-01T00:00"})
+    assert response.status_code == 422 and errors_beside(response.get_data(as_text=True), "kind")
+    assert obligations(app, ref) == {}
+
+    set_aware(app, ref, datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+    client.post(url(ref, "/regimes"), data={"regimes": ["uk-gdpr"]})
+    ico = obligations(app, ref)["uk-gdpr-33-ico"]
+    prefix = f"o{ico['id']}-"
+    response = client.post(url(ref, f"/{ico['id']}/file"), data={prefix + "filed_at": "2026-01-05T11:00",
+                                                                 prefix + "notice_version": "0"})
+    assert response.status_code == 422
+    assert any("before the moment it counts from" in e
+               for e in errors_beside(response.get_data(as_text=True), prefix + "filed_at"))
+    # Sent after the 72 hours without saying why: the reason is required.
+    response = client.post(url(ref, f"/{ico['id']}/file"), data={prefix + "filed_at": "2026-01-09T12:00",
+                                                                 prefix + "notice_version": "0"})
+    assert response.status_code == 422
+    assert any("say why it was late" in e for e in errors_beside(response.get_data(as_text=True), prefix + "reason"))
+    assert obligations(app, ref)["uk-gdpr-33-ico"]["status"] is ObligationStatus.pending
+
+
+def test_filing_late_with_a_reason_and_the_chained_final_report(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    set_aware(app, ref, datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+    client.post(url(ref, "/regimes"), data={"regimes": ["nis2"]})
+    found = obligations(app, ref)
+    assert found["nis2-23-final-report"]["due_at"] is None  # counts from the notification being sent
+    notification = found["nis2-23-notification"]
+    prefix = f"o{notification['id']}-"
+    response = client.post(url(ref, f"/{notification['id']}/file"),
+                           data={prefix + "filed_at": "2026-01-08T13:00", prefix + "reference": "CSIRT-2026-17",
+                                 prefix + "notice_version": "0", prefix + "reason": "The CSIRT portal was down."})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    found = obligations(app, ref)
+    assert found["nis2-23-notification"]["status"] is ObligationStatus.late  # due 8 January 12:00
+    # One month after it was sent: 8 February 2026, end of day in Brussels (23:59:59 CET).
+    assert found["nis2-23-final-report"]["due_at"] == datetime(2026, 2, 8, 22, 59, 59, tzinfo=UTC)
+    text = timeline_text(app, ref)
+    assert "reference CSIRT-2026-17 (late: due 2026-01-08 12:00 UTC)" in text and "The CSIRT portal was down." in text
+
+
+def test_a_threshold_crossed_as_the_affected_count_grows_adds_the_obligation(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    client.post(url(ref, "/regimes"), data={"regimes": ["hipaa"]})
+    client.post(url(ref, "/anchors"), data={"kind": "discovered", "at": "2026-01-05T12:00"})
+    make.impact(ref, by=email, affected=300)
+    client.post(url(ref, "/recompute"))
+    assert set(obligations(app, ref)) == {"hipaa-individuals", "hipaa-hhs-log"}
+
+    make.impact(ref, by=email, affected=620)
+    with app.app_context():
+        from incidents.impact.models import ImpactUpdate
+
+        crossed_at = db.session.scalar(select(ImpactUpdate.as_of).where(ImpactUpdate.customers_affected == 620))
+        db.session.remove()
+    client.post(url(ref, "/recompute"))
+    found = obligations(app, ref)
+    assert found["hipaa-media"]["triggered_at"] == crossed_at
+    assert found["hipaa-hhs-500"]["status"] is ObligationStatus.pending
+    assert found["hipaa-hhs-log"]["status"] is ObligationStatus.not_required
+    page = client.get(url(ref)).get_data(as_text=True)
+    assert f"Applies since {crossed_at:%Y-%m-%d %H:%M} UTC (threshold: more than 500 residents of the state)" in page
+
+
+def test_not_required_with_a_gdpr_exemption(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    set_aware(app, ref, datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+    client.post(url(ref, "/regimes"), data={"regimes": ["gdpr"]})
+    art34 = obligations(app, ref)["gdpr-34-individuals"]
+    prefix = f"n{art34['id']}-"
+    response = client.post(url(ref, f"/{art34['id']}/not-required"), data={prefix + "exemption": "", prefix + "reason": ""})
+    assert response.status_code == 422
+    assert errors_beside(response.get_data(as_text=True), prefix + "reason")
+    exemption = "Data was protected (e.g. encrypted) so it is unintelligible to anyone not authorised (Art. 34(3)(a))"
+    response = client.post(url(ref, f"/{art34['id']}/not-required"), data={prefix + "exemption": exemption})
+    assert response.status_code == 302
+    found = obligations(app, ref)["gdpr-34-individuals"]
+    assert (found["status"], found["reason"]) == (ObligationStatus.not_required, exemption)
+
+
+def test_deadlines_view_lists_pending_obligations_soonest_first_and_flags_overdue(app, client, auth, make):
+    email = auth.as_role("responder")
+    late_ref = make.incident(by=email, title="Old contacts loss")
+    soon_ref = make.incident(by=email, title="Fresh photos loss")
+    set_aware(app, late_ref, utcnow() - timedelta(days=5))
+    set_aware(app, soon_ref, utcnow() - timedelta(hours=66))
+    for ref in (late_ref, soon_ref):
+        client.post(url(ref, "/regimes"), data={"regimes": ["uk-gdpr"]})
+    auth.logout()
+    auth.as_role("viewer")
+    page = client.get("/deadlines").get_data(as_text=True)
+    assert page.index("Old contacts loss") < page.index("Fresh photos loss")
+    assert "⚠ overdue by 2 d" in page
+    assert "5 h " in page and "flag-warning" in page  # under 12 hours left: flagged
+    # Viewers read but do not change.
+    assert client.post(url(soon_ref, "/regimes"), data={"regimes": ["gdpr"]}).status_code == 403
