@@ -20,6 +20,7 @@ from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
+from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor
 from incidents.postmortem.models import PostmortemReviewer
 from incidents.recovery.models import Workstream, WorkstreamProgress
 from incidents.status.models import Component
@@ -109,6 +110,13 @@ MINIMUM_ROLE = {
     "notices.preview": VIEWER,
     "notices.text": VIEWER,
     "notices.pdf": VIEWER,
+    "obligations.incident_obligations": VIEWER,
+    "obligations.deadlines": VIEWER,
+    "obligations.regimes": RESPONDER,
+    "obligations.anchor": RESPONDER,
+    "obligations.recompute": RESPONDER,
+    "obligations.file": RESPONDER,
+    "obligations.not_required": RESPONDER,
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
@@ -189,6 +197,14 @@ def probe(app, world) -> dict[str, object]:
             "notices.approve": db.session.scalar(sa.select(sa.func.count(NoticeVersion.id))
                                                  .where(NoticeVersion.approved_at.is_not(None))),
             "notices.release": db.session.scalar(sa.select(sa.func.count(NoticeRelease.id))),
+            "obligations.regimes": sorted(db.session.scalars(sa.select(IncidentRegime.regime).where(
+                IncidentRegime.incident_id == incident.id))),
+            "obligations.anchor": db.session.scalar(sa.select(ObligationAnchor.at).where(
+                ObligationAnchor.incident_id == incident.id, ObligationAnchor.kind == "discovered")),
+            "obligations.recompute": db.session.scalar(sa.select(sa.func.count(TimelineEntry.id)).where(
+                TimelineEntry.body.startswith("Notification obligations rechecked"))),
+            "obligations.file": db.session.get(Obligation, world.obligations["gdpr-33-authority"]).status,
+            "obligations.not_required": db.session.get(Obligation, world.obligations["gdpr-34-individuals"]).status,
         }
 
 

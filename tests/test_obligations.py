@@ -169,7 +169,8 @@ def test_not_required_with_a_gdpr_exemption(app, client, auth, make):
     client.post(url(ref, "/regimes"), data={"regimes": ["gdpr"]})
     art34 = obligations(app, ref)["gdpr-34-individuals"]
     prefix = f"n{art34['id']}-"
-    response = client.post(url(ref, f"/{art34['id']}/not-required"), data={prefix + "exemption": "", prefix + "reason": ""})
+    response = client.post(url(ref, f"/{art34['id']}/not-required"),
+                           data={prefix + "exemption": "", prefix + "reason": ""})
     assert response.status_code == 422
     assert errors_beside(response.get_data(as_text=True), prefix + "reason")
     exemption = "Data was protected (e.g. encrypted) so it is unintelligible to anyone not authorised (Art. 34(3)(a))"

@@ -108,6 +108,16 @@ def sync_obligations(*, session: Session, actor: User | None, incident: Incident
     return changes
 
 
+def recheck(*, session: Session, actor: User, incident: Incident, rules: RuleBook) -> list[str]:
+    """Recompute on request (after new impact figures, say); the timeline notes who checked, even
+    when nothing changed, since "we checked the clocks" is itself worth recording."""
+    changes = sync_obligations(session=session, actor=actor, incident=incident, rules=rules)
+    add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,
+              body=f"Notification obligations rechecked by {actor.display}: "
+                   + (f"{len(changes)} change(s), listed above." if changes else "nothing changed."))
+    return changes
+
+
 def _sync_one(session: Session, incident: Incident, rule: Rule, obligation: Obligation | None,
               counts: list[tuple[datetime, int]]) -> list[str]:
     applies = threshold_state(rule.thresholds, counts)

@@ -123,7 +123,7 @@ def anchor(reference: str):
 @role_required(Role.responder)
 def recompute(reference: str):
     incident = load_incident(reference)
-    changes = service.sync_obligations(session=db.session, actor=current_user, incident=incident, rules=rule_book())
+    changes = service.recheck(session=db.session, actor=current_user, incident=incident, rules=rule_book())
     db.session.commit()
     _report(changes, "Everything was up to date.")
     return redirect(url_for("obligations.incident_obligations", reference=reference))
