@@ -112,6 +112,7 @@ MINIMUM_ROLE = {
     "notices.pdf": VIEWER,
     "obligations.incident_obligations": VIEWER,
     "obligations.deadlines": VIEWER,
+    "obligations.obligation": VIEWER,
     "obligations.regimes": RESPONDER,
     "obligations.anchor": RESPONDER,
     "obligations.recompute": RESPONDER,

@@ -30,8 +30,9 @@ class FileForm(BaseForm):
 
 class NotRequiredForm(BaseForm):
     exemption = SelectField("Exemption", validate_choice=True, default="")
-    reason = MarkdownField("Reason", validators=[Optional(), Length(max=5000)],
-                           description="Why it does not apply, e.g. “the data was encrypted”.", render_kw={"rows": 2})
+    explanation = MarkdownField("Why it is not required", validators=[Optional(), Length(max=5000)],
+                                description="Why it does not apply, e.g. “the data was encrypted”.",
+                                render_kw={"rows": 2})
 
 
 class ResidentsForm(BaseForm):

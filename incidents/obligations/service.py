@@ -279,12 +279,12 @@ def mark_not_required(*, session: Session, actor: User, incident: Incident, rule
     """Record that the obligation does not apply, and why (an exemption of the rule, or words)."""
     rule = rules.rules.get(obligation.rule_id)
     if not obligation.status.is_open:
-        raise ObligationError(f"It is already {obligation.status.label.lower()}.", field="reason")
+        raise ObligationError(f"It is already {obligation.status.label.lower()}.", field="explanation")
     if exemption and (rule is None or exemption not in rule.exemptions):
         raise ObligationError("Choose one of the rule's exemptions.", field="exemption")
     why = "\n\n".join(part for part in (exemption, (reason or "").strip()) if part)
     if not why:
-        raise ObligationError("Say why it is not required (e.g. the data was encrypted).", field="reason")
+        raise ObligationError("Say why it is not required (e.g. the data was encrypted).", field="explanation")
     obligation.status, obligation.reason = ObligationStatus.not_required, why
     session.flush()
     add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,

@@ -35,28 +35,18 @@ def _version_choices(incident) -> list[tuple[int, str]]:
     return [(0, "— none —")] + [(vid, f"{audience.label} notice, version {number}") for vid, number, audience in rows]
 
 
-def _forms(incident, *, regimes=None, anchor=None, file_forms=None, not_required_forms=None):
+def _forms(incident, *, regimes=None, anchor=None):
     rules = rule_book()
     chosen = service.chosen_regimes(session=db.session, incident=incident)
     if regimes is None:
         regimes = RegimesForm(formdata=None, regimes=list(chosen))
     regimes.regimes.choices = [(rid, r.name) for rid, r in sorted(rules.regimes.items(), key=lambda i: i[1].name)]
     obligations = service.obligations_of(session=db.session, incident=incident)
-    versions = _version_choices(incident)
-    file_forms = file_forms or {}
-    not_required_forms = not_required_forms or {}
-    for obligation in obligations:
-        form = file_forms.setdefault(obligation.id, FileForm(formdata=None, prefix=f"o{obligation.id}"))
-        form.notice_version.choices = versions
-        rule = rules.rules.get(obligation.rule_id)
-        nr = not_required_forms.setdefault(obligation.id, NotRequiredForm(formdata=None, prefix=f"n{obligation.id}"))
-        nr.exemption.choices = [("", "— none of these —")] + [(e, e) for e in (rule.exemptions if rule else [])]
     return dict(rules=rules, chosen=chosen, obligations=obligations, regimes_form=regimes,
                 anchor_form=anchor or AnchorForm(formdata=None),
                 anchors=service.recorded_anchors(session=db.session, incident=incident),
                 suggested=service.suggested_regimes(incident=incident, rules=rules),
-                file_forms=file_forms, not_required_forms=not_required_forms, now=utcnow(),
-                anchor_labels=RECORDED_ANCHORS)
+                now=utcnow(), anchor_labels=RECORDED_ANCHORS)
 
 
 def _page(incident, code: int = 200, **forms):
@@ -136,15 +126,35 @@ def _load(incident, obligation_id: int):
         abort(404)
 
 
+def _exemptions(rule) -> list[tuple[str, str]]:
+    return [("", "— none of these —")] + [(e, e) for e in (rule.exemptions if rule else [])]
+
+
+def _one(incident, obligation, *, file_form=None, not_required_form=None, code: int = 200):
+    rule = rule_book().rules.get(obligation.rule_id)
+    file_form = file_form or FileForm(formdata=None)
+    file_form.notice_version.choices = _version_choices(incident)
+    not_required_form = not_required_form or NotRequiredForm(formdata=None)
+    not_required_form.exemption.choices = _exemptions(rule)
+    return render_template("obligations/obligation.html", incident=incident, o=obligation, rule=rule,
+                           file_form=file_form, not_required_form=not_required_form, now=utcnow()), code
+
+
+@bp.route(ONE)
+def obligation(reference: str, obligation_id: int):
+    incident = load_incident(reference)
+    return _one(incident, _load(incident, obligation_id))
+
+
 @bp.route(ONE + "/file", methods=["POST"])
 @role_required(Role.responder)
 def file(reference: str, obligation_id: int):
     incident = load_incident(reference)
     obligation = _load(incident, obligation_id)
-    form = FileForm(prefix=f"o{obligation.id}")
+    form = FileForm()
     form.notice_version.choices = _version_choices(incident)
     if not form.validate_on_submit():
-        return _page(incident, 422, file_forms={obligation.id: form})
+        return _one(incident, obligation, file_form=form, code=422)
     try:
         service.file_obligation(session=db.session, actor=current_user, incident=incident, rules=rule_book(),
                                 obligation=obligation,
@@ -155,13 +165,13 @@ def file(reference: str, obligation_id: int):
     except service.ObligationError as error:
         db.session.rollback()
         _show_error(form, error)
-        return _page(incident, 422, file_forms={obligation.id: form})
+        return _one(incident, _load(incident, obligation_id), file_form=form, code=422)
     except StaleDataError:
         db.session.rollback()
         flash(SAVED_AT_ONCE, "error")
-        return _page(incident, 409)
+        return _one(incident, _load(incident, obligation_id), code=409)
     flash(f"Filed ({obligation.status.label.lower()}).", "success")
-    return redirect(url_for("obligations.incident_obligations", reference=reference))
+    return redirect(url_for("obligations.obligation", reference=reference, obligation_id=obligation_id))
 
 
 @bp.route(ONE + "/not-required", methods=["POST"])
@@ -169,26 +179,25 @@ def file(reference: str, obligation_id: int):
 def not_required(reference: str, obligation_id: int):
     incident = load_incident(reference)
     obligation = _load(incident, obligation_id)
-    rule = rule_book().rules.get(obligation.rule_id)
-    form = NotRequiredForm(prefix=f"n{obligation.id}")
-    form.exemption.choices = [("", "— none of these —")] + [(e, e) for e in (rule.exemptions if rule else [])]
+    form = NotRequiredForm()
+    form.exemption.choices = _exemptions(rule_book().rules.get(obligation.rule_id))
     if not form.validate_on_submit():
-        return _page(incident, 422, not_required_forms={obligation.id: form})
+        return _one(incident, obligation, not_required_form=form, code=422)
     try:
         service.mark_not_required(session=db.session, actor=current_user, incident=incident, rules=rule_book(),
-                                  obligation=obligation, reason=form.reason.data or "",
+                                  obligation=obligation, reason=form.explanation.data or "",
                                   exemption=form.exemption.data or "")
         db.session.commit()
     except service.ObligationError as error:
         db.session.rollback()
         _show_error(form, error)
-        return _page(incident, 422, not_required_forms={obligation.id: form})
+        return _one(incident, _load(incident, obligation_id), not_required_form=form, code=422)
     except StaleDataError:
         db.session.rollback()
         flash(SAVED_AT_ONCE, "error")
-        return _page(incident, 409)
+        return _one(incident, _load(incident, obligation_id), code=409)
     flash("Marked not required.", "success")
-    return redirect(url_for("obligations.incident_obligations", reference=reference))
+    return redirect(url_for("obligations.obligation", reference=reference, obligation_id=obligation_id))
 
 
 @bp.route("/deadlines")
