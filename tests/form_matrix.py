@@ -9,7 +9,7 @@ import io
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -23,6 +23,7 @@ from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
+from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor, ObligationStatus
 from incidents.postmortem.models import Postmortem, PostmortemReviewer
 from incidents.postmortem.sections import SECTION_KEYS
 from incidents.recovery.models import Workstream
@@ -138,6 +139,12 @@ def snapshot(app) -> dict:
             "notice versions": session.execute(select(NoticeVersion.id, NoticeVersion.approved_at)
                                                .order_by(NoticeVersion.id)).all(),
             "notice releases": session.scalar(select(func.count()).select_from(NoticeRelease)),
+            "obligations": session.execute(select(Obligation.id, Obligation.status, Obligation.version)
+                                           .order_by(Obligation.id)).all(),
+            "obligation anchors": session.execute(select(ObligationAnchor.kind, ObligationAnchor.at)
+                                                  .order_by(ObligationAnchor.id)).all(),
+            "regimes": session.execute(select(IncidentRegime.incident_id, IncidentRegime.regime)
+                                       .order_by(IncidentRegime.id)).all(),
         }
         session.remove()
         return state
@@ -619,6 +626,48 @@ def _release_baseline(ctx: Ctx) -> dict:
     return {"version": "1", "_number": "1", "channel": channel}
 
 
+# Regimes whose rules need no count: choosing them all gives a pool of pending obligations.
+POOL_REGIMES = ["gdpr", "uk-gdpr", "nis2", "dora", "ca-pipeda", "us-ca", "us-ny", "us-co", "us-fl", "us-vt",
+                "us-wa", "hipaa", "sec", "au-ndb", "sg-pdpa"]
+
+
+def _with_obligations(ctx: Ctx):
+    """An incident aware an hour ago with every regime chosen: some twenty pending obligations, each
+    used up by one accepted filing or not-required post."""
+    from datetime import datetime, timedelta
+
+    from flask import current_app
+
+    from incidents.obligations import service as obligations
+
+    _with_incident(ctx)
+    with ctx.app.app_context():
+        incident = get_incident(session=db.session, reference=ctx.ref)
+        incident.aware_at = datetime.now(UTC) - timedelta(hours=1)
+        obligations.choose_regimes(session=db.session, actor=db.session.scalar(select(User).where(
+            User.email == ctx.email)), incident=incident, rules=current_app.extensions["obligation_rules"],
+            regimes=POOL_REGIMES)
+        db.session.commit()
+        db.session.remove()
+
+
+def _pending_obligation(ctx: Ctx) -> int:
+    with ctx.app.app_context():
+        found = db.session.scalar(select(Obligation.id).join(Incident).where(
+            Incident.reference == ctx.ref, Obligation.status == ObligationStatus.pending)
+            .order_by(Obligation.id).limit(1))
+        db.session.remove()
+    return found
+
+
+def _regimes_baseline(ctx: Ctx) -> dict:
+    """Alternate, so every accepted post is a real change."""
+    with ctx.app.app_context():
+        chosen = db.session.scalar(select(func.count()).select_from(IncidentRegime))
+        db.session.remove()
+    return {"regimes": [] if chosen else ["gdpr"]}
+
+
 FORMS: dict[str, Form] = {
     "declare": Form(
         role="responder", setup=_signed_in("responder"), url=lambda c: "/incidents/new",
@@ -848,6 +897,34 @@ FORMS: dict[str, Form] = {
         baseline=_release_baseline, hidden=("version",),
         fields={"version": HiddenNumber(),
                 "channel": Choice(extra_bad=["E-mail", "fax"])},
+    ),
+    "obligation regimes": Form(
+        role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/obligations/regimes",
+        baseline=_regimes_baseline, fields={"regimes": Categories()},
+    ),
+    "obligation anchor": Form(
+        role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/obligations/anchors",
+        # A new moment each time, so every accepted post changes it.
+        baseline=lambda c: {"kind": "discovered",
+                            "at": f"2009-10-01T{next(_unique) % 24:02d}:{next(_unique) % 60:02d}"},
+        fields={"kind": Choice(extra_bad=["aware", "Discovered", "sent:gdpr-33-authority"]),
+                "at": When(required=True, future=REJECT)},
+    ),
+    "file obligation": Form(
+        role="responder", setup=_with_obligations,
+        url=lambda c: f"/incidents/{c.ref}/obligations/{_pending_obligation(c)}/file",
+        baseline=lambda c: {"filed_at": datetime.now(UTC).strftime(FORM_TIME), "reference": "DPA-2026-1",
+                            "notice_version": "0", "reason": ""},
+        fields={"filed_at": When(required=True, future=REJECT),
+                "reference": Text(max=200, required=False, one_line=True),
+                "notice_version": Choice(extra_bad=OWNER_BAD, blank_ok=True),
+                "reason": Text(max=5000, required=False)},
+    ),
+    "obligation not required": Form(
+        role="responder", setup=_with_obligations,
+        url=lambda c: f"/incidents/{c.ref}/obligations/{_pending_obligation(c)}/not-required",
+        baseline=lambda c: {"exemption": "", "explanation": f"The data was encrypted ({next(_unique)})."},
+        fields={"exemption": Choice(blank_ok=True), "explanation": Text(max=5000)},
     ),
 }
 
