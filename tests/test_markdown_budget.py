@@ -31,7 +31,8 @@ MARKDOWN_CASES = [("declare", "summary"), ("edit incident", "summary"), ("status
                   ("impact update", "note"), ("new workstream", "evidence"), ("edit workstream", "evidence"),
                   ("progress report", "note"), ("correction", "body"), ("postmortem", "summary"),
                   ("new notice", "body"), ("edit notice", "body"), ("public update", "public_body"),
-                  ("action item won't do", "reason"), ("postmortem review", "comment")]
+                  ("action item won't do", "reason"), ("postmortem review", "comment"),
+                  ("file obligation", "reason"), ("obligation not required", "explanation")]
 
 
 def at_max(unit: str) -> str:
