@@ -825,7 +825,8 @@ FORMS: dict[str, Form] = {
         role="responder", setup=_with_published_incident, url=lambda c: f"/incidents/{c.ref}/publish/update",
         baseline=lambda c: {"public_status": "identified", "public_body": f"Restoring contacts ({next(_unique)})."},
         fields={"public_status": Choice(extra_bad=["Identified", "postmortem "]),
-                "public_body": Text(max=5000)},
+                "public_body": Text(max=5000),
+                "reopen": Flag()},
     ),
     "new notice": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/notices/new",

@@ -29,6 +29,9 @@ class PublishForm(IdempotentFormMixin, BaseForm):
 
 class PublicUpdateForm(IdempotentFormMixin, BaseForm):
     public_status = SelectField("Status", choices=STATUS_CHOICES)
+    # Shown once the public was told the incident is resolved (see service.publish_update).
+    reopen = BooleanField("Reopen on the status page",
+                          description="Customers were told this is resolved; tick to tell them it is not.")
     public_body = MarkdownField("Public update", validators=[DataRequired(), Length(max=5000)])
 
 

@@ -20,6 +20,7 @@ from incidents.status.forms import (
     component_statuses,
     with_component_fields,
 )
+from incidents.status.models import CLOSED_PUBLIC_STATUSES
 
 bp = Blueprint("status_publish", __name__)
 admin_bp = Blueprint("status_admin", __name__, url_prefix="/admin/components")
@@ -30,12 +31,12 @@ def _publish_form(components, formdata=True):
     return cls() if formdata else cls(formdata=None)
 
 
-def _update_form(incident, components, formdata=True):
+def _update_form(components, formdata=True, current_status=None):
     cls = with_component_fields(PublicUpdateForm, components, first=False)
     if formdata:
         return cls()
-    latest = service.public_updates(session=db.session, incident=incident)
-    return cls(formdata=None, status=latest[0].public_status if latest else "investigating")
+    # Left alone, the status stays what the public sees now (an update never moves it by accident).
+    return cls(formdata=None, public_status=current_status or "investigating")
 
 
 @bp.app_context_processor
@@ -43,12 +44,16 @@ def _panel_helper():
     def publish_panel(incident):
         """What templates/status/_publish.html shows for this incident."""
         components = service.list_components(session=db.session)
+        updates = service.public_updates(session=db.session, incident=incident)
+        current = updates[0].public_status if updates else None
         return SimpleNamespace(
             components=components,
             links=service.linked_components(session=db.session, incident=incident),
-            updates=service.public_updates(session=db.session, incident=incident),
+            updates=updates,
+            resolved=current in CLOSED_PUBLIC_STATUSES,
             publish_form=g.get("publish_form") or _publish_form(components, formdata=False),
-            update_form=g.get("update_form") or _update_form(incident, components, formdata=False),
+            update_form=g.get("update_form") or _update_form(components, formdata=False,
+                                                             current_status=current),
         )
     return {"publish_panel": publish_panel}
 
@@ -86,7 +91,7 @@ def _as_update(form, incident, components):
     """The publish form refused because the incident is published by now (by someone else, or by
     an earlier sending of this form): the page shows the update form instead, so the typed status
     and text go there, with the reason."""
-    update = _update_form(incident, components)  # same field names: the typed values carry over
+    update = _update_form(components)  # same field names: the typed values carry over
     update.validate()  # a key used for other text is refused here too, and replaced
     update.public_body.errors = list(update.public_body.errors) + list(form.public_title.errors)
     return update
@@ -98,12 +103,13 @@ def _as_update(form, incident, components):
 def update(reference: str):
     incident = load_incident(reference)
     components = service.list_components(session=db.session)
-    form = _update_form(incident, components)
+    form = _update_form(components)
     if form.validate_on_submit():
         try:
             service.publish_update(session=db.session, actor=current_user, incident=incident,
                                    status=form.public_status.data, body=form.public_body.data,
-                                   component_statuses=component_statuses(form, components))
+                                   component_statuses=component_statuses(form, components),
+                                   reopen=bool(form.reopen.data))
         except service.StatusError as error:
             db.session.rollback()
             _field_error(form, error)

@@ -17,8 +17,10 @@ from incidents.errors import DomainError
 from incidents.incident.models import Incident
 from incidents.status.models import (
     AFFECTED_STATUSES,
+    CLOSED_PUBLIC_STATUSES,
     COMPONENT_STATUSES,
     IMPACTS,
+    OPEN_PUBLIC_STATUSES,
     PUBLIC_STATUSES,
     Component,
     IncidentComponent,
@@ -172,12 +174,25 @@ def publish_incident(*, session: Session, actor: User, incident: Incident, publi
     return entry
 
 
+def current_public_status(*, session: Session, incident: Incident) -> str | None:
+    """The status the public sees for the incident now (its newest update's), or None if unpublished."""
+    return session.scalar(select(TimelineEntry.public_status).where(
+        TimelineEntry.incident_id == incident.id, TimelineEntry.original_id.is_(None),
+        TimelineEntry.public_status.is_not(None)).order_by(TimelineEntry.occurred_at.desc(),
+                                                            TimelineEntry.id.desc()).limit(1))
+
+
 def publish_update(*, session: Session, actor: User, incident: Incident, status: str, body: str,
                    component_statuses: dict[Component, str] | None = None,
-                   occurred_at: datetime | None = None) -> TimelineEntry:
+                   occurred_at: datetime | None = None, reopen: bool = False) -> TimelineEntry:
     """Post a new public update on a published incident (flushes; the caller commits)."""
     if incident.published_at is None:
         raise StatusError("Publish the incident to the status page first.", field="body")
+    # Customers were told it is over: telling them it is not must be a choice, never a default.
+    if (not reopen and status in OPEN_PUBLIC_STATUSES
+            and current_public_status(session=session, incident=incident) in CLOSED_PUBLIC_STATUSES):
+        raise StatusError("The public was told this incident is resolved. Tick \"Reopen on the status "
+                          "page\" to move it back, or keep the status Resolved.", field="reopen")
     entry = _write_update(session, incident, actor, status, body, component_statuses or {}, occurred_at)
     log.info("%s posted a %s update on %s", actor.email, status, incident.reference)
     return entry
