@@ -1,7 +1,12 @@
 """Posting public updates from the incident page: the status a responder leaves alone stays put."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import feedparser
+import tinycss2
+import tinycss2.color3
 
 from tests.helpers import field_errors, read_form
 
@@ -75,3 +80,61 @@ def test_reopening_a_publicly_resolved_incident_must_be_ticked(client, auth, mak
     assert "missing again" in client.get(f"/status/incidents/{public_id}").get_data(as_text=True)
     feed = feedparser.parse(client.get("/status/history.atom").get_data())
     assert "<strong>Investigating</strong> - Some contacts are missing again." in feed.entries[0].content[0].value
+
+
+# --- the admins' components page ----------------------------------------------------------------
+
+CSS = Path(__file__).resolve().parent.parent / "static" / "css" / "app.css"
+
+
+def _colours_for(classes: set[str]) -> tuple[tuple, tuple]:
+    """The text and background colour app.css gives an element with these classes, from the rules
+    whose selectors are made of those classes only (source order, !important wins, var() resolved).
+    An element without a background of its own shows the card it sits on; `inherit` is the ink."""
+    variables, chosen = {}, {}
+    for rule in tinycss2.parse_stylesheet(CSS.read_text(), skip_comments=True, skip_whitespace=True):
+        if rule.type != "qualified-rule":
+            continue  # @media: the wide-screen rules are the ones checked
+        selectors = [s.strip() for s in tinycss2.serialize(rule.prelude).split(",")]
+        declarations = [d for d in tinycss2.parse_declaration_list(rule.content, skip_comments=True,
+                                                                    skip_whitespace=True)
+                        if d.type == "declaration"]
+        if ":root" in selectors:
+            variables.update({d.name: tinycss2.serialize(d.value).strip() for d in declarations
+                              if d.name.startswith("--")})
+        if any(re.fullmatch(r"(\.[\w-]+)+", s) and set(s[1:].split(".")) <= classes for s in selectors):
+            for d in declarations:
+                name = {"background": "background-color"}.get(d.lower_name, d.lower_name)
+                if name in ("color", "background-color") and (d.important or not chosen.get(name, ("", 0))[1]):
+                    chosen[name] = (tinycss2.serialize(d.value).strip(), d.important)
+
+    def colour(value: str) -> tuple:
+        value = re.sub(r"var\((--[\w-]+)\)", lambda m: variables[m.group(1)], value)
+        parsed = tinycss2.color3.parse_color(value)
+        assert parsed is not None, value
+        return parsed
+
+    text = chosen.get("color", ("inherit", False))[0]
+    background = chosen.get("background-color", ("none", False))[0]
+    return (colour("var(--ink)" if text == "inherit" else text),
+            colour("var(--card)" if background in ("none", "transparent") else background))
+
+
+def _contrast(one: tuple, other: tuple) -> float:
+    """WCAG 2 contrast ratio of two opaque colours."""
+    def luminance(c):
+        return sum(w * (v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4)
+                   for w, v in zip((0.2126, 0.7152, 0.0722), (c.red, c.green, c.blue), strict=True))
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_remove_buttons_on_the_components_page_are_legible(client, auth):
+    auth.as_role("admin")
+    assert client.post("/admin/components", data={"name": "Contacts sync", "position": 1,
+                                                   "status_override": "", "showcase": "y"}).status_code == 302
+    page = client.get("/admin/components").get_data(as_text=True)
+    buttons = re.findall(r'<button class="([^"]*)" type="submit">Remove</button>', page)
+    assert len(buttons) == 1
+    text, background = _colours_for(set(buttons[0].split()))
+    assert _contrast(text, background) >= 4.5, f"Remove is {text} on {background}"
