@@ -31,6 +31,11 @@ def options(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def people_options(placeholder: str, people) -> list[SelectChoice]:
+    """Choices for a person drop-down: the placeholder (value 0), then "Name (role)" per person."""
+    return options([(0, placeholder)] + [(u.id, f"{u.display} ({u.role.value})") for u in people])
+
+
 class BaseForm(FlaskForm):
     """A CSRF-protected form whose text fields refuse invisible control characters."""
 

@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import HiddenInput
 
 from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
-from incidents.forms import BaseForm, MarkdownField, options
+from incidents.forms import BaseForm, MarkdownField, options, people_options
 from incidents.idempotency import IdempotentFormMixin
 
 KIND_HINTS = {
@@ -43,8 +43,7 @@ class ActionForm(IdempotentFormMixin, BaseForm):
                                          "inputmode": "url"})
 
     def set_people(self, people) -> None:
-        self.owner.choices = options([(0, "— choose the owner —")] +
-                                     [(u.id, f"{u.display} ({u.role.value})") for u in people])
+        self.owner.choices = people_options("— choose the owner —", people)
 
 
 class EditActionForm(ActionForm):

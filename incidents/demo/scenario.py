@@ -26,7 +26,7 @@ ADMIN_EMAIL = "admin@example.com"
 
 PEOPLE = [
     # email, name, role
-    (ADMIN_EMAIL, "Alex Demo (admin)", Role.admin),
+    (ADMIN_EMAIL, "Alex Demo", Role.admin),
     ("morgan.reyes@example.com", "Morgan Reyes", Role.responder),
     ("priya.nair@example.com", "Priya Nair", Role.responder),
     ("tomas.wojcik@example.com", "Tomas Wojcik", Role.responder),

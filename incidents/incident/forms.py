@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from incidents.db import utcnow
-from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options, people_options
 from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
@@ -85,7 +85,7 @@ class EditForm(BaseForm):
                                     description="Longest time from loss to verified restore we accept")
 
     def set_people(self, users) -> None:
-        choices = options([(0, "— nobody yet —")] + [(u.id, f"{u.display} ({u.role.value})") for u in users])
+        choices = people_options("— nobody yet —", users)
         for field in (self.commander, self.comms_lead, self.executive):
             field.choices = choices
 

@@ -5,7 +5,7 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import HiddenInput
 
-from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options, people_options
 from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES
@@ -47,8 +47,7 @@ class WorkstreamForm(IdempotentFormMixin, BaseForm):
                                                                   "checksums, sample checks, tickets"})
 
     def set_choices(self, *, people, categories: list[str]) -> None:
-        self.owner.choices = options([(0, "— choose the accountable owner —")] +
-                                     [(u.id, f"{u.display} ({u.role.value})") for u in people])
+        self.owner.choices = people_options("— choose the accountable owner —", people)
         self.category.choices = options([("", "— not one category —")] +
                                         [(c, DATA_CATEGORIES.get(c, c)) for c in categories])
 

@@ -194,5 +194,6 @@ def publish_update(*, session: Session, actor: User, incident: Incident, status:
         raise StatusError("The public was told this incident is resolved. Tick \"Reopen on the status "
                           "page\" to move it back, or keep the status Resolved.", field="reopen")
     entry = _write_update(session, incident, actor, status, body, component_statuses or {}, occurred_at)
-    log.info("%s posted a %s update on %s", actor.email, status, incident.reference)
+    log.info("%s posted %s %s update on %s", actor.email, "an" if status[0] in "aeiou" else "a", status,
+             incident.reference)
     return entry
