@@ -138,3 +138,27 @@ def test_the_remove_buttons_on_the_components_page_are_legible(client, auth):
     assert len(buttons) == 1
     text, background = _colours_for(set(buttons[0].split()))
     assert _contrast(text, background) >= 4.5, f"Remove is {text} on {background}"
+
+
+# --- one rule for Markdown in public updates ------------------------------------------------------
+
+def test_public_update_markdown_is_html_on_the_page_and_in_the_feeds_and_plain_text_in_the_json(client, auth, make):
+    reference, public_id = _published(client, auth, make, "identified")
+    body = "We **restored** most contacts.\n\nStill missing:\n- calendars\n- photos <script>alert(1)</script>"
+    assert _post_update(client, reference, body).status_code == 302
+
+    page = client.get(f"/status/incidents/{public_id}").get_data(as_text=True)
+    assert "We <strong>restored</strong> most contacts." in page and "<li>calendars</li>" in page
+    assert "**" not in page and "<script>alert" not in page
+
+    atom = feedparser.parse(client.get("/status/history.atom").get_data()).entries[0].content[0].value
+    rss = feedparser.parse(client.get("/status/history.rss").get_data()).entries[0].description
+    for where, html in (("atom", atom), ("rss", rss)):
+        assert "<strong>Update</strong> - We <strong>restored</strong> most contacts.</p>" in html, where
+        assert "<li>calendars</li>" in html and "**" not in html and "<script" not in html, where
+
+    for url in ("/status/api/v2/incidents.json", "/status/api/v2/summary.json"):
+        (incident,) = [i for i in client.get(url).get_json()["incidents"] if i["id"] == public_id]
+        newest = incident["incident_updates"][0]["body"]
+        assert newest == "We restored most contacts.\n\nStill missing:\n\n- calendars\n- photos", url
+        assert incident["incident_updates"][1]["body"] == "We found the cause.", url
