@@ -53,3 +53,39 @@ def test_the_public_update_log_line_uses_the_right_article(client, auth, make, c
                 "public_status": status, "public_body": f"Now {status}."}).status_code == 302
     lines = [r.getMessage() for r in caplog.records if "update on" in r.getMessage()]
     assert [line.split(" posted ")[1].split(" update")[0] for line in lines] == ["an identified", "a monitoring"]
+
+
+def test_the_notice_draft_says_on_a_day_at_a_time_and_quotes_the_latest_public_update(app, client, auth, make):
+    from datetime import UTC, datetime
+
+    from incidents.extensions import db
+    from incidents.incident.service import get_incident
+    from incidents.notices.models import Audience
+    from incidents.notices.service import draft_for
+
+    auth.as_role("responder")
+    reference = make.incident(declared_at=datetime(2009, 10, 3, 6, 15, tzinfo=UTC))
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        incident.loss_began_at = datetime(2009, 10, 2, 3, 10, tzinfo=UTC)
+        incident.detected_at = datetime(2009, 10, 2, 4, 40, tzinfo=UTC)
+        db.session.commit()
+    assert client.post(f"/incidents/{reference}/publish", data={
+        "public_title": "Contacts missing", "impact": "major", "public_status": "investigating",
+        "public_body": "We are investigating reports of missing contacts."}).status_code == 302
+    assert client.post(f"/incidents/{reference}/publish/update", data={
+        "public_status": "identified", "public_body": "We found the cause and are restoring contacts."}
+    ).status_code == 302
+
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        customers = draft_for(session=db.session, incident=incident, audience=Audience.customers)[1]
+        regulator = draft_for(session=db.session, incident=incident, audience=Audience.regulator)[1]
+    happened = customers.split("## What happened\n\n")[1].split("\n## ")[0]
+    assert happened.startswith("On 2 October 2009, a fault in our systems caused some customers' data to "
+                               "disappear from our service. The problem began at 03:10 UTC and we detected "
+                               "it at 04:40 UTC.")
+    assert "We found the cause and are restoring contacts." in happened
+    assert "investigating reports" not in customers
+    nature = regulator.split("## Nature of the incident\n\n")[1].split("\n## ")[0]
+    assert nature.strip() == "We found the cause and are restoring contacts."
