@@ -18,6 +18,7 @@ from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options, 
 from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
+from incidents.status.forms import IMPACT_CHOICES
 
 SEVERITY_CHOICES = options((s.value, s.label) for s in Severity)
 CATEGORY_CHOICES = options(DATA_CATEGORIES.items())
@@ -46,6 +47,31 @@ class DeclareForm(IdempotentFormMixin, BaseForm):
                                          validators=[Optional()])
     personal_data = BooleanField("Personal data may be involved")
     summary = MarkdownField("First notes (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)])
+    # Optional: publish to the status page at once (incidents/status/service.publish_incident).
+    # The names are the publish form's, so component fields and errors read the same.
+    public_title = StringField("Public title", validators=[Optional(), Length(max=200)],
+                               description="Written for customers: no internal names or details.")
+    impact = SelectField("Public impact", choices=IMPACT_CHOICES, default="minor")
+    public_body = MarkdownField("First public update", validators=[Optional(), Length(max=5000)],
+                                description="Customers read this as written. No names, customer details or "
+                                            "internal notes.")
+
+    @property
+    def publishes(self) -> bool:
+        """Whether the declarer asked to put the incident on the status page now."""
+        return bool((self.public_title.data or "").strip() or (self.public_body.data or "").strip())
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if valid and self.publishes:
+            for field, message in ((self.public_title, "Give the incident a title written for the public, "
+                                                       "or leave both public fields empty."),
+                                   (self.public_body, "Write the first update customers will read, "
+                                                      "or leave both public fields empty.")):
+                if not (field.data or "").strip():
+                    field.errors = list(field.errors) + [message]
+                    valid = False
+        return valid
 
 
 class OwnerChoiceField(SelectField):

@@ -22,6 +22,8 @@ from incidents.postmortem.due import due_flags, due_item
 from incidents.postmortem.service import postmortem_for
 from incidents.recovery.chart import recovery_chart
 from incidents.recovery.service import flags_for, objectives_for, workstreams_for
+from incidents.status import service as status_service
+from incidents.status.forms import component_statuses, with_component_fields
 from incidents.timeline.forms import EntryForm
 from incidents.timeline.page import timeline_page
 
@@ -72,19 +74,40 @@ def index():
 @role_required(Role.responder)
 @idempotent
 def declare():
-    form = DeclareForm()
+    components = status_service.list_components(session=db.session)
+    form = (with_component_fields(DeclareForm, components, first=True) if components else DeclareForm)()
     if form.validate_on_submit():
         incident = service.declare_incident(
             session=db.session, actor=current_user, title=form.title.data,
             severity=Severity(form.severity.data), summary=form.summary.data,
             data_categories=form.data_categories.data, personal_data=form.personal_data.data,
         )
-        target = url_for("incident.detail", reference=incident.reference)
-        remember(target)
-        db.session.commit()
-        flash(f"{incident.reference} declared. You are incident commander until you hand over.", "success")
-        return redirect(target)
-    return render_template("incident/declare.html", form=form), 422 if form.errors else 200
+        if not form.publishes or _publish_declared(form, incident, components):
+            target = url_for("incident.detail", reference=incident.reference)
+            remember(target)
+            db.session.commit()
+            published = " and put on the status page" if form.publishes else ""
+            flash(f"{incident.reference} declared{published}. You are incident commander until you hand over.",
+                  "success")
+            return redirect(target)
+    return render_template("incident/declare.html", form=form, components=components), \
+        422 if form.errors else 200
+
+
+def _publish_declared(form, incident, components) -> bool:
+    """Publish the just-declared incident in the same transaction; on a refusal nothing is saved
+    and the reason shows beside its field."""
+    try:
+        status_service.publish_incident(session=db.session, actor=current_user, incident=incident,
+                                        public_title=form.public_title.data, impact=form.impact.data,
+                                        body=form.public_body.data,
+                                        components=component_statuses(form, components))
+    except status_service.StatusError as error:
+        db.session.rollback()
+        field = getattr(form, {"body": "public_body"}.get(error.field, error.field), None) or form.public_body
+        field.errors = list(field.errors) + [str(error)]
+        return False
+    return True
 
 
 def render_detail(incident, *, entry_form=None, status_form=None, code=200):
