@@ -637,7 +637,7 @@ FORMS: dict[str, Form] = {
         baseline=lambda c: {"title": "Contacts missing after upgrade", "severity": "SEV2",
                             "public_title": "Contacts not syncing", "impact": "major",
                             "public_body": f"We are looking into missing contacts ({next(_unique)})."},
-        fields={"public_title": Text(max=200),
+        fields={"public_title": Text(max=200, one_line=True),
                 "impact": Choice(extra_bad=["Major", "severe"]),
                 "public_body": Text(max=5000)},
         elsewhere=("title", "severity", "data_categories", "personal_data", "summary"),
