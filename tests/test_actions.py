@@ -99,11 +99,12 @@ def test_disabled_owner_is_refused(app, client, auth, make):
         db.session.scalar(select(User).where(User.email == email)).active = False
         db.session.commit()
     # The service refuses a disabled owner even when a form offers them (an old page, say).
-    from incidents.actions.service import ActionError, ActionFields, update_action_item
+    from incidents.actions.service import ActionFields, update_action_item
+    from incidents.errors import FieldError
     with app.app_context():
         item = db.session.get(ActionItem, item_id)
         owner = db.session.scalar(select(User).where(User.email == email))
-        with pytest.raises(ActionError, match="disabled"):
+        with pytest.raises(FieldError, match="disabled"):
             update_action_item(session=db.session, actor=owner, incident=item.incident, item=item,
                                expected_version=item.version,
                                fields=ActionFields(title=item.title, kind=item.kind, owner=owner, due_on=item.due_on))
