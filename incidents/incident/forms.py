@@ -5,16 +5,15 @@ from datetime import timedelta
 
 from wtforms import (
     BooleanField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from incidents.db import utcnow
-from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options, version_field
 from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
@@ -27,12 +26,6 @@ MAX_TEXT = 20_000
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
-
-
-def _version_field():
-    return IntegerField(widget=HiddenInput(),
-                        validators=[InputRequired("The form is missing its version; reload the page."),
-                                    NumberRange(min=1, max=2**31 - 1)])
 
 
 class DeclareForm(IdempotentFormMixin, BaseForm):
@@ -56,7 +49,7 @@ class OwnerChoiceField(SelectField):
 
 
 class EditForm(BaseForm):
-    version = _version_field()
+    version = version_field()
     title = StringField("Title", validators=[DataRequired("Give the incident a title."), Length(max=200)])
     severity = SelectField("Severity", choices=SEVERITY_CHOICES, validators=[DataRequired()])
     summary = MarkdownField("Summary (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)],
@@ -113,7 +106,7 @@ class EditForm(BaseForm):
 
 
 class StatusForm(BaseForm):
-    version = _version_field()
+    version = version_field()
     status = SelectField("New status", choices=options((s.value, s.label) for s in Status),
                          validators=[DataRequired("Choose the new status.")])
     note = MarkdownField("Why (optional, goes on the timeline)", validators=[Optional(), Length(max=MAX_TEXT)])

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.display import show_value as _show
-from incidents.errors import EditConflict, InvalidTransition, NotFound
+from incidents.errors import InvalidTransition, NotFound, check_version
 from incidents.incident.enums import DATA_CATEGORIES, KEY_MOMENTS, TRANSITIONS, Severity, Status
 from incidents.incident.models import Incident, ReferenceCounter
 from incidents.markdown import html_to_store
@@ -138,9 +138,10 @@ def change_status(*, session: Session, actor: User, incident: Incident, new_stat
                   occurred_at: datetime | None = None) -> Incident:
     """Move the incident along its lifecycle, stamp the key moment, and record it on the timeline."""
     # The status form sits on the detail page with no table of differences, so say what it is now.
-    _check_version(incident, expected_version, {"status": ("Status", incident.status.label, new_status.label)},
-                   next_step=f"the status is now {incident.status.label.lower()}; "
-                             "check the timeline, then change it again if you still need to.")
+    check_version(stored=incident.version, expected=expected_version, message=lambda: _changed_meanwhile(
+        incident, f"the status is now {incident.status.label.lower()}; check the timeline, then change it "
+                  "again if you still need to."),
+        differences=lambda: [("Status", incident.status.label, new_status.label)])
     if new_status == incident.status:
         raise InvalidTransition(f"The incident is already {new_status.label.lower()}.")
     if new_status not in TRANSITIONS[incident.status]:
@@ -171,7 +172,9 @@ def change_status(*, session: Session, actor: User, incident: Incident, new_stat
 def update_incident(*, session: Session, actor: User, incident: Incident, expected_version: int,
                     changes: dict[str, Any]) -> Incident:
     """Apply edited details and owners; refuses to overwrite a newer version someone else saved."""
-    _check_version(incident, expected_version, _differences(incident, changes))
+    check_version(stored=incident.version, expected=expected_version,
+                  message=lambda: _changed_meanwhile(incident, "compare the values below, then save again."),
+                  differences=lambda: _differences(incident, changes))
     if "data_categories" in changes:
         changes["data_categories"] = _known_categories(changes["data_categories"])
     owner_lines, detail_lines = [], []
@@ -202,16 +205,10 @@ def update_incident(*, session: Session, actor: User, incident: Incident, expect
     return incident
 
 
-def _check_version(incident: Incident, expected_version: int, differences, *,
-                   next_step: str = "compare the values below, then save again.") -> None:
-    if incident.version != expected_version:
-        by = incident.updated_by.display if incident.updated_by else "someone"
-        diffs = differences if isinstance(differences, list) else list(differences.values())
-        raise EditConflict(
-            f"{by} saved a newer version of {incident.reference} while you were editing. "
-            f"Nothing of yours was saved: {next_step}",
-            current_version=incident.version, differences=diffs,
-        )
+def _changed_meanwhile(incident: Incident, next_step: str) -> str:
+    by = incident.updated_by.display if incident.updated_by else "someone"
+    return (f"{by} saved a newer version of {incident.reference} while you were editing. "
+            f"Nothing of yours was saved: {next_step}")
 
 
 def _differences(incident: Incident, changes: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from incidents.actions.service import action_items_for
 from incidents.auth.access import role_required
 from incidents.auth.models import Role, User
 from incidents.auth.service import assignable_users
 from incidents.db import utcnow
-from incidents.errors import EditConflict, InvalidTransition, NotFound
+from incidents.errors import InvalidTransition, NotFound
 from incidents.extensions import db
-from incidents.forms import has_control_chars, options
+from incidents.forms import has_control_chars, options, rebase
 from incidents.idempotency import idempotent, remember
 from incidents.impact import service as impact
 from incidents.incident import service
@@ -24,6 +23,7 @@ from incidents.recovery.chart import recovery_chart
 from incidents.recovery.service import flags_for, objectives_for, workstreams_for
 from incidents.timeline.forms import EntryForm
 from incidents.timeline.page import timeline_page
+from incidents.versioning import save
 
 bp = Blueprint("incident", __name__)
 
@@ -129,18 +129,16 @@ def change_status(reference: str):
     if not form.validate_on_submit():
         return render_detail(incident, status_form=form, code=422)
     try:
-        service.change_status(session=db.session, actor=current_user, incident=incident,
-                              new_status=Status(form.status.data), expected_version=form.version.data,
-                              note=form.note.data or "")
-        db.session.commit()
-    except (InvalidTransition, EditConflict) as error:
+        saved = save(lambda: service.change_status(
+            session=db.session, actor=current_user, incident=incident, new_status=Status(form.status.data),
+            expected_version=form.version.data, note=form.note.data or ""))
+    except InvalidTransition as error:
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("incident.detail", reference=reference))
-    except StaleDataError:
-        db.session.rollback()
-        flash("Someone changed this incident at the same moment. Nothing was saved; "
-              "check the status and try again.", "error")
+    if not saved.ok:
+        if saved.conflict:
+            flash(str(saved.conflict), "error")
         return redirect(url_for("incident.detail", reference=reference))
     flash(f"Status is now {incident.status.label.lower()}.", "success")
     return redirect(url_for("incident.detail", reference=reference))
@@ -175,13 +173,6 @@ def _submitted_changes(form: EditForm) -> dict:
     return changes
 
 
-def _rebase(form: EditForm, version: int) -> None:
-    """Keep the editor's input but base it on the version now stored, so saving again after
-    reviewing the differences is a deliberate choice rather than a silent overwrite."""
-    form.version.data = version
-    form.version.raw_data = [str(version)]
-
-
 @bp.route("/incidents/<reference>/edit", methods=["GET", "POST"])
 @role_required(Role.responder)
 def edit(reference: str):
@@ -191,22 +182,14 @@ def edit(reference: str):
     form = _edit_form(incident)
     if not form.validate_on_submit():
         return render_template("incident/edit.html", incident=incident, form=form), 422
-    try:
-        service.update_incident(session=db.session, actor=current_user, incident=incident,
-                                expected_version=form.version.data, changes=_submitted_changes(form))
-        db.session.commit()
-    except EditConflict as conflict:
-        db.session.rollback()
-        _rebase(form, conflict.current_version)
+    saved = save(lambda: service.update_incident(session=db.session, actor=current_user, incident=incident,
+                                                 expected_version=form.version.data,
+                                                 changes=_submitted_changes(form)), form=form)
+    if not saved.ok:
+        if saved.conflict:
+            incident = load_incident(reference)
+            rebase(form.version, incident.version)
         return render_template("incident/edit.html", incident=incident, form=form,
-                               conflict=conflict), 409
-    except StaleDataError:
-        db.session.rollback()
-        incident = load_incident(reference)
-        conflict = EditConflict("Someone saved this incident at the same moment. Nothing of yours "
-                                "was saved: check the current values, then save again.",
-                                current_version=incident.version, differences=[])
-        _rebase(form, incident.version)
-        return render_template("incident/edit.html", incident=incident, form=form, conflict=conflict), 409
+                               conflict=saved.conflict), saved.code
     flash("Incident updated.", "success")
     return redirect(url_for("incident.detail", reference=reference))
