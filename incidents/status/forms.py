@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from incidents.forms import BaseForm, MarkdownField, options
 from incidents.idempotency import IdempotentFormMixin
 from incidents.status.models import AFFECTED_STATUSES, COMPONENT_STATUSES, IMPACTS, PUBLIC_STATUSES
+from incidents.status.service import component_field_name
 
 
 def _label(value: str) -> str:
@@ -30,10 +31,6 @@ class PublishForm(IdempotentFormMixin, BaseForm):
 class PublicUpdateForm(IdempotentFormMixin, BaseForm):
     public_status = SelectField("Status", choices=STATUS_CHOICES)
     public_body = MarkdownField("Public update", validators=[DataRequired(), Length(max=5000)])
-
-
-def component_field_name(component) -> str:
-    return f"component_{component.id}"
 
 
 def with_component_fields(form_class, components, *, first: bool):

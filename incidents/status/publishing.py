@@ -20,6 +20,7 @@ from incidents.status.forms import (
     component_statuses,
     with_component_fields,
 )
+from incidents.versioning import save
 
 bp = Blueprint("status_publish", __name__)
 admin_bp = Blueprint("status_admin", __name__, url_prefix="/admin/components")
@@ -60,21 +61,18 @@ def publish(reference: str):
     incident = load_incident(reference)
     components = service.list_components(session=db.session)
     form = _publish_form(components)
-    if form.validate_on_submit():
-        try:
-            service.publish_incident(session=db.session, actor=current_user, incident=incident,
-                                     public_title=form.public_title.data, impact=form.impact.data,
-                                     status=form.public_status.data, body=form.public_body.data,
-                                     components=component_statuses(form, components))
-        except service.StatusError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            target = url_for("incident.detail", reference=reference) + "#publish"
-            remember(target)
-            db.session.commit()
-            flash("Published to the status page.", "success")
-            return redirect(target)
+    target = url_for("incident.detail", reference=reference) + "#publish"
+
+    def work():
+        service.publish_incident(session=db.session, actor=current_user, incident=incident,
+                                 public_title=form.public_title.data, impact=form.impact.data,
+                                 status=form.public_status.data, body=form.public_body.data,
+                                 components=component_statuses(form, components))
+        remember(target)
+
+    if form.validate_on_submit() and save(work, form=form).ok:
+        flash("Published to the status page.", "success")
+        return redirect(target)
     g.publish_form = form
     incident = load_incident(reference)
     if incident.published_at is not None:
@@ -99,29 +97,19 @@ def update(reference: str):
     incident = load_incident(reference)
     components = service.list_components(session=db.session)
     form = _update_form(incident, components)
-    if form.validate_on_submit():
-        try:
-            service.publish_update(session=db.session, actor=current_user, incident=incident,
-                                   status=form.public_status.data, body=form.public_body.data,
-                                   component_statuses=component_statuses(form, components))
-        except service.StatusError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            target = url_for("incident.detail", reference=reference) + "#publish"
-            remember(target)
-            db.session.commit()
-            flash("Public update posted.", "success")
-            return redirect(target)
+    target = url_for("incident.detail", reference=reference) + "#publish"
+
+    def work():
+        service.publish_update(session=db.session, actor=current_user, incident=incident,
+                               status=form.public_status.data, body=form.public_body.data,
+                               component_statuses=component_statuses(form, components))
+        remember(target)
+
+    if form.validate_on_submit() and save(work, form=form).ok:
+        flash("Public update posted.", "success")
+        return redirect(target)
     g.update_form = form
     return render_detail(load_incident(reference), code=422)
-
-
-def _field_error(form, error: service.StatusError) -> None:
-    # The service names its own arguments; the forms prefix the ones the incident page also uses.
-    name = {"status": "public_status", "body": "public_body"}.get(error.field, error.field)
-    field = getattr(form, name, None) or form.public_body
-    field.errors = list(field.errors) + [str(error)]
 
 
 # --- admins: components ---------------------------------------------------------------------------
@@ -137,16 +125,10 @@ def _component_values(form) -> dict:
 @role_required(Role.admin)
 def index():
     form = ComponentForm()
-    if form.validate_on_submit():
-        try:
-            component = service.create_component(session=db.session, **_component_values(form))
-        except service.StatusError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Component {component.name} added.", "success")
-            return redirect(url_for("status_admin.index"))
+    if form.validate_on_submit() and (saved := save(
+            lambda: service.create_component(session=db.session, **_component_values(form)), form=form)).ok:
+        flash(f"Component {saved.result.name} added.", "success")
+        return redirect(url_for("status_admin.index"))
     return render_template("status/components.html", form=form,
                            components=service.list_components(session=db.session)), \
         422 if form.errors else 200
@@ -161,16 +143,11 @@ def edit(component_id: int):
     form = ComponentForm(obj=component)
     if not form.is_submitted():
         form.status_override.data = component.status_override or ""
-    if form.validate_on_submit():
-        try:
-            service.update_component(session=db.session, component=component, **_component_values(form))
-        except service.StatusError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Component {component.name} saved.", "success")
-            return redirect(url_for("status_admin.index"))
+    if form.validate_on_submit() and save(
+            lambda: service.update_component(session=db.session, component=component, **_component_values(form)),
+            form=form).ok:
+        flash(f"Component {component.name} saved.", "success")
+        return redirect(url_for("status_admin.index"))
     return render_template("status/component_edit.html", form=form, component=component), \
         422 if form.errors else 200
 
