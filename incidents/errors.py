@@ -37,20 +37,18 @@ class FieldError(DomainError):
 class EditConflict(DomainError):
     """Someone saved a newer version since the editor loaded the form."""
 
-    def __init__(self, message: str, *, current_version: int | None = None,
-                 differences: list[tuple[str, str, str]] | None = None):
+    def __init__(self, message: str, *, differences: list[tuple[str, str, str]] | None = None):
         super().__init__(message)
-        self.current_version = current_version
         # (field label, value now stored, value the editor sent): shown in the conflict box
         self.differences = differences or []
 
 
-def check_version(*, stored: int, expected: int, message: Callable[[], str],
+def check_version(*, stored: int, expected: int | None, message: Callable[[], str],
                   differences: Callable[[], list[tuple[str, str, str]]] | None = None) -> None:
     """Refuse an edit made on a version older than the one stored, with what changed if asked."""
     # The message and differences are built only on a conflict: they may read related rows.
     if stored != expected:
-        raise EditConflict(message(), current_version=stored, differences=differences() if differences else None)
+        raise EditConflict(message(), differences=differences() if differences else None)
 
 
 ERROR_TITLES = {
