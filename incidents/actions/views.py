@@ -15,7 +15,7 @@ from incidents.auth.service import assignable_users
 from incidents.errors import EditConflict, NotFound
 from incidents.extensions import db
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 
 bp = Blueprint("actions", __name__)
 

@@ -11,7 +11,7 @@ from incidents.idempotency import idempotent, remember
 from incidents.impact import service
 from incidents.impact.forms import ImpactForm, categories_for
 from incidents.incident.enums import DATA_CATEGORIES
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 
 bp = Blueprint("impact", __name__)
 

@@ -10,7 +10,7 @@ from incidents.errors import NotFound
 from incidents.extensions import db
 from incidents.forms import options
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident, render_detail
+from incidents.incident.page import load_incident, render_incident_page
 from incidents.timeline import service
 from incidents.timeline.forms import CorrectionForm, EntryForm
 from incidents.timeline.models import POSTABLE_KINDS, EntryKind, Visibility
@@ -25,7 +25,7 @@ def post(reference: str):
     incident = load_incident(reference)
     form = EntryForm()
     if not form.validate_on_submit():
-        return render_detail(incident, entry_form=form, code=422)
+        return render_incident_page(incident, forms={"entry_form": form}, code=422)
     try:
         service.add_entry(session=db.session, incident=incident, author=current_user,
                           kind=EntryKind(form.kind.data), body=form.text,
@@ -34,7 +34,7 @@ def post(reference: str):
     except service.TimelineError as error:
         db.session.rollback()
         form.occurred_at.errors = list(form.occurred_at.errors) + [str(error)]
-        return render_detail(load_incident(reference), entry_form=form, code=422)
+        return render_incident_page(load_incident(reference), forms={"entry_form": form}, code=422)
     target = url_for("incident.detail", reference=reference) + "#timeline"
     remember(target)
     db.session.commit()
