@@ -18,7 +18,8 @@ from incidents.extensions import db
 from incidents.forms import options
 from incidents.impact.service import incident_panel as impact_panel
 from incidents.incident import service
-from incidents.incident.enums import KEY_MOMENTS, TRANSITIONS, Status
+from incidents.incident.enums import TRANSITIONS, Status
+from incidents.incident.fields import KEY_MOMENTS
 from incidents.incident.forms import StatusForm
 from incidents.incident.models import Incident
 from incidents.postmortem.service import incident_panel as postmortem_panel

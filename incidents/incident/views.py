@@ -13,15 +13,13 @@ from incidents.extensions import db
 from incidents.forms import has_control_chars, options
 from incidents.idempotency import idempotent, remember
 from incidents.incident import service
-from incidents.incident.enums import KEY_MOMENTS, Severity, Status
+from incidents.incident.enums import Severity, Status
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.incident.page import load_incident, render_incident_page
 from incidents.postmortem.due import due_flags
 
 bp = Blueprint("incident", __name__)
 
-EDITABLE_MOMENTS = [m for m in KEY_MOMENTS if m != "closed_at"]
-RECOVERY_FIELDS = ["last_good_backup_at", "restore_verified_at", "rpo_target_minutes", "rto_target_minutes"]
 
 
 def _list_filters() -> service.IncidentFilter:
@@ -104,32 +102,9 @@ def change_status(reference: str):
 
 
 def _edit_form(incident, formdata=True) -> EditForm:
-    if formdata:
-        form = EditForm()
-    else:
-        form = EditForm(formdata=None, obj=incident)
-        form.severity.data = incident.severity.value
-        for role in service.OWNER_ROLES:
-            getattr(form, role).data = getattr(incident, f"{role}_id") or 0
+    form = EditForm() if formdata else EditForm.showing(incident)
     form.set_people(assignable_users(session=db.session))
     return form
-
-
-def _submitted_changes(form: EditForm) -> dict:
-    def person(field):
-        return db.session.get(User, field.data) if field.data else None
-
-    changes = {
-        "title": form.title.data.strip(),
-        "severity": Severity(form.severity.data),
-        "summary": (form.summary.data or "").strip(),
-        "data_categories": form.data_categories.data or [],
-        "personal_data": bool(form.personal_data.data),
-    }
-    changes.update({role: person(getattr(form, role)) for role in service.OWNER_ROLES})
-    changes.update({m: getattr(form, m).data for m in EDITABLE_MOMENTS})
-    changes.update({name: getattr(form, name).data for name in RECOVERY_FIELDS})
-    return changes
 
 
 def _rebase(form: EditForm, version: int) -> None:
@@ -150,7 +125,8 @@ def edit(reference: str):
         return render_template("incident/edit.html", incident=incident, form=form), 422
     try:
         service.update_incident(session=db.session, actor=current_user, incident=incident,
-                                expected_version=form.version.data, changes=_submitted_changes(form))
+                                expected_version=form.version.data,
+                                changes=form.changes(person=lambda user_id: db.session.get(User, user_id)))
         db.session.commit()
     except EditConflict as conflict:
         db.session.rollback()
