@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -21,6 +22,9 @@ from incidents.forms import url_problem
 from incidents.incident.models import Incident
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
+
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 
 @dataclass
@@ -70,6 +74,11 @@ def action_items_for(*, session: Session, incident: Incident) -> list[ActionItem
         .order_by(ActionItem.due_on, ActionItem.id)
     ))
     return sorted(items, key=lambda item: not item.status.is_open)
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's action items panel."""
+    return {"action_items": action_items_for(session=page.session, incident=page.incident)}
 
 
 def get_action_item(*, session: Session, incident: Incident, item_id: int) -> ActionItem:

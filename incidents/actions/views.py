@@ -15,7 +15,7 @@ from incidents.errors import NotFound
 from incidents.extensions import db
 from incidents.forms import rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 from incidents.versioning import save
 
 bp = Blueprint("actions", __name__)

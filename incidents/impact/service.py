@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -16,6 +17,9 @@ from incidents.incident.models import Incident
 from incidents.markdown import html_to_store
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
+
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 
 @dataclass
@@ -216,3 +220,8 @@ def summary_for(*, session: Session, incident: Incident) -> ImpactSummary:
     latest = latest_update(session=session, incident=incident)
     previous = previous_update(session=session, update=latest) if latest else None
     return ImpactSummary(latest=latest, previous=previous)
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's impact panel: the latest counts and the change since the update before."""
+    return {"impact": summary_for(session=page.session, incident=page.incident)}

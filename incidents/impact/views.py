@@ -12,7 +12,7 @@ from incidents.idempotency import idempotent, remember
 from incidents.impact import service
 from incidents.impact.forms import CUSTOMER_FIELDS, ImpactForm, categories_for
 from incidents.incident.enums import DATA_CATEGORIES
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 from incidents.versioning import save
 
 bp = Blueprint("impact", __name__)

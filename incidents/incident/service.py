@@ -17,30 +17,14 @@ from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.display import show_value as _show
 from incidents.errors import InvalidTransition, NotFound, check_version
-from incidents.incident.enums import DATA_CATEGORIES, KEY_MOMENTS, TRANSITIONS, Severity, Status
+from incidents.incident.enums import DATA_CATEGORIES, TRANSITIONS, Severity, Status
+from incidents.incident.fields import BY_NAME, Field
 from incidents.incident.models import Incident, ReferenceCounter
 from incidents.markdown import html_to_store
 from incidents.postmortem.service import has_published_postmortem
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
-OWNER_ROLES = {
-    "commander": "Incident commander",
-    "comms_lead": "Communications lead",
-    "executive": "Executive owner",
-}
-DETAIL_FIELDS = {
-    "title": "Title",
-    "summary": "Summary",
-    "severity": "Severity",
-    "data_categories": "Data categories",
-    "personal_data": "Personal data involved",
-    **{k: v for k, v in KEY_MOMENTS.items() if k != "closed_at"},
-    "last_good_backup_at": "Last good backup",
-    "restore_verified_at": "Restore verified",
-    "rpo_target_minutes": "RPO target (minutes)",
-    "rto_target_minutes": "RTO target (minutes)",
-}
 # Moments the status lifecycle sets when they are still empty.
 STATUS_MOMENTS = {Status.monitoring: "mitigated_at", Status.resolved: "resolved_at",
                   Status.closed: "closed_at"}
@@ -179,19 +163,17 @@ def update_incident(*, session: Session, actor: User, incident: Incident, expect
         changes["data_categories"] = _known_categories(changes["data_categories"])
     owner_lines, detail_lines = [], []
     for name, value in changes.items():
-        if name in OWNER_ROLES:
-            if getattr(incident, name) != value:
-                owner_lines.append(f"{OWNER_ROLES[name]}: {_show(getattr(incident, name))} → "
-                                   f"**{_show(value)}**")
-                setattr(incident, name, value)
-        elif name in DETAIL_FIELDS:
-            if not _same(getattr(incident, name), value):
-                detail_lines.append(_describe_change(name, getattr(incident, name), value))
-                setattr(incident, name, value)
-                if name == "summary":
-                    incident.summary_html = html_to_store(value)
-        else:
+        if name not in BY_NAME:
             raise ValueError(f"{name} cannot be edited here")
+        spec = BY_NAME[name]
+        if _same(getattr(incident, name), value):
+            continue
+        # Owners are decisions, so they get their own entry; the rest is one list of details.
+        (owner_lines if spec.kind == "person" else detail_lines).append(
+            _describe_change(spec, getattr(incident, name), value))
+        setattr(incident, name, value)
+        if spec.kind == "markdown":  # stored rendered too, so page views need not render it
+            setattr(incident, f"{name}_html", html_to_store(value))
     if not owner_lines and not detail_lines:
         return incident
     incident.updated_by = actor
@@ -213,14 +195,13 @@ def _changed_meanwhile(incident: Incident, next_step: str) -> str:
 
 def _differences(incident: Incident, changes: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(label, stored value, submitted value) for each submitted field that differs."""
-    labels = {**OWNER_ROLES, **DETAIL_FIELDS}
     diffs = []
     for name, value in changes.items():
         current = getattr(incident, name, None)
         if name == "data_categories":
             value = _known_categories(value)
         if not _same(current, value):
-            diffs.append((labels.get(name, name), _show(current), _show(value)))
+            diffs.append((BY_NAME[name].label if name in BY_NAME else name, _show(current), _show(value)))
     return diffs
 
 
@@ -235,8 +216,7 @@ def _same(stored: Any, submitted: Any) -> bool:
     return stored == submitted
 
 
-def _describe_change(name: str, old: Any, new: Any) -> str:
-    label = DETAIL_FIELDS[name]
-    if name == "summary":
-        return f"{label} rewritten"
-    return f"{label}: {_show(old)} → **{_show(new)}**"
+def _describe_change(spec: Field, old: Any, new: Any) -> str:
+    if spec.kind == "markdown":
+        return f"{spec.label} rewritten"
+    return f"{spec.label}: {_show(old)} → **{_show(new)}**"

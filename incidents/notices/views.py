@@ -10,14 +10,14 @@ from incidents.errors import NotFound
 from incidents.extensions import db
 from incidents.forms import rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 from incidents.notices import service
 from incidents.notices.document import document_for, notice_html, notice_pdf, notice_text
 from incidents.notices.forms import ApproveForm, EditNoticeForm, NewNoticeForm, ReleaseForm
 from incidents.notices.models import Audience, Channel
 from incidents.reports.capacity import render_slot
 from incidents.reports.render import RenderError
-from incidents.reports.views import pdf_response, render_failed
+from incidents.reports.responses import pdf_response, render_failed
 from incidents.versioning import save
 
 bp = Blueprint("notices", __name__)

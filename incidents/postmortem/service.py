@@ -5,6 +5,8 @@ timeline in the same transaction. Services flush; the web request commits.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -16,11 +18,15 @@ from incidents.errors import FieldError, NotFound, check_version
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
 from incidents.markdown import html_to_store
+from incidents.postmortem.due import due_item
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.models import Postmortem, PostmortemApproval, PostmortemReviewer, PostmortemVersion
 from incidents.postmortem.sections import HEADINGS, MAX_SECTION_LENGTH, SECTION_KEYS
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
+
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 
 def postmortem_for(*, session: Session, incident: Incident) -> Postmortem | None:
@@ -281,3 +287,10 @@ def is_reviewer(postmortem: Postmortem, user: User) -> bool:
 def has_published_postmortem(*, session: Session, incident: Incident) -> bool:
     return session.scalar(select(Postmortem.id).where(
         Postmortem.incident_id == incident.id, Postmortem.status == PostmortemStatus.published)) is not None
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's postmortem card: the postmortem and when it is due."""
+    postmortem = page.once(postmortem_for)
+    return {"postmortem": postmortem, "postmortem_due": due_item(
+        page.incident, postmortem, business_days=page.settings["POSTMORTEM_DUE_BUSINESS_DAYS"])}

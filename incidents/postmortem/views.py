@@ -12,7 +12,7 @@ from incidents.errors import EditConflict, FieldError, NotFound
 from incidents.extensions import db
 from incidents.forms import has_control_chars, rebase, show_error
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 from incidents.markdown import render_markdown
 from incidents.postmortem import service
 from incidents.postmortem.document import build_document, diff_versions

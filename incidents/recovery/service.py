@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -17,13 +18,18 @@ from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.display import show_value as _show
 from incidents.errors import FieldError, NotFound, check_version
+from incidents.impact.service import chart_points
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.models import Incident
 from incidents.markdown import html_to_store
+from incidents.recovery.chart import recovery_chart
 from incidents.recovery.enums import SOURCES, UNITS, WorkstreamStatus
 from incidents.recovery.models import Workstream, WorkstreamProgress
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
+
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 
 @dataclass
@@ -219,3 +225,12 @@ def objectives_for(incident: Incident, *, now: datetime | None = None) -> Object
         restore = (incident.restore_verified_at or now) - incident.loss_began_at
     return Objectives(rpo=Objective(minutes(incident.rpo_target_minutes), window, True),
                       rto=Objective(minutes(incident.rto_target_minutes), restore, final))
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's recovery panels: objectives, workstreams with their flags, and the chart."""
+    workstreams = workstreams_for(session=page.session, incident=page.incident)
+    series = chart_points(session=page.session, incident=page.incident)
+    return {"workstreams": workstreams, "objectives": objectives_for(page.incident, now=page.now),
+            "flags": {ws.id: flags_for(ws, now=page.now) for ws in workstreams},
+            "chart_svg": recovery_chart(incident=page.incident, series=series, workstreams=workstreams)}

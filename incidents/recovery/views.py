@@ -12,7 +12,7 @@ from incidents.errors import NotFound
 from incidents.extensions import db
 from incidents.forms import rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 from incidents.recovery import service
 from incidents.recovery.enums import SOURCES, WorkstreamStatus
 from incidents.recovery.forms import EditWorkstreamForm, ProgressForm, WorkstreamForm

@@ -2,56 +2,25 @@
 components page."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.extensions import db
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident, render_detail
+from incidents.incident.page import load_incident, render_incident_page
 from incidents.status import service
 from incidents.status.forms import (
     ComponentForm,
-    PublicUpdateForm,
-    PublishForm,
     component_statuses,
-    with_component_fields,
+    publish_form,
+    update_form,
 )
 from incidents.versioning import save
 
 bp = Blueprint("status_publish", __name__)
 admin_bp = Blueprint("status_admin", __name__, url_prefix="/admin/components")
-
-
-def _publish_form(components, formdata=True):
-    cls = with_component_fields(PublishForm, components, first=True)
-    return cls() if formdata else cls(formdata=None)
-
-
-def _update_form(incident, components, formdata=True):
-    cls = with_component_fields(PublicUpdateForm, components, first=False)
-    if formdata:
-        return cls()
-    latest = service.public_updates(session=db.session, incident=incident)
-    return cls(formdata=None, status=latest[0].public_status if latest else "investigating")
-
-
-@bp.app_context_processor
-def _panel_helper():
-    def publish_panel(incident):
-        """What templates/status/_publish.html shows for this incident."""
-        components = service.list_components(session=db.session)
-        return SimpleNamespace(
-            components=components,
-            links=service.linked_components(session=db.session, incident=incident),
-            updates=service.public_updates(session=db.session, incident=incident),
-            publish_form=g.get("publish_form") or _publish_form(components, formdata=False),
-            update_form=g.get("update_form") or _update_form(incident, components, formdata=False),
-        )
-    return {"publish_panel": publish_panel}
 
 
 @bp.route("/incidents/<reference>/publish", methods=["POST"])
@@ -60,7 +29,7 @@ def _panel_helper():
 def publish(reference: str):
     incident = load_incident(reference)
     components = service.list_components(session=db.session)
-    form = _publish_form(components)
+    form = publish_form(components)
     target = url_for("incident.detail", reference=reference) + "#publish"
 
     def work():
@@ -73,18 +42,18 @@ def publish(reference: str):
     if form.validate_on_submit() and save(work, form=form).ok:
         flash("Published to the status page.", "success")
         return redirect(target)
-    g.publish_form = form
     incident = load_incident(reference)
+    forms = {"publish_form": form}
     if incident.published_at is not None:
-        g.update_form = _as_update(form, incident, components)
-    return render_detail(incident, code=422)
+        forms["update_form"] = _as_update(form, components)
+    return render_incident_page(incident, forms=forms, code=422)
 
 
-def _as_update(form, incident, components):
+def _as_update(form, components):
     """The publish form refused because the incident is published by now (by someone else, or by
     an earlier sending of this form): the page shows the update form instead, so the typed status
     and text go there, with the reason."""
-    update = _update_form(incident, components)  # same field names: the typed values carry over
+    update = update_form(components)  # same field names: the typed values carry over
     update.validate()  # a key used for other text is refused here too, and replaced
     update.public_body.errors = list(update.public_body.errors) + list(form.public_title.errors)
     return update
@@ -96,7 +65,7 @@ def _as_update(form, incident, components):
 def update(reference: str):
     incident = load_incident(reference)
     components = service.list_components(session=db.session)
-    form = _update_form(incident, components)
+    form = update_form(components)
     target = url_for("incident.detail", reference=reference) + "#publish"
 
     def work():
@@ -108,8 +77,7 @@ def update(reference: str):
     if form.validate_on_submit() and save(work, form=form).ok:
         flash("Public update posted.", "success")
         return redirect(target)
-    g.update_form = form
-    return render_detail(load_incident(reference), code=422)
+    return render_incident_page(load_incident(reference), forms={"update_form": form}, code=422)
 
 
 # --- admins: components ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from incidents.errors import NotFound
 from incidents.extensions import db
 from incidents.forms import options, rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident, render_detail
+from incidents.incident.page import load_incident, render_incident_page
 from incidents.timeline import service
 from incidents.timeline.forms import CorrectionForm, EntryForm
 from incidents.timeline.models import POSTABLE_KINDS, EntryKind, Visibility
@@ -26,7 +26,7 @@ def post(reference: str):
     incident = load_incident(reference)
     form = EntryForm()
     if not form.validate_on_submit():
-        return render_detail(incident, entry_form=form, code=422)
+        return render_incident_page(incident, forms={"entry_form": form}, code=422)
     target = url_for("incident.detail", reference=reference) + "#timeline"
 
     def work():
@@ -36,7 +36,7 @@ def post(reference: str):
         remember(target)
 
     if not save(work, form=form).ok:
-        return render_detail(load_incident(reference), entry_form=form, code=422)
+        return render_incident_page(load_incident(reference), forms={"entry_form": form}, code=422)
     flash("Update posted.", "success")
     return redirect(target)
 
