@@ -4,6 +4,8 @@ VENV   ?= .venv
 PYTHON ?= python3
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
+# pytest-xdist workers: one per CPU. Tests that stop a shared server are marked `serial` and run after.
+TEST_WORKERS ?= auto
 FLASK   = $(VENV)/bin/flask --app app
 
 .PHONY: run test test-fast install migrate demo browser-deps postgres memcached bench clean
@@ -40,13 +42,15 @@ memcached:
 # Ruff first: a lint error fails the run (and CI) before the slow tests start.
 test: install browser-deps postgres memcached
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest --durations=15 $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) -m "not serial" --durations=15 $(PYTEST_ARGS)
+	@# Exit code 5 means PYTEST_ARGS selected no serial test: not a failure.
+	$(VENV)/bin/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # A quick loop while developing: SQLite only, without the browser, crash and fuzz tests.
 # Not a substitute for `make test`, which CI runs.
 test-fast: install
 	$(VENV)/bin/ruff check .
-	TEST_BACKENDS=sqlite $(VENV)/bin/python -m pytest -m "not browser and not slow and not fuzz" $(PYTEST_ARGS)
+	TEST_BACKENDS=sqlite $(VENV)/bin/python -m pytest -n $(TEST_WORKERS) -m "not browser and not slow and not fuzz" $(PYTEST_ARGS)
 
 bench: install
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -25,14 +26,29 @@ class InvalidTransition(DomainError):
     pass
 
 
+class FieldError(DomainError):
+    """A refusal that belongs beside one form field (`field`), or above the form when it names none."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
 class EditConflict(DomainError):
     """Someone saved a newer version since the editor loaded the form."""
 
-    def __init__(self, message: str, *, current_version: int, differences: list[tuple[str, str, str]]):
+    def __init__(self, message: str, *, differences: list[tuple[str, str, str]] | None = None):
         super().__init__(message)
-        self.current_version = current_version
-        # (field label, value now stored, value the editor sent)
-        self.differences = differences
+        # (field label, value now stored, value the editor sent): shown in the conflict box
+        self.differences = differences or []
+
+
+def check_version(*, stored: int, expected: int | None, message: Callable[[], str],
+                  differences: Callable[[], list[tuple[str, str, str]]] | None = None) -> None:
+    """Refuse an edit made on a version older than the one stored, with what changed if asked."""
+    # The message and differences are built only on a conflict: they may read related rows.
+    if stored != expected:
+        raise EditConflict(message(), differences=differences() if differences else None)
 
 
 ERROR_TITLES = {

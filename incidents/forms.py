@@ -1,16 +1,19 @@
-"""Shared form pieces: a base form that refuses control characters, and field helpers."""
+"""Shared form pieces: a base form that refuses control characters, field helpers, the version
+field of edits with versions, service errors beside their field, and the link check."""
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
-from flask import request
+from flask import flash, request
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, SelectMultipleField, TextAreaField
+from wtforms import DateTimeLocalField, IntegerField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.validators import InputRequired, NumberRange, ValidationError
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from incidents.errors import FieldError
 from incidents.markdown import cost_problem
 
 # NUL and other control characters have no business in text a person typed, and PostgreSQL
@@ -30,6 +33,11 @@ def has_control_chars(value: str) -> bool:
 def options(pairs) -> list[SelectChoice]:
     """Select choices from (value, label) pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def people_options(placeholder: str, people) -> list[SelectChoice]:
+    """Choices for a person drop-down: the placeholder (value 0), then "Name (role)" per person."""
+    return options([(0, placeholder)] + [(u.id, f"{u.display} ({u.role.value})") for u in people])
 
 
 class BaseForm(FlaskForm):
@@ -105,3 +113,53 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+def version_field(*, minimum: int = 1, what: str = "version") -> IntegerField:
+    """The hidden version a form was drawn from: saving on top of a newer one is a conflict."""
+    return IntegerField(widget=HiddenInput(), validators=[
+        InputRequired(f"The form is missing its {what}; reload the page."),
+        NumberRange(min=minimum, max=2**31 - 1, message="The form is damaged; reload the page.")])
+
+
+def rebase(field, version: int) -> None:
+    """Keep the editor's input but base it on the version now stored, so saving again after
+    seeing the conflict is a deliberate choice rather than a silent overwrite."""
+    field.data, field.raw_data = version, [str(version)]
+    field.errors = ["Someone saved a newer version: check what is saved now, then save again."]
+
+
+def show_error(form, error: FieldError) -> None:
+    """Put a service's refusal beside the field it names, or above the form when it names none."""
+    if form is not None and error.field and error.field in form:
+        form[error.field].errors = [*form[error.field].errors, str(error)]
+    else:
+        flash(str(error), "error")
+
+
+MAX_URL = 500
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not a link we will show (None when it is): http(s), a host, no credentials."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- reading it refuses a port that is not a number in range
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname \
+            or not url.isprintable() or any(c.isspace() for c in url):
+        return "Give a full http:// or https:// link, or leave it empty."
+    if len(url) > MAX_URL:
+        return f"That link is longer than {MAX_URL} characters."
+    if "@" in parts.netloc:
+        # user:password@host would publish a secret to everyone who can read the page.
+        return "Leave the user name and password out of the link."
+    return None
+
+
+def safe_url(_form, field) -> None:
+    """A link field's check (after Optional()): the same rules as `url_problem`, beside the field."""
+    problem = url_problem(field.data.strip()) if isinstance(field.data, str) else None
+    if problem:
+        raise ValidationError(problem)

@@ -208,6 +208,22 @@ def stored_html(html: str | None, text: str | None) -> Markup:
     return render_markdown(text)
 
 
+# Where sanitised HTML ends a line or a paragraph, for its plain-text reading.
+_PARAGRAPH_END = re.compile(r"</(?:p|h[1-6]|blockquote|pre|table|ul|ol|dl)>", re.I)
+_LINE_END = re.compile(r"<br\s*/?>|</(?:li|tr|dt|dd)>", re.I)
+_LIST_ITEM = re.compile(r"<li\b[^>]*>", re.I)
+
+
+def plain_text(html: str) -> str:
+    """What sanitised HTML says, as plain text: Markdown marks gone, paragraphs kept apart by a
+    blank line, list items on lines of their own (the Statuspage API's update `body`)."""
+    html = html.replace(">\n", ">")  # the renderer's own line ends between tags say nothing
+    marked = _LIST_ITEM.sub("- ", _LINE_END.sub("\n", _PARAGRAPH_END.sub("\n\n", html)))
+    text = html_lib.unescape(nh3.clean(marked, tags=set()))
+    lines = [line.strip() for line in text.replace("\r", "").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
 def prerender(texts) -> None:
     """Render `texts` into this request's memo, so later calls answer without rendering."""
     memo = g.setdefault("markdown_memo", {})

@@ -680,6 +680,17 @@ FORMS: dict[str, Form] = {
                 "personal_data": Flag(),
                 "summary": Text(max=20_000, required=False)},
     ),
+    # Declaring and publishing at once: the public fields need each other.
+    "declare and publish": Form(
+        role="responder", setup=_signed_in("responder"), url=lambda c: "/incidents/new",
+        baseline=lambda c: {"title": "Contacts missing after upgrade", "severity": "SEV2",
+                            "public_title": "Contacts not syncing", "impact": "major",
+                            "public_body": f"We are looking into missing contacts ({next(_unique)})."},
+        fields={"public_title": Text(max=200, one_line=True),
+                "impact": Choice(extra_bad=["Major", "severe"]),
+                "public_body": Text(max=5000)},
+        elsewhere=("title", "severity", "data_categories", "personal_data", "summary"),
+    ),
     "edit incident": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/edit",
         baseline=_edit_baseline, hidden=("version",),
@@ -874,7 +885,8 @@ FORMS: dict[str, Form] = {
         role="responder", setup=_with_published_incident, url=lambda c: f"/incidents/{c.ref}/publish/update",
         baseline=lambda c: {"public_status": "identified", "public_body": f"Restoring contacts ({next(_unique)})."},
         fields={"public_status": Choice(extra_bad=["Identified", "postmortem "]),
-                "public_body": Text(max=5000)},
+                "public_body": Text(max=5000),
+                "reopen": Flag()},
     ),
     "new notice": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/notices/new",

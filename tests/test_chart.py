@@ -17,7 +17,7 @@ import pytest
 from incidents.auth.models import User
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
-from incidents.recovery.chart import recovery_chart
+from incidents.recovery.chart import RIGHT, recovery_chart
 from incidents.recovery.enums import WorkstreamStatus
 from incidents.recovery.models import Workstream
 from incidents.recovery.scales import compact, time_ticks, y_ticks
@@ -150,11 +150,12 @@ def test_nothing_to_draw_gives_empty_markup():
     assert str(recovery_chart(incident=incident(), series=[], workstreams=[])) == ""
 
 
-def test_a_single_update_draws_flat_lines_and_no_bars():
+def test_a_single_update_draws_its_figures_at_the_right_edge_and_no_bars():
     markup, root = draw([update(T0, 1_200, 300)])
     assert "nan" not in markup.lower() and "inf" not in markup.lower()
-    restored = line(root, "restored")
-    assert len(restored) == 2 and restored[0][1] == restored[1][1] and restored[1][0] > restored[0][0]
+    # One moment is known: a dot per figure at the axis's end, no line running on after it.
+    assert line(root, "restored") == [(RIGHT, pytest.approx(float(find(root, "circle")[1].get("cy"))))]
+    assert {float(c.get("cx")) for c in find(root, "circle")} == {RIGHT}
     assert find(root, "g") == []
     assert root.get("data-workstreams") == "0"
     assert set(y_labels(root)) == {"0", "250", "500", "750", "1k", "1.25k"}
@@ -186,6 +187,19 @@ def test_five_hundred_updates_stay_small_and_end_on_the_latest_figures():
     assert root.get("data-latest-restored") == str(3 * 499)
     heights = [y for _, y in restored]
     assert min(heights) == restored[-1][1], "the line ends at its highest figure"
+
+
+def test_the_time_axis_ends_at_the_latest_figure_and_draws_nothing_after_it():
+    _markup, root = draw(week(), loss_began_at=T0 - timedelta(hours=6))
+    latest_x = {float(c.get("cx")) for c in find(root, "circle")}
+    assert latest_x == {RIGHT}, "the latest figures sit at the axis's right end"
+    for key in ("affected", "restored", "lost", "notified"):
+        assert max(x for x, _ in line(root, key)) == RIGHT, f"{key} runs on past its latest figure"
+    (area,) = find(root, "polygon", **{"data-series": "restored"})
+    assert max(x for x, _ in points(area)) == RIGHT
+    ticks = [float(el.get("x1")) for el in find(root, "line") if el.get("y2") and el.get("x1") == el.get("x2")
+             and float(el.get("y2")) - float(el.get("y1")) == 5]
+    assert ticks and max(ticks) <= RIGHT
 
 
 def test_huge_numbers_get_short_tick_labels():

@@ -395,6 +395,7 @@ def wait_for_postgres(url: str, timeout: float = 60) -> None:
         engine.dispose()
 
 
+@pytest.mark.serial  # stops the PostgreSQL server every other test of the run uses
 def test_acknowledged_posts_survive_an_immediate_postgresql_stop(tmp_path, capsys, pg_databases):
     url = pg_databases.create("crashdb")
     server_url = sa.engine.make_url(PG_URL)

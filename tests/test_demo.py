@@ -12,8 +12,9 @@ from incidents.impact import service as impact
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
+from incidents.notices.models import NoticeRelease, NoticeVersion
 from incidents.recovery.enums import WorkstreamStatus
-from incidents.recovery.service import objectives_for, workstreams_for
+from incidents.recovery.service import flags_for, objectives_for, workstreams_for
 from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
 
 DEMO_LOGIN = re.compile(r"Demo login: (\S+@\S+) / (\S+)")
@@ -145,8 +146,9 @@ def test_printed_demo_login_works(app, runner, client):
     response = client.post("/login", data={"email": email, "password": password})
     assert response.status_code == 302
     incident = the_sync_incident(app)
-    page = client.get("/").get_data(as_text=True)
-    assert incident["reference"] in page
+    # The 2009 incident is closed: off the open list, on the list of closed ones.
+    assert incident["reference"] not in client.get("/").get_data(as_text=True)
+    assert incident["reference"] in client.get("/?status=closed").get_data(as_text=True)
     detail = client.get(f"/incidents/{incident['reference']}")
     assert detail.status_code == 200
     page = detail.get_data(as_text=True)
@@ -202,9 +204,11 @@ def test_demo_workstreams_have_owners_progress_and_trouble(app, runner):
             assert 3 <= len(mine) <= 4, (category, [w.name for w in mine])
         assert all(w.owner is not None and w.owner.active and w.owner.role is Role.responder for w in workstreams)
         assert len({w.owner_id for w in workstreams}) >= 4, "the work is spread over several owners"
+        # The incident is over: every line of work finished (one abandoned on purpose), none overdue.
         statuses = [w.status for w in workstreams]
-        assert statuses.count(WorkstreamStatus.blocked) == 1 and statuses.count(WorkstreamStatus.abandoned) == 1
-        assert WorkstreamStatus.done in statuses and WorkstreamStatus.in_progress in statuses
+        assert statuses.count(WorkstreamStatus.abandoned) == 1
+        assert set(statuses) == {WorkstreamStatus.done, WorkstreamStatus.abandoned}
+        assert not any(flags_for(w, now=datetime.now(UTC)).overdue for w in workstreams)
         for w in workstreams:
             assert w.progress, f"{w.name} has no progress reports"
             assert w.done == w.progress[-1].done <= w.target
@@ -243,3 +247,39 @@ def test_the_demo_history_verifies_against_its_audit_log(app, runner):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert "history rows match the log" in result.output
+
+
+def test_the_demo_tells_one_consistent_story(app, runner, client):
+    """The 2009 incident is resolved and closed inside and in public, with its work done; one
+    incident is happening now; the status page and the notice promise the same thing."""
+    email, password = DEMO_LOGIN.search(load_demo(runner).output).groups()
+    sync_ref = the_sync_incident(app)["reference"]
+    with app.app_context():
+        incidents = {i.reference: i for i in db.session.scalars(select(Incident))}
+        sync = incidents[sync_ref]
+        sync_public_id = sync.public_id
+        assert sync.status is Status.closed and sync.resolved_at is not None and sync.closed_at is not None
+        (live,) = [i for i in incidents.values() if i is not sync]
+        assert live.status not in (Status.resolved, Status.closed)
+        assert datetime.now(UTC) - live.declared_at < timedelta(days=1), "the live incident is recent"
+        live_ref, live_public_id = live.reference, live.public_id
+        assert [w.status for w in workstreams_for(session=db.session, incident=live)] == [
+            WorkstreamStatus.in_progress]
+        db.session.rollback()
+    published = {i["name"]: i["status"] for i in client.get("/status/api/v2/incidents.json").get_json()["incidents"]}
+    assert published["Contacts, calendars and photos not syncing"] == "resolved"
+    unresolved = client.get("/status/api/v2/incidents/unresolved.json").get_json()["incidents"]
+    assert [i["id"] for i in unresolved] == [live_public_id]
+
+    client.post("/login", data={"email": email, "password": password})
+    page = client.get(f"/incidents/{sync_ref}").get_data(as_text=True)
+    assert "overdue" not in page.lower()
+    assert live_ref in client.get("/").get_data(as_text=True)
+    status_page = client.get(f"/status/incidents/{sync_public_id}").get_data(as_text=True)
+    with app.app_context():
+        released = db.session.scalars(select(NoticeVersion.body).join(NoticeRelease)).all()
+    assert released, "the demo releases its customer notice"
+    notice_text = " ".join(released).replace("\n", " ")
+    assert "three months of Skylark Sync Plus free" in notice_text
+    assert "three months of Skylark Sync Plus free" in status_page
+    assert "month of service free" not in status_page

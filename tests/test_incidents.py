@@ -16,6 +16,7 @@ from incidents.auth.models import User
 from incidents.extensions import db
 from incidents.incident import service as incident_service
 from incidents.incident.enums import Severity, Status
+from incidents.incident.fields import FIELDS
 from incidents.incident.models import Incident
 from incidents.timeline.models import EntryKind
 from tests.helpers import field_errors, flashes, move_status, read_form, signed_in_client, timeline_rows
@@ -555,6 +556,31 @@ def test_edit_records_key_moments_categories_and_personal_data(app, client, auth
     assert re.search(r"Became aware \(legal clock\)</dt><dd><time [^>]*>2026-01-11 09:00 UTC</time>", moments)
     assert "Detected 8 h 30 min after the loss began." in moments
     assert "personal data" in page and "Photos" in page and "Contacts" in page
+
+
+# A new value for each kind of field; every moment is the same instant after the declared time
+# set first, so every order the form checks between key moments holds.
+NEW_VALUE = {"text": "Renamed", "markdown": "Rewritten *summary*", "severity": "SEV4", "categories": "billing",
+             "flag": "y", "moment": "2009-10-02T06:30", "minutes": "45"}
+
+
+def test_every_declared_field_saves_from_the_edit_page_and_is_told_on_the_timeline(app, client, auth, make):
+    """Whatever incidents/incident/fields.py declares is on the edit page, saves, shows as saved,
+    and is described on the timeline by its label (a field missing anywhere fails here)."""
+    email = auth.as_role("responder")
+    person = make.user_id(make.user(role="responder", name="Dana Field"))
+    ref, url = (ref := make.incident(by=email)), f"/incidents/{ref}/edit"
+    form = read_form(client.get(url).get_data(as_text=True))
+    form["declared_at"] = "2009-10-01T00:00"
+    assert client.post(url, data=form).status_code == 302
+    for spec in FIELDS:
+        form = read_form(client.get(url).get_data(as_text=True))
+        value = str(person) if spec.kind == "person" else NEW_VALUE[spec.kind]
+        assert form.getlist(spec.name) != [value], spec.name  # really a change
+        form.setlist(spec.name, [value])
+        assert client.post(url, data=form).status_code == 302, spec.name
+        assert read_form(client.get(url).get_data(as_text=True)).getlist(spec.name) == [value], spec.name
+        assert spec.label in timeline_rows(app, ref)[-1]["body"], spec.name
 
 
 def test_edit_refuses_detection_before_the_loss_began(app, client, auth, make):

@@ -11,8 +11,8 @@ from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.incident.service import get_incident
-from incidents.incident.views import TIMELINE_PAGE
 from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
+from incidents.timeline.page import TIMELINE_PAGE
 from incidents.timeline.service import correct_entry, pin_entry
 
 

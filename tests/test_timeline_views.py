@@ -17,8 +17,8 @@ from sqlalchemy import select
 from incidents.auth.models import User
 from incidents.extensions import db
 from incidents.incident.service import get_incident
-from incidents.incident.views import TIMELINE_PAGE
 from incidents.timeline.models import EntryKind, TimelineEntry, TimelinePin, Visibility
+from incidents.timeline.page import TIMELINE_PAGE
 from incidents.timeline.service import add_entry
 from tests.fixtures.browser import RESPONDER, login
 from tests.helpers import field_errors, flashes, read_form, timeline_rows

@@ -1,12 +1,11 @@
 """Forms for action items: adding one, changing it, and moving its status."""
 from __future__ import annotations
 
-from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import HiddenInput
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
-from incidents.forms import BaseForm, MarkdownField, options
+from incidents.forms import BaseForm, MarkdownField, options, people_options, safe_url, version_field
 from incidents.idempotency import IdempotentFormMixin
 
 KIND_HINTS = {
@@ -38,27 +37,20 @@ class ActionForm(IdempotentFormMixin, BaseForm):
                           description="YYYY-MM-DD")
     priority = SelectField("Priority", choices=options((p.value, p.label) for p in ActionPriority),
                            default=ActionPriority.medium.value, validators=[DataRequired()])
-    tracker_url = StringField("Link to the tracker (optional)", validators=[Optional(), Length(max=500)],
+    tracker_url = StringField("Link to the tracker (optional)", validators=[Optional(), safe_url],
                               render_kw={"placeholder": "https://tracker.example.com/OPS-123",
                                          "inputmode": "url"})
 
     def set_people(self, people) -> None:
-        self.owner.choices = options([(0, "— choose the owner —")] +
-                                     [(u.id, f"{u.display} ({u.role.value})") for u in people])
+        self.owner.choices = people_options("— choose the owner —", people)
 
 
 class EditActionForm(ActionForm):
-    version = IntegerField(widget=HiddenInput(),
-                           validators=[InputRequired("The form is missing its version; reload the page."),
-                                       NumberRange(min=1, max=2**31 - 1,
-                                                   message="The form is damaged; reload the page.")])
+    version = version_field()
 
 
 class ActionStatusForm(BaseForm):
-    version = IntegerField(widget=HiddenInput(),
-                           validators=[InputRequired("The form is missing its version; reload the page."),
-                                       NumberRange(min=1, max=2**31 - 1,
-                                                   message="The form is damaged; reload the page.")])
+    version = version_field()
     status = SelectField("New status", choices=options((s.value, s.label) for s in ActionStatus),
                          validators=[DataRequired("Choose a status.")])
     reason = MarkdownField("Reason", validators=[Optional(), Length(max=2000)],

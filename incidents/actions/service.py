@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -17,18 +17,14 @@ from incidents.actions.models import ActionItem
 from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.display import show_value as _show
-from incidents.errors import DomainError, EditConflict, NotFound
+from incidents.errors import FieldError, NotFound, check_version
+from incidents.forms import url_problem
 from incidents.incident.models import Incident
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
-
-class ActionError(DomainError):
-    """An action-item change the rules refuse; `field` names the form field at fault."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 
 @dataclass
@@ -47,32 +43,26 @@ def today() -> date:
 
 
 def check_tracker_url(url: str | None) -> str | None:
-    """The link as given when it is an http(s) address; None when empty; refused otherwise."""
+    """The link as given when it is one we will show; None when empty; refused otherwise."""
     url = (url or "").strip()
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
-        raise ActionError("Give a full http:// or https:// link to the tracker item, or leave it empty.",
-                          field="tracker_url")
-    if len(url) > 500:
-        raise ActionError("That link is longer than 500 characters.", field="tracker_url")
-    return url
+    if url and (problem := url_problem(url)):
+        raise FieldError(problem, field="tracker_url")
+    return url or None
 
 
 def _check(fields: ActionFields, *, previous_due: date | None = None) -> None:
     if not fields.title.strip():
-        raise ActionError("Say what needs doing.", field="title")
+        raise FieldError("Say what needs doing.", field="title")
     if fields.owner is None:
-        raise ActionError("Every action item needs an owner.", field="owner")
+        raise FieldError("Every action item needs an owner.", field="owner")
     if not fields.owner.active:
-        raise ActionError(f"{fields.owner.display}'s account is disabled; choose an owner who can sign in.",
+        raise FieldError(f"{fields.owner.display}'s account is disabled; choose an owner who can sign in.",
                           field="owner")
     if fields.due_on is None:
-        raise ActionError("Give a due date.", field="due_on")
+        raise FieldError("Give a due date.", field="due_on")
     # A new due date cannot be in the past; an old one that has passed may stay as it is.
     if fields.due_on < today() and fields.due_on != previous_due:
-        raise ActionError(f"The due date cannot be in the past (today is {today():%Y-%m-%d} UTC).",
+        raise FieldError(f"The due date cannot be in the past (today is {today():%Y-%m-%d} UTC).",
                           field="due_on")
 
 
@@ -84,6 +74,11 @@ def action_items_for(*, session: Session, incident: Incident) -> list[ActionItem
         .order_by(ActionItem.due_on, ActionItem.id)
     ))
     return sorted(items, key=lambda item: not item.status.is_open)
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's action items panel."""
+    return {"action_items": action_items_for(session=page.session, incident=page.incident)}
 
 
 def get_action_item(*, session: Session, incident: Incident, item_id: int) -> ActionItem:
@@ -110,12 +105,10 @@ def create_action_item(*, session: Session, actor: User, incident: Incident,
     return item
 
 
-def _check_version(item: ActionItem, expected_version: int) -> None:
-    if item.version != expected_version:
-        raise EditConflict(f"Someone changed “{item.title}” while you were editing (it is now "
-                           f"{item.status.label.lower()}, owner {_show(item.owner)}, due "
-                           f"{item.due_on:%Y-%m-%d}). Nothing of yours was saved: check, then save again.",
-                           current_version=item.version, differences=[])
+def _changed_meanwhile(item: ActionItem) -> str:
+    return (f"Someone changed “{item.title}” while you were editing (it is now {item.status.label.lower()}, "
+            f"owner {_show(item.owner)}, due {item.due_on:%Y-%m-%d}). Nothing of yours was saved: check, "
+            "then save again.")
 
 
 def _shown_change(value) -> str:
@@ -126,7 +119,7 @@ def _shown_change(value) -> str:
 def update_action_item(*, session: Session, actor: User, incident: Incident, item: ActionItem,
                        expected_version: int, fields: ActionFields) -> ActionItem:
     """Change an item's title, kind, owner, due date, priority or link; refuses stale forms."""
-    _check_version(item, expected_version)
+    check_version(stored=item.version, expected=expected_version, message=lambda: _changed_meanwhile(item))
     _check(fields, previous_due=item.due_on)
     url = check_tracker_url(fields.tracker_url)
     changes = []
@@ -148,12 +141,12 @@ def change_action_status(*, session: Session, actor: User, incident: Incident, i
                          expected_version: int, status: ActionStatus, reason: str = "") -> ActionItem:
     """Move an item to open / in progress / done / won't do. Done and won't do record who and when
     (won't do needs a reason); the timeline says so in the same transaction."""
-    _check_version(item, expected_version)
+    check_version(stored=item.version, expected=expected_version, message=lambda: _changed_meanwhile(item))
     reason = (reason or "").strip()
     if status == item.status:
-        raise ActionError(f"It is already {status.label.lower()}.", field="status")
+        raise FieldError(f"It is already {status.label.lower()}.", field="status")
     if status is ActionStatus.wont_do and not reason:
-        raise ActionError("Say why this will not be done.", field="reason")
+        raise FieldError("Say why this will not be done.", field="reason")
     old = item.status
     now = utcnow()
     item.status = status

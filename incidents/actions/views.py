@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from incidents.actions import service
 from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
@@ -12,16 +11,16 @@ from incidents.actions.models import ActionItem
 from incidents.auth.access import role_required
 from incidents.auth.models import Role, User
 from incidents.auth.service import assignable_users
-from incidents.errors import EditConflict, NotFound
+from incidents.errors import NotFound
 from incidents.extensions import db
+from incidents.forms import rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
+from incidents.versioning import save
 
 bp = Blueprint("actions", __name__)
 
 ITEM = "/incidents/<reference>/actions/<int(max=2147483647):item_id>"
-SAVED_AT_ONCE = ("Someone changed this action item at the same moment. Nothing of yours was saved: "
-                 "check the values now shown, then save again.")
 
 
 def _list(view: str):
@@ -60,14 +59,6 @@ def _fields(form: ActionForm) -> service.ActionFields:
         tracker_url=form.tracker_url.data or None)
 
 
-def _show_error(form, error: service.ActionError) -> None:
-    field = form._fields.get(error.field or "")
-    if field is None:
-        flash(str(error), "error")
-    else:
-        field.errors = list(field.errors) + [str(error)]
-
-
 def _back_to(reference: str, origin: str | None) -> str:
     """Where to go after adding an item: the postmortem when it was added from there."""
     if origin == "postmortem":
@@ -86,17 +77,16 @@ def new(reference: str):
     if request.method != "POST":
         return render_template("actions/form.html", incident=incident, form=form, item=None, origin=origin)
     if form.validate_on_submit():
-        try:
+        target = _back_to(reference, origin)
+
+        def work():
             item = service.create_action_item(session=db.session, actor=current_user, incident=incident,
                                               fields=_fields(form))
-            target = _back_to(reference, origin)
             remember(target)
-            db.session.commit()
-        except service.ActionError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            flash(f"Action item “{item.title}” added, owned by {item.owner.display}.", "success")
+            return item
+
+        if (saved := save(work, form=form)).ok:
+            flash(f"Action item “{saved.result.title}” added, owned by {saved.result.owner.display}.", "success")
             return redirect(target)
     return render_template("actions/form.html", incident=incident, form=form, item=None, origin=origin), 422
 
@@ -127,27 +117,19 @@ def edit(reference: str, item_id: int):
         return render_template("actions/form.html", incident=incident, form=form, item=action)
     form = EditActionForm()
     form.set_people(assignable_users(session=db.session))
-    conflict, code = None, 422
-    if form.validate_on_submit():
-        try:
-            service.update_action_item(session=db.session, actor=current_user, incident=incident, item=action,
-                                       expected_version=form.version.data, fields=_fields(form))
-            db.session.commit()
-        except service.ActionError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        except (EditConflict, StaleDataError) as error:
-            db.session.rollback()
-            action = load_item(incident, item_id)
-            conflict, code = (str(error) if isinstance(error, EditConflict) else SAVED_AT_ONCE), 409
-            form.version.data = action.version
-            form.version.raw_data = [str(action.version)]
-            form.version.errors = ["Someone saved a newer version: check the values, then save again."]
-        else:
-            flash(f"Action item “{action.title}” updated.", "success")
-            return redirect(url_for("actions.item", reference=reference, item_id=action.id))
+    if not form.validate_on_submit():
+        return render_template("actions/form.html", incident=incident, form=form, item=action), 422
+    saved = save(lambda: service.update_action_item(
+        session=db.session, actor=current_user, incident=incident, item=action,
+        expected_version=form.version.data, fields=_fields(form)), form=form)
+    if saved.ok:
+        flash(f"Action item “{action.title}” updated.", "success")
+        return redirect(url_for("actions.item", reference=reference, item_id=action.id))
+    if saved.conflict:
+        action = load_item(incident, item_id)
+        rebase(form.version, action.version)
     return render_template("actions/form.html", incident=incident, form=form, item=action,
-                           conflict=conflict), code
+                           conflict=saved.conflict), saved.code
 
 
 @bp.route(ITEM + "/status", methods=["POST"])
@@ -158,22 +140,14 @@ def status(reference: str, item_id: int):
     form = ActionStatusForm()
     if not form.validate_on_submit():
         return _render_item(incident, action, form=form, code=422)
-    try:
-        service.change_action_status(session=db.session, actor=current_user, incident=incident, item=action,
-                                     expected_version=form.version.data, status=ActionStatus(form.status.data),
-                                     reason=form.reason.data or "")
-        db.session.commit()
-    except service.ActionError as error:
-        db.session.rollback()
+    saved = save(lambda: service.change_action_status(
+        session=db.session, actor=current_user, incident=incident, item=action,
+        expected_version=form.version.data, status=ActionStatus(form.status.data),
+        reason=form.reason.data or ""), form=form)
+    if not saved.ok:
         action = load_item(incident, item_id)
-        _show_error(form, error)
-        return _render_item(incident, action, form=form, code=422)
-    except (EditConflict, StaleDataError) as error:
-        db.session.rollback()
-        action = load_item(incident, item_id)
-        form.version.data = action.version
-        form.version.raw_data = [str(action.version)]
-        return _render_item(incident, action, form=form, code=409,
-                            conflict=str(error) if isinstance(error, EditConflict) else SAVED_AT_ONCE)
+        if saved.conflict:
+            rebase(form.version, action.version)
+        return _render_item(incident, action, form=form, conflict=saved.conflict, code=saved.code)
     flash(f"“{action.title}” is now {action.status.label.lower()}.", "success")
     return redirect(url_for("actions.item", reference=reference, item_id=action.id))

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from incidents.auth import service
 from incidents.auth.models import Role
+from incidents.errors import FieldError
 from incidents.extensions import db
 
 users_cli = AppGroup("users", help="Create and list accounts.")
@@ -28,7 +29,7 @@ def create(email: str, role: str, name: str, password_stdin: bool) -> None:
     try:
         user = service.create_user(session=db.session, email=email, password=password,
                                    role=Role(role), name=name)
-    except service.AccountError as error:
+    except FieldError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     db.session.commit()
@@ -53,7 +54,7 @@ def set_role(email: str, role: str) -> None:
         raise click.ClickException(f"No account for {email}.")
     try:
         service.change_role(session=db.session, user=user, role=Role(role))
-    except service.AccountError as error:
+    except FieldError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     db.session.commit()

@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from incidents.auth.models import LoginSession, Role, User
 from incidents.db import utcnow
-from incidents.errors import DomainError
+from incidents.errors import DomainError, FieldError
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -42,14 +42,6 @@ def hash_password(password: str) -> str:
     return _generate(_hash_method(), password)
 
 
-class AccountError(DomainError):
-    """An account change the rules refuse; `field` names the form field it is about."""
-
-    def __init__(self, message: str, *, field: str = "email"):
-        super().__init__(message)
-        self.field = field
-
-
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -63,7 +55,7 @@ def create_user(*, session: Session, email: str, password: str, role: Role, name
     """Create an account; refuses malformed e-mail addresses, duplicates and weak passwords."""
     email = check_email(email)
     if get_by_email(session=session, email=email):
-        raise AccountError(f"An account for {email} already exists.")
+        raise FieldError(f"An account for {email} already exists.", field="email")
     check_password_strength(password)
     user = User(email=email, name=name.strip() or email.split("@")[0], role=role,
                 password_hash=hash_password(password))
@@ -73,19 +65,19 @@ def create_user(*, session: Session, email: str, password: str, role: Role, name
 
 
 def check_email(email: str) -> str:
-    """The address normalised, or AccountError when it is not a usable e-mail address."""
+    """The address normalised, or FieldError when it is not a usable e-mail address."""
     try:
         validate_email(normalise_email(email), check_deliverability=False)
     except EmailNotValidError as error:
-        raise AccountError(f"That is not a valid e-mail address: {error}") from None
+        raise FieldError(f"That is not a valid e-mail address: {error}", field="email") from None
     return normalise_email(email)
 
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+        raise FieldError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.", field="password")
     if not password.strip():
-        raise AccountError("A password cannot be only spaces.", field="password")
+        raise FieldError("A password cannot be only spaces.", field="password")
 
 
 def change_role(*, session: Session, user: User, role: Role, active: bool | None = None) -> None:
@@ -95,7 +87,7 @@ def change_role(*, session: Session, user: User, role: Role, active: bool | None
         others = session.scalar(select(func.count()).select_from(User).where(
             User.role == Role.admin, User.active.is_(True), User.id != user.id))
         if not others:
-            raise AccountError("This is the last active admin; make someone else admin first.",
+            raise FieldError("This is the last active admin; make someone else admin first.",
                                field="role")
     user.role = role
     if user.active and not active:
@@ -242,7 +234,7 @@ def update_account(*, session: Session, actor: User, user: User, name: str, role
                    active: bool, password: str | None = None) -> None:
     """An admin's edit of an account: name, role, sign-in rights and optionally a new password."""
     if actor.id == user.id and (role is not Role.admin or not active):
-        raise AccountError("You cannot remove your own admin rights or disable yourself; "
+        raise FieldError("You cannot remove your own admin rights or disable yourself; "
                            "ask another admin.", field="role")
     if password:
         set_password(session=session, user=user, password=password)

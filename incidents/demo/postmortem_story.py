@@ -102,7 +102,7 @@ ACTIONS = [
     ("Route storage alarms to the on-call rota instead of team mailboxes", ActionKind.detect,
      "luis", ActionPriority.medium, date(2009, 11, 20), (ActionStatus.done, "luis", utc(11, 16, 10))),
     ("Keep a second copy of the user data store on separate storage", ActionKind.mitigate,
-     "tomas", ActionPriority.medium, date(2009, 12, 18), (ActionStatus.in_progress, None, None)),
+     "tomas", ActionPriority.medium, date(2009, 12, 18), (ActionStatus.done, "tomas", utc(12, 15, 14))),
     ("Replace the vendor's repair tool with our own", ActionKind.mitigate,
      "dana", ActionPriority.low, date(2009, 12, 31),
      (ActionStatus.wont_do, "morgan", utc(11, 10, 9))),
@@ -114,8 +114,7 @@ WONT_DO_REASON = ("The vendor supports the tool under contract and it worked; a 
 def play(session: Session, incident: Incident, people: dict[str, User]) -> None:
     """Write and publish the incident's postmortem, and work through the action items.
 
-    The incident itself stays in monitoring (the last photos keep restoring in the background), so
-    it stays on the open list and a visitor can resolve it, then close it now the postmortem is out.
+    The incident was resolved on 22 October; the scenario closes it once this postmortem is out.
     """
     p = people
     with clock_at(utc(10, 26, 9)):

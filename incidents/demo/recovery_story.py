@@ -203,6 +203,17 @@ def progress_reports() -> list[Progress]:
     ]
 
 
+def closing_reports() -> list[Progress]:
+    """The last report of every line still running on 22 October: done, before the incident is
+    resolved, so the finished incident shows finished work (nothing active, nothing overdue)."""
+    finals = {"c-push": (utc(10, 22, 14), ""), "k-backup": (utc(10, 22, 14, 10), ""),
+              "k-recur": (utc(10, 22, 14, 20), "Vendor patch applied; recurring events repaired."),
+              "p-snap": (utc(10, 22, 14, 30), ""), "p-index": (utc(10, 22, 14, 40), ""),
+              "p-backup": (utc(10, 22, 14, 50), ""), "p-resync": (utc(10, 22, 15), "")}
+    return [Progress(finals[w.key][0], w.owner, w.key, w.target, WorkstreamStatus.done, finals[w.key][1])
+            for w in workstreams() if w.key in finals]
+
+
 def facts() -> list[Facts]:
     """RPO/RTO inputs: the age of the last good backup, and when the restore was verified."""
     return [
@@ -213,7 +224,7 @@ def facts() -> list[Facts]:
 
 def items() -> list:
     """Everything above, for `scenario` to merge into the story by time."""
-    return [*impact_updates(), *workstreams(), *progress_reports(), *facts()]
+    return [*impact_updates(), *workstreams(), *progress_reports(), *closing_reports(), *facts()]
 
 
 class Player:

@@ -26,7 +26,7 @@ ADMIN_EMAIL = "admin@example.com"
 
 PEOPLE = [
     # email, name, role
-    (ADMIN_EMAIL, "Alex Demo (admin)", Role.admin),
+    (ADMIN_EMAIL, "Alex Demo", Role.admin),
     ("morgan.reyes@example.com", "Morgan Reyes", Role.responder),
     ("priya.nair@example.com", "Priya Nair", Role.responder),
     ("tomas.wojcik@example.com", "Tomas Wojcik", Role.responder),
@@ -93,6 +93,9 @@ def _sync_outage(session: Session, p: dict[str, User]) -> Incident:
     with clock_at(utc(2009, 10, 22, 13, 0)):
         _pin_key_entries(session, incident, p)
     postmortem_story.play(session, incident, p)
+    with clock_at(utc(2009, 10, 29, 9, 30)):  # the postmortem is published: the incident closes
+        incidents.change_status(session=session, actor=p["morgan"], incident=incident, new_status=Status.closed,
+                                expected_version=incident.version, note="Postmortem published; closing.")
     return incident
 
 
@@ -194,7 +197,7 @@ def _sync_outage_story() -> list[Step]:
              "Staged restore started: contacts first, to a 5% cohort; devices confirm the counts."),
         Step(utc(2009, 10, 17, 12, 0), "priya", C,
              "Restoring has begun. Contacts come first, then calendars, to-do lists and photos. "
-             "Customers who were affected will receive a month of service free.", public=True,
+             "Every affected account will get three months of Skylark Sync Plus free.", public=True,
              public_status="monitoring",
              components=(("Contacts sync", "degraded_performance"), ("Calendar sync", "degraded_performance"),
                          ("Photo backup", "degraded_performance"))),
@@ -205,7 +208,10 @@ def _sync_outage_story() -> list[Step]:
         Step(utc(2009, 10, 21, 16, 0), "morgan", R,
              "Restore verified: 2,000 sampled accounts match their phones' own copies record for record. "
              "Photos keep restoring in the background."),
-        Step(utc(2009, 10, 22, 10, 0), "priya", C,
+        # Resolved inside and in public at the same moment, once every workstream reported done.
+        Step(utc(2009, 10, 22, 16, 0), "morgan", status=Status.resolved,
+             body="Every workstream done and verified; device sync errors back to normal."),
+        Step(utc(2009, 10, 22, 16, 0), "priya", C,
              "Resolved: contacts, calendars, to-do lists and photos have been restored to affected "
              "accounts and syncing works normally again. If something still looks missing, contact "
              "support. We are sorry for the disruption.", public=True, public_status="resolved",
@@ -289,8 +295,13 @@ def _correct_estimate(session: Session, incident: Incident, p: dict[str, User]) 
 
 
 def _thumbnail_incident(session: Session, p: dict[str, User]) -> Incident:
-    """A small, already-resolved incident, so the list shows more than one shape of event."""
-    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=12)
+    """A small incident happening now (dated from the moment the demo loads): published, recovering,
+    its one workstream part-way, so the list, the page and the status page show a live event."""
+    from incidents.recovery.enums import WorkstreamStatus
+    from incidents.recovery.service import WorkstreamFields, create_workstream, record_progress
+    from incidents.status import service as status
+
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
     with clock_at(start):
         incident = incidents.declare_incident(
             session=session, actor=p["tomas"], severity=Severity.SEV3,
@@ -300,8 +311,6 @@ def _thumbnail_incident(session: Session, p: dict[str, User]) -> Incident:
     with clock_at(start + timedelta(minutes=20)):
         add_entry(session=session, incident=incident, author=p["tomas"], kind=EntryKind.note,
                   body="Thumbnail cache purge removed previews for ~3,000 albums. Originals are intact.")
-    from incidents.status import service as status
-
     web_viewer = {c.name: c for c in status.list_components(session=session)}["Web viewer"]
     with clock_at(start + timedelta(minutes=30)):
         status.publish_incident(
@@ -314,11 +323,14 @@ def _thumbnail_incident(session: Session, p: dict[str, User]) -> Incident:
         incidents.change_status(session=session, actor=p["tomas"], incident=incident,
                                 new_status=Status.recovering, expected_version=incident.version,
                                 note="Regenerating thumbnails from the originals.")
-    with clock_at(start + timedelta(hours=3)):
-        incidents.change_status(session=session, actor=p["tomas"], incident=incident,
-                                new_status=Status.resolved, expected_version=incident.version,
-                                note="All previews regenerated and spot-checked.")
-        status.publish_update(session=session, actor=p["tomas"], incident=incident, status="resolved",
-                              body="All previews are back. Thank you for your patience.",
-                              component_statuses={web_viewer: "operational"})
+        workstream = create_workstream(
+            session=session, actor=p["tomas"], incident=incident,
+            fields=WorkstreamFields(name="Regenerate album previews from the original photos", owner=p["mei"],
+                                    target=3_000, unit="files", category="photos",
+                                    status=WorkstreamStatus.in_progress,
+                                    eta=start + timedelta(hours=5), source="other", evidence=""))
+    with clock_at(start + timedelta(hours=2, minutes=30)):
+        record_progress(session=session, actor=p["mei"], incident=incident, workstream=workstream,
+                        expected_version=workstream.version, done=1_850, note="Largest albums first.",
+                        status=None, as_of=start + timedelta(hours=2, minutes=30))
     return incident

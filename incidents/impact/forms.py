@@ -110,11 +110,6 @@ class ImpactForm(IdempotentFormMixin, BaseForm):
                 for part, field in zip(RECORD_PARTS, self.category_fields(category), strict=True):
                     field.data = getattr(row, f"records_{part}")
 
-    def rebase(self, update: ImpactUpdate) -> None:
-        """Keep what was typed but base it on `update`, so saving again is a deliberate choice."""
-        self.based_on.data = update.id
-        self.based_on.raw_data = [str(update.id)]
-
     def counts(self) -> CustomerCounts:
         return CustomerCounts(affected=self.customers_affected.data, notified=self.customers_notified.data,
                               restored=self.customers_restored.data, lost=self.customers_lost.data)
@@ -129,12 +124,6 @@ class ImpactForm(IdempotentFormMixin, BaseForm):
             out.append(CategoryCounts(category=category, affected=affected, recovered=recovered or 0,
                                       unrecoverable=unrecoverable or 0))
         return out
-
-    def field_for(self, name: str | None):
-        """The form field a service error names, or None when it names none of ours."""
-        if name and name in self._fields:
-            return self[name]
-        return None
 
 
 def categories_for(incident, latest: ImpactUpdate | None) -> list[str]:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from incidents.auth.models import User
 from incidents.db import utcnow
-from incidents.errors import DomainError
+from incidents.errors import FieldError, check_version
 from incidents.impact.models import CategoryImpact, ImpactUpdate
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.models import Incident
@@ -17,23 +18,8 @@ from incidents.markdown import html_to_store
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
-
-class ImpactError(DomainError):
-    """Figures that cannot be true; `field` names the form field to show the message beside."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-class StaleImpact(DomainError):
-    """Someone recorded newer figures since the form was drawn."""
-
-    def __init__(self, latest: ImpactUpdate):
-        by = latest.author.display if latest.author else "someone"
-        super().__init__(f"{by} recorded newer figures while you were typing. Nothing of yours was "
-                         "saved: check the figures now shown, then record yours again.")
-        self.latest = latest
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 
 @dataclass
@@ -56,24 +42,24 @@ def check_counts(counts: CustomerCounts, categories: list[CategoryCounts]) -> No
     """Refuse figures that cannot be true, naming the field at fault."""
     for name in ("affected", "notified", "restored", "lost"):
         if getattr(counts, name) < 0:
-            raise ImpactError("A count cannot be negative.", field=f"customers_{name}")
+            raise FieldError("A count cannot be negative.", field=f"customers_{name}")
     if counts.restored > counts.affected:
-        raise ImpactError("More customers restored than affected.", field="customers_restored")
+        raise FieldError("More customers restored than affected.", field="customers_restored")
     if counts.restored + counts.lost > counts.affected:
-        raise ImpactError("Restored plus permanently lost cannot exceed the customers affected.",
+        raise FieldError("Restored plus permanently lost cannot exceed the customers affected.",
                           field="customers_lost")
     if counts.notified > counts.affected:
-        raise ImpactError("More customers notified than affected.", field="customers_notified")
+        raise FieldError("More customers notified than affected.", field="customers_notified")
     for item in categories:
         if item.category not in DATA_CATEGORIES:
-            raise ImpactError(f"Unknown data category {item.category!r}.")
+            raise FieldError(f"Unknown data category {item.category!r}.")
         for name in ("affected", "recovered", "unrecoverable"):
             if getattr(item, name) < 0:
-                raise ImpactError("A count cannot be negative.", field=f"{item.category}-{name}")
+                raise FieldError("A count cannot be negative.", field=f"{item.category}-{name}")
         if item.recovered > item.affected:
-            raise ImpactError("More records recovered than affected.", field=f"{item.category}-recovered")
+            raise FieldError("More records recovered than affected.", field=f"{item.category}-recovered")
         if item.recovered + item.unrecoverable > item.affected:
-            raise ImpactError("Recovered plus unrecoverable cannot exceed the records affected.",
+            raise FieldError("Recovered plus unrecoverable cannot exceed the records affected.",
                               field=f"{item.category}-unrecoverable")
 
 
@@ -103,22 +89,24 @@ def record_impact(*, session: Session, actor: User, incident: Incident, counts: 
                   as_of: datetime | None = None) -> ImpactUpdate:
     """Record a new snapshot of the figures and a timeline entry for it, in one transaction.
 
-    `based_on_id` is the latest update the author saw; if a newer one exists, StaleImpact.
+    `based_on_id` is the latest update the author saw; if a newer one exists, EditConflict.
     """
     check_counts(counts, categories)
     now = utcnow()
     if as_of is not None and as_of > now:
-        raise ImpactError("Figures cannot be as of a time in the future.", field="as_of")
+        raise FieldError("Figures cannot be as of a time in the future.", field="as_of")
     # Serialise writers per incident so two people cannot both pass the staleness check below
     # (PostgreSQL: a row lock that still lets timeline entries reference the incident; SQLite
     # ignores it and already holds the database's write lock since BEGIN IMMEDIATE).
     session.execute(select(Incident.id).where(Incident.id == incident.id).with_for_update(key_share=True))
     latest = latest_update(session=session, incident=incident)
-    if latest is not None and latest.id != based_on_id:
-        raise StaleImpact(latest)
+    if latest is not None:
+        check_version(stored=latest.id, expected=based_on_id, message=lambda: (
+            f"{latest.author.display if latest.author else 'someone'} recorded newer figures while you were "
+            "typing. Nothing of yours was saved: check the figures now shown, then record yours again."))
     if latest is None and based_on_id is not None:
         # Updates are never deleted, so this form was not drawn from this incident's figures.
-        raise ImpactError("This form does not match the incident's figures; reload the page.", field="based_on")
+        raise FieldError("This form does not match the incident's figures; reload the page.", field="based_on")
     note = note.strip()
     update = ImpactUpdate(
         incident_id=incident.id, based_on_id=based_on_id, author=actor, as_of=as_of or now,
@@ -232,3 +220,8 @@ def summary_for(*, session: Session, incident: Incident) -> ImpactSummary:
     latest = latest_update(session=session, incident=incident)
     previous = previous_update(session=session, update=latest) if latest else None
     return ImpactSummary(latest=latest, previous=previous)
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's impact panel: the latest counts and the change since the update before."""
+    return {"impact": summary_for(session=page.session, incident=page.incident)}

@@ -7,11 +7,13 @@ from flask_login import current_user
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.extensions import db
+from incidents.forms import rebase
 from incidents.idempotency import idempotent, remember
 from incidents.impact import service
-from incidents.impact.forms import ImpactForm, categories_for
+from incidents.impact.forms import CUSTOMER_FIELDS, ImpactForm, categories_for
 from incidents.incident.enums import DATA_CATEGORIES
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
+from incidents.versioning import save
 
 bp = Blueprint("impact", __name__)
 
@@ -36,28 +38,26 @@ def record(reference: str):
     form = form_class()
     if not form.validate_on_submit():
         return _render(incident, form, latest, code=422)
-    try:
+    target = url_for("incident.detail", reference=reference) + "#impact"
+
+    def work():
         update = service.record_impact(
             session=db.session, actor=current_user, incident=incident, counts=form.counts(),
             categories=form.category_counts(), based_on_id=form.based_on.data,
             note=form.note.data or "", as_of=form.as_of.data)
-        target = url_for("incident.detail", reference=reference) + "#impact"
         remember(target)
-        db.session.commit()
-    except service.StaleImpact as stale:
-        db.session.rollback()
+        return update
+
+    saved = save(work, form=form)
+    if not saved.ok:
         latest = service.latest_update(session=db.session, incident=incident)
-        form.rebase(latest)
-        form.based_on.errors = [str(stale)]
-        return _render(incident, form, latest, conflict=stale, code=409)
-    except service.ImpactError as error:
-        db.session.rollback()
-        field = form.field_for(error.field)
-        if field is None:
-            flash(str(error), "error")
-        else:
-            field.errors = list(field.errors) + [str(error)]
-        return _render(incident, form, service.latest_update(session=db.session, incident=incident), code=422)
+        if saved.conflict:
+            rebase(form.based_on, latest.id)
+            saved.conflict.differences = [(form[name].label.text, f"{getattr(latest, name):,}",
+                                           "—" if form[name].data is None else f"{form[name].data:,}")
+                                          for name in CUSTOMER_FIELDS]
+        return _render(incident, form, latest, conflict=saved.conflict, code=saved.code)
+    update = saved.result
     pct = f", {update.restored_pct:.1f}% restored" if update.restored_pct is not None else ""
     flash(f"Impact recorded: {update.customers_affected:,} customers affected{pct}.", "success")
     return redirect(target)

@@ -60,14 +60,3 @@ DATA_CATEGORIES: dict[str, str] = {
     "settings": "Settings and preferences",
     "billing": "Billing records",
 }
-
-# The key moments of an incident, in the order they usually happen.
-KEY_MOMENTS: dict[str, str] = {
-    "loss_began_at": "Loss began",
-    "detected_at": "Detected",
-    "declared_at": "Declared",
-    "aware_at": "Became aware (legal clock)",
-    "mitigated_at": "Mitigated",
-    "resolved_at": "Resolved",
-    "closed_at": "Closed",
-}

@@ -1,38 +1,32 @@
 """Forms for declaring, editing and moving incidents."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
-from wtforms import (
-    BooleanField,
-    IntegerField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-)
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from incidents.db import utcnow
-from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
+from incidents.forms import (
+    BaseForm,
+    MarkdownField,
+    MultiCheckboxField,
+    UTCDateTimeField,
+    options,
+    people_options,
+    version_field,
+)
 from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
+from incidents.incident.fields import FIELDS, Field
+from incidents.status.forms import IMPACT_CHOICES
 
 SEVERITY_CHOICES = options((s.value, s.label) for s in Severity)
 CATEGORY_CHOICES = options(DATA_CATEGORIES.items())
 MAX_TEXT = 20_000
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-def _version_field():
-    return IntegerField(widget=HiddenInput(),
-                        validators=[InputRequired("The form is missing its version; reload the page."),
-                                    NumberRange(min=1, max=2**31 - 1)])
 
 
 class DeclareForm(IdempotentFormMixin, BaseForm):
@@ -46,6 +40,31 @@ class DeclareForm(IdempotentFormMixin, BaseForm):
                                          validators=[Optional()])
     personal_data = BooleanField("Personal data may be involved")
     summary = MarkdownField("First notes (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)])
+    # Optional: publish to the status page at once (incidents/status/service.publish_incident).
+    # The names are the publish form's, so component fields and errors read the same.
+    public_title = StringField("Public title", validators=[Optional(), Length(max=200)],
+                               description="Written for customers: no internal names or details.")
+    impact = SelectField("Public impact", choices=IMPACT_CHOICES, default="minor")
+    public_body = MarkdownField("First public update", validators=[Optional(), Length(max=5000)],
+                                description="Customers read this as written. No names, customer details or "
+                                            "internal notes.")
+
+    @property
+    def publishes(self) -> bool:
+        """Whether the declarer asked to put the incident on the status page now."""
+        return bool((self.public_title.data or "").strip() or (self.public_body.data or "").strip())
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if valid and self.publishes:
+            for field, message in ((self.public_title, "Give the incident a title written for the public, "
+                                                       "or leave both public fields empty."),
+                                   (self.public_body, "Write the first update customers will read, "
+                                                      "or leave both public fields empty.")):
+                if not (field.data or "").strip():
+                    field.errors = list(field.errors) + [message]
+                    valid = False
+        return valid
 
 
 class OwnerChoiceField(SelectField):
@@ -56,38 +75,36 @@ class OwnerChoiceField(SelectField):
 
 
 class EditForm(BaseForm):
-    version = _version_field()
-    title = StringField("Title", validators=[DataRequired("Give the incident a title."), Length(max=200)])
-    severity = SelectField("Severity", choices=SEVERITY_CHOICES, validators=[DataRequired()])
-    summary = MarkdownField("Summary (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)],
-                            render_kw={"rows": 10})
-    data_categories = MultiCheckboxField("Data categories affected", choices=CATEGORY_CHOICES,
-                                         validators=[Optional()])
-    personal_data = BooleanField("Personal data involved")
-    commander = OwnerChoiceField("Incident commander")
-    comms_lead = OwnerChoiceField("Communications lead")
-    executive = OwnerChoiceField("Executive owner")
-    loss_began_at = UTCDateTimeField("Loss began", validators=[Optional()])
-    detected_at = UTCDateTimeField("Detected", validators=[Optional()])
-    declared_at = UTCDateTimeField("Declared", validators=[DataRequired("An incident has a declared time.")])
-    aware_at = UTCDateTimeField("Became aware (legal clock start)", validators=[Optional()])
-    mitigated_at = UTCDateTimeField("Mitigated", validators=[Optional()])
-    resolved_at = UTCDateTimeField("Resolved", validators=[Optional()])
-    last_good_backup_at = UTCDateTimeField("Last good backup", validators=[Optional()],
-                                           description="UTC; the newest backup known to restore")
-    restore_verified_at = UTCDateTimeField("Restore verified", validators=[Optional()],
-                                           description="UTC; when restored data was checked correct")
-    # CountField, like every other number a person types: plain digits only ("1_000" and "٣" are
-    # refused; int() alone takes them).
-    rpo_target_minutes = CountField("RPO target (minutes)", required=False, validators=[NumberRange(max=10**7)],
-                                    description="Most data, in minutes before the loss, we accept losing")
-    rto_target_minutes = CountField("RTO target (minutes)", required=False, validators=[NumberRange(max=10**7)],
-                                    description="Longest time from loss to verified restore we accept")
+    """The incident's editable fields (declared in incidents/incident/fields.py) and its version."""
+
+    version = version_field()
+
+    @classmethod
+    def showing(cls, incident) -> EditForm:
+        """The form filled in from the stored incident (its selects hold values and ids)."""
+        form = cls(formdata=None, obj=incident)
+        for spec in FIELDS:
+            if spec.kind == "severity":
+                form[spec.name].data = getattr(incident, spec.name).value
+            elif spec.kind == "person":
+                form[spec.name].data = getattr(incident, f"{spec.name}_id") or 0
+        return form
 
     def set_people(self, users) -> None:
-        choices = options([(0, "— nobody yet —")] + [(u.id, f"{u.display} ({u.role.value})") for u in users])
-        for field in (self.commander, self.comms_lead, self.executive):
-            field.choices = choices
+        choices = people_options("— nobody yet —", users)
+        for spec in FIELDS:
+            if spec.kind == "person":
+                self[spec.name].choices = choices
+
+    def group(self, name: str) -> list:
+        """The fields under one heading of the edit page, in declared order."""
+        return [self[spec.name] for spec in FIELDS if spec.group == name]
+
+    def changes(self, *, person: Callable[[int], Any]) -> dict[str, Any]:
+        """The submitted values as the incident stores them; `person` finds a user by id."""
+        read = {"text": str.strip, "markdown": lambda v: (v or "").strip(), "severity": Severity,
+                "categories": lambda v: v or [], "flag": bool, "person": lambda v: person(v) if v else None}
+        return {spec.name: read.get(spec.kind, lambda v: v)(self[spec.name].data) for spec in FIELDS}
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -97,9 +114,7 @@ class EditForm(BaseForm):
         # A key moment records what happened; one in the future is a typing mistake (a few
         # minutes of slack allow for clocks that run a little ahead).
         latest_allowed = utcnow() + timedelta(minutes=5)
-        for name in ("loss_began_at", "detected_at", "declared_at", "aware_at", "mitigated_at", "resolved_at",
-                     "last_good_backup_at", "restore_verified_at"):
-            field = getattr(self, name)
+        for field in (self[spec.name] for spec in FIELDS if spec.kind == "moment"):
             if field.data and field.data > latest_allowed:
                 field.errors.append("This is in the future; enter when it happened (UTC).")
                 valid = False
@@ -112,8 +127,38 @@ class EditForm(BaseForm):
         return valid
 
 
+def _form_field(spec: Field):
+    """The form field for one declared field, by its kind."""
+    label, first = spec.prompt or spec.label, DataRequired(spec.required) if spec.required else Optional()
+    hint = {"description": spec.hint} if spec.hint else {}
+    match spec.kind:
+        case "text":
+            return StringField(label, validators=[first, Length(max=200)])
+        case "markdown":
+            return MarkdownField(label, validators=[first, Length(max=MAX_TEXT)], render_kw={"rows": 10})
+        case "severity":
+            return SelectField(label, choices=SEVERITY_CHOICES, validators=[DataRequired()])
+        case "categories":
+            return MultiCheckboxField(label, choices=CATEGORY_CHOICES, validators=[Optional()])
+        case "flag":
+            return BooleanField(label)
+        case "person":
+            return OwnerChoiceField(label)
+        case "moment":
+            return UTCDateTimeField(label, validators=[first], **hint)
+        case "minutes":
+            # CountField, like every other number a person types: plain digits only ("1_000" and
+            # "٣" are refused; int() alone takes them).
+            return CountField(label, required=False, validators=[NumberRange(max=10**7)], **hint)
+    raise ValueError(f"no form field for kind {spec.kind!r}")
+
+
+for _spec in FIELDS:
+    setattr(EditForm, _spec.name, _form_field(_spec))
+
+
 class StatusForm(BaseForm):
-    version = _version_field()
+    version = version_field()
     status = SelectField("New status", choices=options((s.value, s.label) for s in Status),
                          validators=[DataRequired("Choose the new status.")])
     note = MarkdownField("Why (optional, goes on the timeline)", validators=[Optional(), Length(max=MAX_TEXT)])

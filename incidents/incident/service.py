@@ -16,31 +16,15 @@ from sqlalchemy.orm import Session, joinedload
 from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.display import show_value as _show
-from incidents.errors import EditConflict, InvalidTransition, NotFound
-from incidents.incident.enums import DATA_CATEGORIES, KEY_MOMENTS, TRANSITIONS, Severity, Status
+from incidents.errors import InvalidTransition, NotFound, check_version
+from incidents.incident.enums import DATA_CATEGORIES, TRANSITIONS, Severity, Status
+from incidents.incident.fields import BY_NAME, Field
 from incidents.incident.models import Incident, ReferenceCounter
 from incidents.markdown import html_to_store
 from incidents.postmortem.service import has_published_postmortem
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
-OWNER_ROLES = {
-    "commander": "Incident commander",
-    "comms_lead": "Communications lead",
-    "executive": "Executive owner",
-}
-DETAIL_FIELDS = {
-    "title": "Title",
-    "summary": "Summary",
-    "severity": "Severity",
-    "data_categories": "Data categories",
-    "personal_data": "Personal data involved",
-    **{k: v for k, v in KEY_MOMENTS.items() if k != "closed_at"},
-    "last_good_backup_at": "Last good backup",
-    "restore_verified_at": "Restore verified",
-    "rpo_target_minutes": "RPO target (minutes)",
-    "rto_target_minutes": "RTO target (minutes)",
-}
 # Moments the status lifecycle sets when they are still empty.
 STATUS_MOMENTS = {Status.monitoring: "mitigated_at", Status.resolved: "resolved_at",
                   Status.closed: "closed_at"}
@@ -138,9 +122,10 @@ def change_status(*, session: Session, actor: User, incident: Incident, new_stat
                   occurred_at: datetime | None = None) -> Incident:
     """Move the incident along its lifecycle, stamp the key moment, and record it on the timeline."""
     # The status form sits on the detail page with no table of differences, so say what it is now.
-    _check_version(incident, expected_version, {"status": ("Status", incident.status.label, new_status.label)},
-                   next_step=f"the status is now {incident.status.label.lower()}; "
-                             "check the timeline, then change it again if you still need to.")
+    check_version(stored=incident.version, expected=expected_version, message=lambda: _changed_meanwhile(
+        incident, f"the status is now {incident.status.label.lower()}; check the timeline, then change it "
+                  "again if you still need to."),
+        differences=lambda: [("Status", incident.status.label, new_status.label)])
     if new_status == incident.status:
         raise InvalidTransition(f"The incident is already {new_status.label.lower()}.")
     if new_status not in TRANSITIONS[incident.status]:
@@ -171,24 +156,24 @@ def change_status(*, session: Session, actor: User, incident: Incident, new_stat
 def update_incident(*, session: Session, actor: User, incident: Incident, expected_version: int,
                     changes: dict[str, Any]) -> Incident:
     """Apply edited details and owners; refuses to overwrite a newer version someone else saved."""
-    _check_version(incident, expected_version, _differences(incident, changes))
+    check_version(stored=incident.version, expected=expected_version,
+                  message=lambda: _changed_meanwhile(incident, "compare the values below, then save again."),
+                  differences=lambda: _differences(incident, changes))
     if "data_categories" in changes:
         changes["data_categories"] = _known_categories(changes["data_categories"])
     owner_lines, detail_lines = [], []
     for name, value in changes.items():
-        if name in OWNER_ROLES:
-            if getattr(incident, name) != value:
-                owner_lines.append(f"{OWNER_ROLES[name]}: {_show(getattr(incident, name))} → "
-                                   f"**{_show(value)}**")
-                setattr(incident, name, value)
-        elif name in DETAIL_FIELDS:
-            if not _same(getattr(incident, name), value):
-                detail_lines.append(_describe_change(name, getattr(incident, name), value))
-                setattr(incident, name, value)
-                if name == "summary":
-                    incident.summary_html = html_to_store(value)
-        else:
+        if name not in BY_NAME:
             raise ValueError(f"{name} cannot be edited here")
+        spec = BY_NAME[name]
+        if _same(getattr(incident, name), value):
+            continue
+        # Owners are decisions, so they get their own entry; the rest is one list of details.
+        (owner_lines if spec.kind == "person" else detail_lines).append(
+            _describe_change(spec, getattr(incident, name), value))
+        setattr(incident, name, value)
+        if spec.kind == "markdown":  # stored rendered too, so page views need not render it
+            setattr(incident, f"{name}_html", html_to_store(value))
     if not owner_lines and not detail_lines:
         return incident
     incident.updated_by = actor
@@ -202,28 +187,21 @@ def update_incident(*, session: Session, actor: User, incident: Incident, expect
     return incident
 
 
-def _check_version(incident: Incident, expected_version: int, differences, *,
-                   next_step: str = "compare the values below, then save again.") -> None:
-    if incident.version != expected_version:
-        by = incident.updated_by.display if incident.updated_by else "someone"
-        diffs = differences if isinstance(differences, list) else list(differences.values())
-        raise EditConflict(
-            f"{by} saved a newer version of {incident.reference} while you were editing. "
-            f"Nothing of yours was saved: {next_step}",
-            current_version=incident.version, differences=diffs,
-        )
+def _changed_meanwhile(incident: Incident, next_step: str) -> str:
+    by = incident.updated_by.display if incident.updated_by else "someone"
+    return (f"{by} saved a newer version of {incident.reference} while you were editing. "
+            f"Nothing of yours was saved: {next_step}")
 
 
 def _differences(incident: Incident, changes: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(label, stored value, submitted value) for each submitted field that differs."""
-    labels = {**OWNER_ROLES, **DETAIL_FIELDS}
     diffs = []
     for name, value in changes.items():
         current = getattr(incident, name, None)
         if name == "data_categories":
             value = _known_categories(value)
         if not _same(current, value):
-            diffs.append((labels.get(name, name), _show(current), _show(value)))
+            diffs.append((BY_NAME[name].label if name in BY_NAME else name, _show(current), _show(value)))
     return diffs
 
 
@@ -238,8 +216,7 @@ def _same(stored: Any, submitted: Any) -> bool:
     return stored == submitted
 
 
-def _describe_change(name: str, old: Any, new: Any) -> str:
-    label = DETAIL_FIELDS[name]
-    if name == "summary":
-        return f"{label} rewritten"
-    return f"{label}: {_show(old)} → **{_show(new)}**"
+def _describe_change(spec: Field, old: Any, new: Any) -> str:
+    if spec.kind == "markdown":
+        return f"{spec.label} rewritten"
+    return f"{spec.label}: {_show(old)} → **{_show(new)}**"

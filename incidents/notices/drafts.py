@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from incidents.incident.enums import Status
 from incidents.notices.facts import PublicFacts
 from incidents.notices.models import Audience
 
@@ -21,6 +22,16 @@ def when(moment: datetime | None) -> str:
         return "a time still being established"
     moment = moment.astimezone(UTC)
     return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+
+
+def at(moment: datetime | None, *, day_of: datetime | None = None) -> str:
+    """After "began"/"detected": 'at 03:10 UTC' on the day already named (`day_of`), else
+    'at 03:10 UTC on 2 October 2009', so a date is never read "at 2 October"."""
+    if moment is None:
+        return "at a time still being established"
+    moment = moment.astimezone(UTC)
+    same_day = day_of is not None and day_of.astimezone(UTC).date() == moment.date()
+    return f"at {moment:%H:%M} UTC" + ("" if same_day else f" on {day(moment)}")
 
 
 def day(moment: datetime | None) -> str:
@@ -50,8 +61,10 @@ def _recovery(facts: PublicFacts) -> str:
 
 
 def _doing(facts: PublicFacts) -> str:
-    if facts.latest_update is not None:
-        return facts.latest_update.body
+    # The latest update is quoted under "What happened"; this says where the work stands.
+    if facts.status in (Status.resolved, Status.closed):
+        return ("The problem is fixed. We have restored the data that could be recovered and are checking "
+                "that every affected account has its data back.")
     return "Our engineers are restoring the affected data from backups and other copies."
 
 
@@ -61,12 +74,13 @@ def default_draft(facts: PublicFacts, audience: Audience) -> tuple[str, str]:
     if audience is Audience.regulator:
         return _regulator(facts)
     subject = facts.headline or "Important information about your data"
-    happened = (f"On {day(facts.loss_began_at or facts.declared_at)}, a fault in our systems caused some "
-                f"customers' data to disappear from our service. The problem began at "
-                f"{when(facts.loss_began_at or facts.declared_at)} and we detected it at "
-                f"{when(facts.detected_at or facts.declared_at)}.")
-    if facts.first_update is not None:
-        happened += f"\n\n{facts.first_update.body}"
+    began = facts.loss_began_at or facts.declared_at
+    happened = (f"On {day(began)}, a fault in our systems caused some customers' data to disappear from "
+                f"our service. The problem began {at(began, day_of=began)} and we detected it "
+                f"{at(facts.detected_at or facts.declared_at, day_of=began)}.")
+    # What customers were told last: the first update is stale by the time a notice goes out.
+    if facts.latest_update is not None:
+        happened += f"\n\n{facts.latest_update.body}"
     body = "\n\n".join([
         "We are writing to tell you about a problem that affected data you keep with us, what we "
         "are doing about it, and what you can do.",
@@ -99,7 +113,7 @@ def _regulator(facts: PublicFacts) -> tuple[str, str]:
                 f"have lost some data permanently, and {facts.customers_notified or 0:,} have been notified "
                 f"(as of {when(facts.figures_as_of)})." if facts.customers_affected
                 else "The number of data subjects affected is still being established.")
-    nature = (facts.first_update.body if facts.first_update
+    nature = (facts.latest_update.body if facts.latest_update
               else "A fault in our storage systems caused the loss of customer data.")
     body = "\n\n".join([
         f"We are notifying you of a {kind} affecting customers of our service.",

@@ -1,24 +1,16 @@
 """Forms for drafting, approving and releasing notices."""
 from __future__ import annotations
 
-from wtforms import IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
-from wtforms.widgets import HiddenInput
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
 
-from incidents.forms import BaseForm, MarkdownField, options
+from incidents.forms import BaseForm, MarkdownField, options, version_field
 from incidents.idempotency import IdempotentFormMixin
 from incidents.notices.models import Audience, Channel
 from incidents.notices.service import BODY_MAX, SUBJECT_MAX
 
 AUDIENCE_CHOICES = options((a.value, a.label) for a in Audience)
 CHANNEL_CHOICES = options([("", "— choose —")] + [(c.value, c.label) for c in Channel])
-
-
-def _version_field():
-    # The version the form was drawn from: a save on top of an older one is a conflict.
-    return IntegerField(widget=HiddenInput(),
-                        validators=[InputRequired("The form is missing its version; reload the page."),
-                                    NumberRange(min=1, max=2**31 - 1)])
 
 
 class NoticeTextForm(IdempotentFormMixin, BaseForm):
@@ -35,14 +27,14 @@ class NewNoticeForm(NoticeTextForm):
 
 
 class EditNoticeForm(NoticeTextForm):
-    version = _version_field()
+    version = version_field()
 
 
 class ApproveForm(BaseForm):
-    version = _version_field()
+    version = version_field()
 
 
 class ReleaseForm(BaseForm):
-    version = _version_field()
+    version = version_field()
     channel = SelectField("Channel", choices=CHANNEL_CHOICES,
                           validators=[DataRequired("Choose how the notice went out.")])

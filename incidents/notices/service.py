@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from incidents.auth.models import User
 from incidents.db import utcnow
-from incidents.errors import DomainError, NotFound
+from incidents.errors import DomainError, EditConflict, FieldError, NotFound, check_version
 from incidents.incident.models import Incident
 from incidents.markdown import html_to_store
 from incidents.notices.drafts import default_draft
@@ -21,19 +21,7 @@ SUBJECT_MAX = 200
 BODY_MAX = 20_000
 
 
-class NoticeError(DomainError):
-    """A notice change the rules refuse; `field` names the form field at fault."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-class NoticeConflict(NoticeError):
-    """Someone saved a newer version while this one was being edited."""
-
-
-class ApprovalRefused(NoticeError):
+class ApprovalRefused(DomainError):
     """The actor holds an approving role but may not approve this version (two-person rule)."""
 
 
@@ -111,13 +99,13 @@ def latest_sendable(*, session: Session, incident: Incident, audience: Audience 
 def _check_text(subject: str, body: str) -> tuple[str, str]:
     subject, body = subject.strip(), body.strip()
     if not subject:
-        raise NoticeError("Give the notice a subject line.", field="subject")
+        raise FieldError("Give the notice a subject line.", field="subject")
     if len(subject) > SUBJECT_MAX:
-        raise NoticeError(f"Keep the subject within {SUBJECT_MAX} characters.", field="subject")
+        raise FieldError(f"Keep the subject within {SUBJECT_MAX} characters.", field="subject")
     if not body:
-        raise NoticeError("Write the notice.", field="body")
+        raise FieldError("Write the notice.", field="body")
     if len(body) > BODY_MAX:
-        raise NoticeError(f"Keep the notice within {BODY_MAX:,} characters.", field="body")
+        raise FieldError(f"Keep the notice within {BODY_MAX:,} characters.", field="body")
     return subject, body
 
 
@@ -140,11 +128,11 @@ def save_version(*, session: Session, actor: User, incident: Incident, notice: N
     """Save edited text as a new version; refuses edits made on top of an older version."""
     subject, body = _check_text(subject, body)
     latest = notice.latest
-    if latest.number != based_on:
-        raise NoticeConflict(f"Someone saved version {latest.number} while you were editing. Nothing of "
-                             "yours was saved: compare with the text now shown, then save again.")
+    check_version(stored=latest.number, expected=based_on, message=lambda: (
+        f"Someone saved version {latest.number} while you were editing. Nothing of yours was saved: "
+        "compare with the text now shown, then save again."))
     if (subject, body) == (latest.subject, latest.body):
-        raise NoticeError("Nothing changed since the last version.", field="body")
+        raise FieldError("Nothing changed since the last version.", field="body")
     # Built by id, not through `notice.versions`, so it reaches the database inside the savepoint.
     version = _new_version(incident=incident, actor=actor, number=latest.number + 1, subject=subject,
                            body=body, notice_id=notice.id)
@@ -153,8 +141,8 @@ def save_version(*, session: Session, actor: User, incident: Incident, notice: N
         with session.begin_nested():
             session.add(version)
     except IntegrityError:
-        raise NoticeConflict("Someone saved a version at the same moment. Nothing of yours was saved: "
-                             "compare with the text now shown, then save again.") from None
+        raise EditConflict("Someone saved a version at the same moment. Nothing of yours was saved: "
+                           "compare with the text now shown, then save again.") from None
     session.expire(notice, ["versions"])
     add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication,
               body=f"Saved version {version.number} of the notice to {notice.audience.label.lower()}.")
@@ -168,11 +156,10 @@ def approve(*, session: Session, actor: User, incident: Incident, notice: Notice
         raise ApprovalRefused("Only the incident's communications lead or incident commander can approve "
                               "notices.")
     version = get_version(notice=notice, number=number)
-    if version.number != notice.latest.number:
-        raise NoticeConflict(f"Version {notice.latest.number} was saved after the one you approved; "
-                             "read it, then approve that one.")
+    check_version(stored=notice.latest.number, expected=version.number, message=lambda: (
+        f"Version {notice.latest.number} was saved after the one you approved; read it, then approve that one."))
     if version.approved_at is not None:
-        raise NoticeError(f"Version {version.number} is already approved.")
+        raise FieldError(f"Version {version.number} is already approved.")
     refusal = approval_refusal(user=actor, version=version)
     if refusal:
         raise ApprovalRefused(refusal)
@@ -188,9 +175,9 @@ def release(*, session: Session, actor: User, incident: Incident, notice: Notice
     """Record that an approved version went out by `channel`."""
     version = get_version(notice=notice, number=number)
     if version.approved_at is None:
-        raise NoticeError(f"Version {version.number} is not approved yet; it cannot be released.")
+        raise FieldError(f"Version {version.number} is not approved yet; it cannot be released.", field="version")
     if any(r.channel is channel for r in version.releases):
-        raise NoticeError(f"Version {version.number} was already released by {channel.label.lower()}.",
+        raise FieldError(f"Version {version.number} was already released by {channel.label.lower()}.",
                           field="channel")
     record = NoticeRelease(version_id=version.id, audience=notice.audience, channel=channel,
                            released_by=actor, released_at=utcnow())
@@ -198,7 +185,7 @@ def release(*, session: Session, actor: User, incident: Incident, notice: Notice
         with session.begin_nested():
             session.add(record)
     except IntegrityError:
-        raise NoticeError(f"Version {version.number} was just released by {channel.label.lower()}.",
+        raise FieldError(f"Version {version.number} was just released by {channel.label.lower()}.",
                           field="channel") from None
     session.expire(version, ["releases"])
     add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication,

@@ -8,15 +8,17 @@ from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.errors import NotFound
 from incidents.extensions import db
+from incidents.forms import rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 from incidents.notices import service
 from incidents.notices.document import document_for, notice_html, notice_pdf, notice_text
 from incidents.notices.forms import ApproveForm, EditNoticeForm, NewNoticeForm, ReleaseForm
 from incidents.notices.models import Audience, Channel
 from incidents.reports.capacity import render_slot
 from incidents.reports.render import RenderError
-from incidents.reports.views import pdf_response, render_failed
+from incidents.reports.responses import pdf_response, render_failed
+from incidents.versioning import save
 
 bp = Blueprint("notices", __name__)
 
@@ -39,14 +41,6 @@ def _version(notice, number: int):
         abort(404)
 
 
-def _show_error(form, error: service.NoticeError) -> None:
-    field = form._fields.get(error.field or "")
-    if field is None or field.name == "version":
-        flash(str(error), "error")
-    else:
-        field.errors = list(field.errors) + [str(error)]
-
-
 @bp.route("/incidents/<reference>/notices/new", methods=["GET", "POST"])
 @role_required(Role.responder)
 @idempotent
@@ -60,20 +54,17 @@ def new(reference: str):
         return render_template("notices/edit.html", incident=incident, form=form, notice=None)
     form = NewNoticeForm()
     if form.validate_on_submit():
-        try:
+        def work():
             notice = service.create_notice(session=db.session, actor=current_user, incident=incident,
                                            audience=Audience(form.audience.data), subject=form.subject.data,
                                            body=form.body.data)
-            target = url_for("notices.detail", reference=reference, notice_id=notice.id)
-            remember(target)
-            db.session.commit()
-        except service.NoticeError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            flash(f"Notice to {notice.audience.label.lower()} drafted (version 1). It needs approval "
+            remember(url_for("notices.detail", reference=reference, notice_id=notice.id))
+            return notice
+
+        if (saved := save(work, form=form)).ok:
+            flash(f"Notice to {saved.result.audience.label.lower()} drafted (version 1). It needs approval "
                   "before it is released.", "success")
-            return redirect(target)
+            return redirect(url_for("notices.detail", reference=reference, notice_id=saved.result.id))
     return render_template("notices/edit.html", incident=incident, form=form, notice=None), 422
 
 
@@ -106,28 +97,23 @@ def edit(reference: str, notice_id: int):
         form = EditNoticeForm(formdata=None, version=latest.number, subject=latest.subject, body=latest.body)
         return render_template("notices/edit.html", incident=incident, form=form, notice=notice)
     form = EditNoticeForm()
-    conflict, code = None, 422
-    if form.validate_on_submit():
-        try:
-            version = service.save_version(session=db.session, actor=current_user, incident=incident,
-                                           notice=notice, based_on=form.version.data, subject=form.subject.data,
-                                           body=form.body.data)
-            remember(url_for("notices.detail", reference=reference, notice_id=notice_id))
-            db.session.commit()
-        except service.NoticeConflict as error:
-            db.session.rollback()
-            incident, notice = _load(reference, notice_id)
-            conflict, code = str(error), 409
-            form.version.data = notice.latest.number
-            form.version.raw_data = [str(notice.latest.number)]
-        except service.NoticeError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            flash(f"Version {version.number} saved. It needs approval before it is released.", "success")
-            return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id))
+    if not form.validate_on_submit():
+        return render_template("notices/edit.html", incident=incident, form=form, notice=notice), 422
+
+    def work():
+        version = service.save_version(session=db.session, actor=current_user, incident=incident, notice=notice,
+                                       based_on=form.version.data, subject=form.subject.data, body=form.body.data)
+        remember(url_for("notices.detail", reference=reference, notice_id=notice_id))
+        return version
+
+    if (saved := save(work, form=form)).ok:
+        flash(f"Version {saved.result.number} saved. It needs approval before it is released.", "success")
+        return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id))
+    if saved.conflict:
+        incident, notice = _load(reference, notice_id)
+        rebase(form.version, notice.latest.number)
     return render_template("notices/edit.html", incident=incident, form=form, notice=notice,
-                           conflict=conflict), code
+                           conflict=saved.conflict), saved.code
 
 
 @bp.route(NOTICE + "/approve", methods=["POST"])
@@ -141,9 +127,8 @@ def approve(reference: str, notice_id: int):
     if not service.may_approve(current_user, incident):
         abort(403, "Only the incident's communications lead or incident commander can approve notices.")
     try:
-        version = service.approve(session=db.session, actor=current_user, incident=incident, notice=notice,
-                                  number=form.version.data)
-        db.session.commit()
+        saved = save(lambda: service.approve(session=db.session, actor=current_user, incident=incident,
+                                             notice=notice, number=form.version.data))
     except NotFound:
         db.session.rollback()
         flash("That version does not exist; nothing was approved.", "error")
@@ -151,11 +136,12 @@ def approve(reference: str, notice_id: int):
     except service.ApprovalRefused as error:
         db.session.rollback()
         abort(403, str(error))
-    except service.NoticeError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+    if not saved.ok:  # a refusal is flashed by save(); a conflict is said here
+        if saved.conflict:
+            flash(str(saved.conflict), "error")
         incident, notice = _load(reference, notice_id)
         return _render_detail(incident, notice, code=409)
+    version = saved.result
     flash(f"Version {version.number} approved: it may now be released.", "success")
     return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id))
 
@@ -167,21 +153,17 @@ def release(reference: str, notice_id: int):
     form = ReleaseForm()
     if form.validate_on_submit():
         try:
-            record = service.release(session=db.session, actor=current_user, incident=incident, notice=notice,
-                                     number=form.version.data, channel=Channel(form.channel.data))
-            db.session.commit()
+            saved = save(lambda: service.release(session=db.session, actor=current_user, incident=incident,
+                                                 notice=notice, number=form.version.data,
+                                                 channel=Channel(form.channel.data)), form=form)
         except NotFound:
             db.session.rollback()
             form.version.errors = ["That version does not exist; reload the page."]
-        except service.NoticeError as error:
-            db.session.rollback()
-            _show_error(form, error)
-            if error.field is None:
-                form.version.errors = [str(error)]
         else:
-            flash(f"Recorded: version {form.version.data} released to {record.audience.label.lower()} by "
-                  f"{record.channel.label.lower()}.", "success")
-            return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id))
+            if saved.ok:
+                flash(f"Recorded: version {form.version.data} released to {saved.result.audience.label.lower()} "
+                      f"by {saved.result.channel.label.lower()}.", "success")
+                return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id))
     incident, notice = _load(reference, notice_id)
     return _render_detail(incident, notice, release_form=form, code=422)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from incidents.auth.models import User
 from incidents.db import utcnow
-from incidents.errors import DomainError, NotFound
+from incidents.errors import FieldError, NotFound
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.notices.models import NoticeVersion
@@ -24,14 +24,6 @@ from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
 STAMP = "%Y-%m-%d %H:%M UTC"
-
-
-class ObligationError(DomainError):
-    """A change the rules refuse; `field` names the form field at fault."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 def _stamp(value: datetime | None) -> str:
@@ -159,9 +151,9 @@ def _due_words(deadline: Deadline) -> str:
 
 def _check_past(at: datetime | None, *, field: str, what: str) -> datetime:
     if at is None:
-        raise ObligationError(f"Give the date and time {what} (UTC).", field=field)
+        raise FieldError(f"Give the date and time {what} (UTC).", field=field)
     if at > utcnow():
-        raise ObligationError(f"{what[0].upper() + what[1:]} cannot be in the future; give the moment it happened "
+        raise FieldError(f"{what[0].upper() + what[1:]} cannot be in the future; give the moment it happened "
                               f"(now is {utcnow():%Y-%m-%d %H:%M} UTC).", field=field)
     return at
 
@@ -170,12 +162,12 @@ def set_anchor(*, session: Session, actor: User, incident: Incident, rules: Rule
                at: datetime | None) -> list[str]:
     """Record (or correct) when a clock-starting moment happened; recompute and say what moved."""
     if kind not in RECORDED_ANCHORS:
-        raise ObligationError("Choose one of the listed moments.", field="kind")
+        raise FieldError("Choose one of the listed moments.", field="kind")
     at = _check_past(at, field="at", what="the moment")
     row = recorded_anchors(session=session, incident=incident).get(kind)
     label = RECORDED_ANCHORS[kind]
     if row is not None and row.at == at:
-        raise ObligationError(f"{label} is already recorded at {_stamp(at)}.", field="at")
+        raise FieldError(f"{label} is already recorded at {_stamp(at)}.", field="at")
     before = _stamp(row.at) if row else None
     if row is None:
         session.add(ObligationAnchor(incident_id=incident.id, kind=kind, at=at, set_by=actor))
@@ -192,7 +184,7 @@ def choose_regimes(*, session: Session, actor: User, incident: Incident, rules: 
     """Set which regimes apply; open obligations of a regime no longer chosen become not required."""
     unknown = sorted(set(regimes) - set(rules.regimes))
     if unknown:
-        raise ObligationError(f"Unknown regime: {', '.join(unknown)}. Choose from the list.", field="regimes")
+        raise FieldError(f"Unknown regime: {', '.join(unknown)}. Choose from the list.", field="regimes")
     residents = residents or {}
     chosen = chosen_regimes(session=session, incident=incident)
     notes = []
@@ -242,20 +234,20 @@ def file_obligation(*, session: Session, actor: User, incident: Incident, rules:
     due time it is filed late, which needs the reason."""
     rule = rules.rules.get(obligation.rule_id)
     if not obligation.status.is_open:
-        raise ObligationError(f"It is already {obligation.status.label.lower()}.", field="filed_at")
+        raise FieldError(f"It is already {obligation.status.label.lower()}.", field="filed_at")
     filed_at = _check_past(filing.filed_at, field="filed_at", what="the time it was sent")
     if obligation.anchor_at is not None and filed_at < obligation.anchor_at:
-        raise ObligationError(f"It cannot have been sent before the moment it counts from "
+        raise FieldError(f"It cannot have been sent before the moment it counts from "
                               f"({_stamp(obligation.anchor_at)}).", field="filed_at")
     version = None
     if filing.notice_version_id:
         version = session.get(NoticeVersion, filing.notice_version_id)
         if version is None or version.notice.incident_id != incident.id:
-            raise ObligationError("Choose one of this incident's notice versions.", field="notice_version")
+            raise FieldError("Choose one of this incident's notice versions.", field="notice_version")
     late = obligation.due_at is not None and filed_at > obligation.due_at
     reason = filing.reason.strip()
     if late and not reason:
-        raise ObligationError(f"It was due {_stamp(obligation.due_at)}: say why it was late "
+        raise FieldError(f"It was due {_stamp(obligation.due_at)}: say why it was late "
                               "(the regulator asks for the reasons).", field="reason")
     obligation.status = ObligationStatus.late if late else ObligationStatus.filed
     obligation.filed_at, obligation.filed_by = filed_at, actor
@@ -279,12 +271,12 @@ def mark_not_required(*, session: Session, actor: User, incident: Incident, rule
     """Record that the obligation does not apply, and why (an exemption of the rule, or words)."""
     rule = rules.rules.get(obligation.rule_id)
     if not obligation.status.is_open:
-        raise ObligationError(f"It is already {obligation.status.label.lower()}.", field="explanation")
+        raise FieldError(f"It is already {obligation.status.label.lower()}.", field="explanation")
     if exemption and (rule is None or exemption not in rule.exemptions):
-        raise ObligationError("Choose one of the rule's exemptions.", field="exemption")
+        raise FieldError("Choose one of the rule's exemptions.", field="exemption")
     why = "\n\n".join(part for part in (exemption, (reason or "").strip()) if part)
     if not why:
-        raise ObligationError("Say why it is not required (e.g. the data was encrypted).", field="explanation")
+        raise FieldError("Say why it is not required (e.g. the data was encrypted).", field="explanation")
     obligation.status, obligation.reason = ObligationStatus.not_required, why
     session.flush()
     add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,

@@ -4,24 +4,23 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.db import utcnow
 from incidents.errors import NotFound
 from incidents.extensions import db
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 from incidents.notices.models import Notice, NoticeVersion
 from incidents.obligations import service
 from incidents.obligations.forms import AnchorForm, FileForm, NotRequiredForm, RegimesForm
 from incidents.obligations.rules import RECORDED_ANCHORS, RuleBook
+from incidents.versioning import Saved, save
 
 bp = Blueprint("obligations", __name__)
 
 PAGE = "/incidents/<reference>/obligations"
 ONE = PAGE + "/<int(max=2147483647):obligation_id>"
-SAVED_AT_ONCE = "Someone changed this obligation at the same moment. Nothing of yours was saved: check, then try again."
 
 
 def rule_book() -> RuleBook:
@@ -53,12 +52,12 @@ def _page(incident, code: int = 200, **forms):
     return render_template("obligations/incident.html", incident=incident, **_forms(incident, **forms)), code
 
 
-def _show_error(form, error: service.ObligationError) -> None:
-    field = form._fields.get(error.field or "")
-    if field is None:
-        flash(str(error), "error")
-    else:
-        field.errors = list(field.errors) + [str(error)]
+def _save(work, form) -> Saved:
+    """Commit `work`, or show why not: a refusal beside its field, a crossing save above the form."""
+    saved = save(work, form=form)
+    if saved.conflict is not None:
+        flash(str(saved.conflict), "error")
+    return saved
 
 
 def _report(changes: list[str], fallback: str) -> None:
@@ -78,15 +77,11 @@ def regimes(reference: str):
     form.regimes.choices = [(rid, r.name) for rid, r in rule_book().regimes.items()]
     if not form.validate_on_submit():
         return _page(incident, 422, regimes=form)
-    try:
-        changes = service.choose_regimes(session=db.session, actor=current_user, incident=incident,
-                                         rules=rule_book(), regimes=form.regimes.data or [])
-        db.session.commit()
-    except service.ObligationError as error:
-        db.session.rollback()
-        _show_error(form, error)
-        return _page(incident, 422, regimes=form)
-    _report(changes, "No change: those regimes were already chosen.")
+    saved = _save(lambda: service.choose_regimes(session=db.session, actor=current_user, incident=incident,
+                                                 rules=rule_book(), regimes=form.regimes.data or []), form)
+    if not saved.ok:
+        return _page(load_incident(reference), saved.code, regimes=form)
+    _report(saved.result, "No change: those regimes were already chosen.")
     return redirect(url_for("obligations.incident_obligations", reference=reference))
 
 
@@ -97,15 +92,11 @@ def anchor(reference: str):
     form = AnchorForm()
     if not form.validate_on_submit():
         return _page(incident, 422, anchor=form)
-    try:
-        changes = service.set_anchor(session=db.session, actor=current_user, incident=incident, rules=rule_book(),
-                                     kind=form.kind.data, at=form.at.data)
-        db.session.commit()
-    except service.ObligationError as error:
-        db.session.rollback()
-        _show_error(form, error)
-        return _page(incident, 422, anchor=form)
-    _report(changes, "Moment recorded; no deadline moved.")
+    saved = _save(lambda: service.set_anchor(session=db.session, actor=current_user, incident=incident,
+                                             rules=rule_book(), kind=form.kind.data, at=form.at.data), form)
+    if not saved.ok:
+        return _page(load_incident(reference), saved.code, anchor=form)
+    _report(saved.result, "Moment recorded; no deadline moved.")
     return redirect(url_for("obligations.incident_obligations", reference=reference))
 
 
@@ -155,21 +146,13 @@ def file(reference: str, obligation_id: int):
     form.notice_version.choices = _version_choices(incident)
     if not form.validate_on_submit():
         return _one(incident, obligation, file_form=form, code=422)
-    try:
-        service.file_obligation(session=db.session, actor=current_user, incident=incident, rules=rule_book(),
-                                obligation=obligation,
-                                filing=service.Filing(filed_at=form.filed_at.data, reference=form.reference.data or "",
-                                                      notice_version_id=form.notice_version.data or None,
-                                                      reason=form.reason.data or ""))
-        db.session.commit()
-    except service.ObligationError as error:
-        db.session.rollback()
-        _show_error(form, error)
-        return _one(incident, _load(incident, obligation_id), file_form=form, code=422)
-    except StaleDataError:
-        db.session.rollback()
-        flash(SAVED_AT_ONCE, "error")
-        return _one(incident, _load(incident, obligation_id), code=409)
+    filing = service.Filing(filed_at=form.filed_at.data, reference=form.reference.data or "",
+                            notice_version_id=form.notice_version.data or None, reason=form.reason.data or "")
+    saved = _save(lambda: service.file_obligation(session=db.session, actor=current_user, incident=incident,
+                                                  rules=rule_book(), obligation=obligation, filing=filing), form)
+    if not saved.ok:
+        incident = load_incident(reference)
+        return _one(incident, _load(incident, obligation_id), file_form=form, code=saved.code)
     flash(f"Filed ({obligation.status.label.lower()}).", "success")
     return redirect(url_for("obligations.obligation", reference=reference, obligation_id=obligation_id))
 
@@ -183,19 +166,12 @@ def not_required(reference: str, obligation_id: int):
     form.exemption.choices = _exemptions(rule_book().rules.get(obligation.rule_id))
     if not form.validate_on_submit():
         return _one(incident, obligation, not_required_form=form, code=422)
-    try:
-        service.mark_not_required(session=db.session, actor=current_user, incident=incident, rules=rule_book(),
-                                  obligation=obligation, reason=form.explanation.data or "",
-                                  exemption=form.exemption.data or "")
-        db.session.commit()
-    except service.ObligationError as error:
-        db.session.rollback()
-        _show_error(form, error)
-        return _one(incident, _load(incident, obligation_id), not_required_form=form, code=422)
-    except StaleDataError:
-        db.session.rollback()
-        flash(SAVED_AT_ONCE, "error")
-        return _one(incident, _load(incident, obligation_id), code=409)
+    saved = _save(lambda: service.mark_not_required(
+        session=db.session, actor=current_user, incident=incident, rules=rule_book(), obligation=obligation,
+        reason=form.explanation.data or "", exemption=form.exemption.data or ""), form)
+    if not saved.ok:
+        incident = load_incident(reference)
+        return _one(incident, _load(incident, obligation_id), not_required_form=form, code=saved.code)
     flash("Marked not required.", "success")
     return redirect(url_for("obligations.obligation", reference=reference, obligation_id=obligation_id))
 

@@ -1,25 +1,17 @@
 """Forms for writing a postmortem, naming reviewers and moving it through review."""
 from __future__ import annotations
 
-from wtforms import BooleanField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import HiddenInput
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
-from incidents.forms import BaseForm, MarkdownField, options
+from incidents.forms import BaseForm, MarkdownField, options, version_field
 from incidents.idempotency import IdempotentFormMixin
 from incidents.postmortem.sections import MAX_SECTION_LENGTH, SECTIONS
 
 
-def _version_field(minimum: int = 1):
-    return IntegerField(widget=HiddenInput(),
-                        validators=[InputRequired("The form is missing its version; reload the page."),
-                                    NumberRange(min=minimum, max=2**31 - 1,
-                                                message="The form is damaged; reload the page.")])
-
-
 class PostmortemForm(IdempotentFormMixin, BaseForm):
     # 0: the form was drawn before anyone started the postmortem.
-    version = _version_field(minimum=0)
+    version = version_field(minimum=0)
     include_full_timeline = BooleanField("Include the whole timeline, not only the key (pinned) entries")
 
     def section_fields(self):
@@ -44,14 +36,14 @@ class ReviewerForm(BaseForm):
 class WorkflowForm(BaseForm):
     """Send to review or publish: only the version the page showed."""
 
-    version = _version_field()
+    version = version_field()
 
 
 DECISIONS = {"approve": "Approve this version", "changes": "Request changes (back to draft)"}
 
 
 class ReviewForm(BaseForm):
-    version = _version_field()
+    version = version_field()
     decision = SelectField("Decision", choices=options(DECISIONS.items()), default="approve",
                            validators=[DataRequired()])
     comment = MarkdownField("Comment", validators=[Optional(), Length(max=1000)],

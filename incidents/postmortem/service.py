@@ -5,6 +5,8 @@ timeline in the same transaction. Services flush; the web request commits.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -12,23 +14,19 @@ from sqlalchemy.orm import Session, selectinload
 from incidents.auth.models import Role, User
 from incidents.auth.service import get_by_email
 from incidents.db import utcnow
-from incidents.errors import DomainError, EditConflict, NotFound
+from incidents.errors import FieldError, NotFound, check_version
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
 from incidents.markdown import html_to_store
+from incidents.postmortem.due import due_item
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.models import Postmortem, PostmortemApproval, PostmortemReviewer, PostmortemVersion
 from incidents.postmortem.sections import HEADINGS, MAX_SECTION_LENGTH, SECTION_KEYS
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
-
-class PostmortemError(DomainError):
-    """A postmortem change the rules refuse; `field` names the form field at fault."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 
 def postmortem_for(*, session: Session, incident: Incident) -> Postmortem | None:
@@ -57,19 +55,16 @@ def start_postmortem(*, session: Session, actor: User, incident: Incident) -> Po
     return postmortem
 
 
-def _check_version(postmortem: Postmortem, expected_version: int) -> None:
-    if postmortem.version != expected_version:
-        by = postmortem.updated_by.display if postmortem.updated_by else "Someone"
-        raise EditConflict(
-            f"{by} changed this postmortem while you were working on it (it is now "
-            f"{postmortem.status.label.lower()}). Nothing of yours was saved: compare the text, "
-            "then save again.", current_version=postmortem.version, differences=[])
+def _changed_meanwhile(postmortem: Postmortem) -> str:
+    by = postmortem.updated_by.display if postmortem.updated_by else "Someone"
+    return (f"{by} changed this postmortem while you were working on it (it is now "
+            f"{postmortem.status.label.lower()}). Nothing of yours was saved: compare the text, then save again.")
 
 
 def check_editable(incident: Incident) -> None:
     """Refuse changes once the incident is closed: its published postmortem is final."""
     if incident.status is Status.closed:
-        raise PostmortemError("The incident is closed; its published postmortem is final.")
+        raise FieldError("The incident is closed; its published postmortem is final.")
 
 
 def clean_sections(sections: dict[str, str]) -> dict[str, str]:
@@ -78,7 +73,7 @@ def clean_sections(sections: dict[str, str]) -> dict[str, str]:
     for key in SECTION_KEYS:
         text = (sections.get(key) or "").replace("\r\n", "\n").strip()
         if len(text) > MAX_SECTION_LENGTH:
-            raise PostmortemError(f"“{HEADINGS[key]}” is longer than {MAX_SECTION_LENGTH:,} characters; "
+            raise FieldError(f"“{HEADINGS[key]}” is longer than {MAX_SECTION_LENGTH:,} characters; "
                                   "shorten it or link to the details.", field=key)
         if text:
             clean[key] = text
@@ -94,7 +89,8 @@ def save_sections(*, session: Session, actor: User, incident: Incident, postmort
     approval covers the text the reviewer read, not what came after.
     """
     check_editable(incident)
-    _check_version(postmortem, expected_version)
+    check_version(stored=postmortem.version, expected=expected_version,
+                  message=lambda: _changed_meanwhile(postmortem))
     clean = clean_sections(sections)
     text_changed = clean != (postmortem.sections or {})
     if include_full_timeline is not None and include_full_timeline != postmortem.include_full_timeline:
@@ -132,26 +128,26 @@ def add_reviewer(*, session: Session, actor: User, postmortem: Postmortem, email
     """Name a reviewer by e-mail: an existing, active account that may approve (responder or admin)."""
     email = (email or "").strip()
     if not email:
-        raise PostmortemError("Enter the reviewer's e-mail address.", field="email")
+        raise FieldError("Enter the reviewer's e-mail address.", field="email")
     user = get_by_email(session=session, email=email)
     if user is None:
-        raise PostmortemError(f"No one with the address {email} uses the tracker. Check the spelling, "
+        raise FieldError(f"No one with the address {email} uses the tracker. Check the spelling, "
                               "or ask an admin to add them first.", field="email")
     if not user.active:
-        raise PostmortemError(f"{user.display}'s account is disabled; choose someone who can sign in.",
+        raise FieldError(f"{user.display}'s account is disabled; choose someone who can sign in.",
                               field="email")
     if not user.can(Role.responder):
-        raise PostmortemError(f"{user.display} can only read (viewer); reviewers need the responder "
+        raise FieldError(f"{user.display} can only read (viewer); reviewers need the responder "
                               "role to approve.", field="email")
     if any(r.user_id == user.id for r in postmortem.reviewers):
-        raise PostmortemError(f"{user.display} is already a reviewer.", field="email")
+        raise FieldError(f"{user.display} is already a reviewer.", field="email")
     reviewer = PostmortemReviewer(user=user, added_by=actor, added_at=utcnow())
     postmortem.reviewers.append(reviewer)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise PostmortemError(f"{user.display} is already a reviewer.", field="email") from None
+        raise FieldError(f"{user.display} is already a reviewer.", field="email") from None
     return reviewer
 
 
@@ -168,14 +164,15 @@ def submit_for_review(*, session: Session, actor: User, incident: Incident, post
                       expected_version: int) -> Postmortem:
     """Send a draft to its named reviewers."""
     check_editable(incident)
-    _check_version(postmortem, expected_version)
+    check_version(stored=postmortem.version, expected=expected_version,
+                  message=lambda: _changed_meanwhile(postmortem))
     if postmortem.status is not PostmortemStatus.draft:
-        raise PostmortemError(f"Only a draft can be sent to review; this one is "
+        raise FieldError(f"Only a draft can be sent to review; this one is "
                               f"{postmortem.status.label.lower()}.")
     if not postmortem.reviewers:
-        raise PostmortemError("Name at least one reviewer first.", field="email")
+        raise FieldError("Name at least one reviewer first.", field="email")
     if not postmortem.text("summary"):
-        raise PostmortemError("Write the summary before sending the postmortem to review.")
+        raise FieldError("Write the summary before sending the postmortem to review.")
     postmortem.status = PostmortemStatus.in_review
     postmortem.submitted_at = utcnow()
     postmortem.updated_by = actor
@@ -190,16 +187,17 @@ def approve(*, session: Session, actor: User, incident: Incident, postmortem: Po
             expected_version: int, comment: str = "") -> PostmortemApproval:
     """A named reviewer approves the version in review; who and when are recorded."""
     check_editable(incident)
-    _check_version(postmortem, expected_version)
+    check_version(stored=postmortem.version, expected=expected_version,
+                  message=lambda: _changed_meanwhile(postmortem))
     if postmortem.status is not PostmortemStatus.in_review:
-        raise PostmortemError(f"Only a postmortem in review can be approved; this one is "
+        raise FieldError(f"Only a postmortem in review can be approved; this one is "
                               f"{postmortem.status.label.lower()}.")
     if not any(r.user_id == actor.id for r in postmortem.reviewers):
-        raise PostmortemError("Only a named reviewer can approve this postmortem.")
+        raise FieldError("Only a named reviewer can approve this postmortem.")
     latest = session.scalar(select(PostmortemVersion.author_id).where(
         PostmortemVersion.postmortem_id == postmortem.id, PostmortemVersion.number == postmortem.revision))
     if latest == actor.id:
-        raise PostmortemError("You wrote this version; another reviewer needs to approve it.")
+        raise FieldError("You wrote this version; another reviewer needs to approve it.")
     now = utcnow()
     approval = PostmortemApproval(postmortem_id=postmortem.id, version_number=postmortem.revision,
                                   approved_by=actor, approved_at=now, comment=(comment or "").strip())
@@ -220,13 +218,14 @@ def request_changes(*, session: Session, actor: User, incident: Incident, postmo
                     expected_version: int, comment: str) -> Postmortem:
     """A named reviewer sends the postmortem back to draft, saying what to change."""
     check_editable(incident)
-    _check_version(postmortem, expected_version)
+    check_version(stored=postmortem.version, expected=expected_version,
+                  message=lambda: _changed_meanwhile(postmortem))
     if postmortem.status is not PostmortemStatus.in_review:
-        raise PostmortemError("Changes can only be requested while the postmortem is in review.")
+        raise FieldError("Changes can only be requested while the postmortem is in review.")
     if not any(r.user_id == actor.id for r in postmortem.reviewers):
-        raise PostmortemError("Only a named reviewer can request changes.")
+        raise FieldError("Only a named reviewer can request changes.")
     if not (comment or "").strip():
-        raise PostmortemError("Say what should change.", field="comment")
+        raise FieldError("Say what should change.", field="comment")
     postmortem.status = PostmortemStatus.draft
     postmortem.updated_by = actor
     session.flush()
@@ -240,9 +239,10 @@ def publish(*, session: Session, actor: User, incident: Incident, postmortem: Po
             expected_version: int) -> Postmortem:
     """Publish an approved postmortem; the incident may then be closed."""
     check_editable(incident)
-    _check_version(postmortem, expected_version)
+    check_version(stored=postmortem.version, expected=expected_version,
+                  message=lambda: _changed_meanwhile(postmortem))
     if postmortem.status is not PostmortemStatus.approved:
-        raise PostmortemError("Only an approved postmortem can be published; send it to review and "
+        raise FieldError("Only an approved postmortem can be published; send it to review and "
                               "get a reviewer's approval first.")
     postmortem.status = PostmortemStatus.published
     postmortem.published_by = actor
@@ -287,3 +287,10 @@ def is_reviewer(postmortem: Postmortem, user: User) -> bool:
 def has_published_postmortem(*, session: Session, incident: Incident) -> bool:
     return session.scalar(select(Postmortem.id).where(
         Postmortem.incident_id == incident.id, Postmortem.status == PostmortemStatus.published)) is not None
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's postmortem card: the postmortem and when it is due."""
+    postmortem = page.once(postmortem_for)
+    return {"postmortem": postmortem, "postmortem_due": due_item(
+        page.incident, postmortem, business_days=page.settings["POSTMORTEM_DUE_BUSINESS_DAYS"])}

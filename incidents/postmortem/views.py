@@ -8,23 +8,22 @@ from sqlalchemy.orm.exc import StaleDataError
 from incidents.actions.service import action_items_for, today
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
-from incidents.errors import EditConflict, NotFound
+from incidents.errors import EditConflict, FieldError, NotFound
 from incidents.extensions import db
-from incidents.forms import has_control_chars
+from incidents.forms import has_control_chars, rebase, show_error
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 from incidents.markdown import render_markdown
 from incidents.postmortem import service
 from incidents.postmortem.document import build_document, diff_versions
 from incidents.postmortem.due import postmortems_due
 from incidents.postmortem.forms import PostmortemForm, RemoveReviewerForm, ReviewerForm, ReviewForm, WorkflowForm
 from incidents.postmortem.sections import HEADINGS, MAX_SECTION_LENGTH, SECTIONS
+from incidents.versioning import save
 
 bp = Blueprint("postmortem", __name__)
 
 BASE = "/incidents/<reference>/postmortem"
-SAVED_AT_ONCE = ("Someone changed this postmortem at the same moment. Nothing of yours was saved: "
-                 "compare the text, then save again.")
 
 
 def _business_days() -> int:
@@ -40,14 +39,6 @@ def _require_postmortem(postmortem):
     if postmortem is None:
         abort(404, "Nobody has started this postmortem yet.")
     return postmortem
-
-
-def _show_error(form, error: service.PostmortemError) -> None:
-    field = form._fields.get(error.field or "") if form is not None else None
-    if field is None:
-        flash(str(error), "error")
-    else:
-        field.errors = list(field.errors) + [str(error)]
 
 
 def _render(incident, postmortem, *, reviewer_form=None, review_form=None, workflow_form=None,
@@ -95,7 +86,10 @@ def edit(reference: str):
     if "preview" in request.form:  # the page without JavaScript: show the sections rendered, save nothing
         previews = {key: render_markdown(text) for key, text in form.sections().items()}
         return _edit_page(incident, postmortem, form, previews=previews)
-    try:
+    before = postmortem.status if postmortem else None
+
+    def work():
+        nonlocal postmortem
         if postmortem is None:
             if form.version.data != 0:
                 raise StaleDataError()
@@ -103,36 +97,30 @@ def edit(reference: str):
             expected = postmortem.version
         elif form.version.data == 0:
             raise EditConflict("Someone started this postmortem while you were writing. Nothing of yours "
-                               "was saved: compare the text, then save again.",
-                               current_version=postmortem.version, differences=[])
+                               "was saved: compare the text, then save again.")
         else:
             expected = form.version.data
-        before = postmortem.status
-        saved = service.save_sections(session=db.session, actor=current_user, incident=incident,
-                                      postmortem=postmortem, expected_version=expected,
-                                      sections=form.sections(),
-                                      include_full_timeline=bool(form.include_full_timeline.data))
+        version = service.save_sections(session=db.session, actor=current_user, incident=incident,
+                                        postmortem=postmortem, expected_version=expected,
+                                        sections=form.sections(),
+                                        include_full_timeline=bool(form.include_full_timeline.data))
         remember(url_for("postmortem.view", reference=reference))
-        db.session.commit()
-    except service.PostmortemError as error:
-        db.session.rollback()
-        _show_error(form, error)
-        return _edit_page(incident, _load(reference)[1], form, code=422)
-    except (EditConflict, StaleDataError) as error:
-        db.session.rollback()
+        return version
+
+    if not (attempt := save(work, form=form)).ok:
         incident, postmortem = _load(reference)
-        message = str(error) if isinstance(error, EditConflict) else SAVED_AT_ONCE
-        form.version.data = postmortem.version if postmortem else 0
-        form.version.raw_data = [str(form.version.data)]
-        form.version.errors = ["Someone saved a newer version: compare below, then save again."]
-        mine = form.sections()
-        differences = [(heading, postmortem.text(key) if postmortem else "", mine.get(key, "").strip())
-                       for key, heading, _hint in SECTIONS
-                       if (postmortem.text(key) if postmortem else "") != mine.get(key, "").strip()]
-        return _edit_page(incident, postmortem, form, conflict=(message, differences), code=409)
+        if attempt.conflict:
+            rebase(form.version, postmortem.version if postmortem else 0)
+            mine = form.sections()
+            attempt.conflict.differences = [
+                (heading, postmortem.text(key) if postmortem else "", mine.get(key, "").strip())
+                for key, heading, _hint in SECTIONS
+                if (postmortem.text(key) if postmortem else "") != mine.get(key, "").strip()]
+        return _edit_page(incident, postmortem, form, conflict=attempt.conflict, code=attempt.code)
+    saved = attempt.result
     if saved is None:
         flash("Saved: the text had not changed.", "info")
-    elif before is not postmortem.status:
+    elif before is not None and before is not postmortem.status:
         flash(f"Saved as version {saved.number}. The text had been {before.label.lower()}, so it is back "
               "in review: a reviewer needs to approve it again.", "success")
     else:
@@ -165,9 +153,9 @@ def add_reviewer(reference: str):
             reviewer = service.add_reviewer(session=db.session, actor=current_user, postmortem=postmortem,
                                             email=form.email.data)
             db.session.commit()
-        except service.PostmortemError as error:
+        except FieldError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(f"{reviewer.user.display} is now a reviewer.", "success")
             return redirect(url_for("postmortem.view", reference=reference) + "#review")
@@ -188,7 +176,7 @@ def remove_reviewer(reference: str, reviewer_id: int):
         db.session.commit()
     except NotFound:
         abort(404)
-    except service.PostmortemError as error:
+    except FieldError as error:
         flash(str(error), "error")
         return redirect(url_for("postmortem.view", reference=reference))
     flash("Reviewer removed.", "success")
@@ -202,21 +190,15 @@ def _workflow(reference: str, step, done_message: str, form_class=WorkflowForm, 
     if not form.validate_on_submit():
         kind = "review_form" if form_class is ReviewForm else "workflow_form"
         return _render(incident, postmortem, **{kind: form}, code=422)
-    try:
-        step(session=db.session, actor=current_user, incident=incident, postmortem=postmortem,
-             expected_version=form.version.data, **{k: v(form) for k, v in extra.items()})
-        db.session.commit()
-    except service.PostmortemError as error:
-        db.session.rollback()
+    saved = save(lambda: step(session=db.session, actor=current_user, incident=incident, postmortem=postmortem,
+                              expected_version=form.version.data, **{k: v(form) for k, v in extra.items()}),
+                 form=form if form_class is ReviewForm else None)
+    if saved.refused and form.errors:  # a review comment refused beside its field
         incident, postmortem = _load(reference)
-        if form_class is ReviewForm and error.field:
-            _show_error(form, error)
-            return _render(incident, postmortem, review_form=form, code=422)
-        flash(str(error), "error")
-        return redirect(url_for("postmortem.view", reference=reference))
-    except (EditConflict, StaleDataError) as error:
-        db.session.rollback()
-        flash(str(error) if isinstance(error, EditConflict) else SAVED_AT_ONCE, "error")
+        return _render(incident, postmortem, review_form=form, code=422)
+    if not saved.ok:
+        if saved.conflict:
+            flash(str(saved.conflict), "error")
         return redirect(url_for("postmortem.view", reference=reference))
     flash(done_message, "success")
     return redirect(url_for("postmortem.view", reference=reference))

@@ -198,15 +198,16 @@ def _lines(parts: list[str], series: Sequence[ImpactPoint], x, y, *, right: floa
 
 
 def _time_domain(incident: Incident, series: Sequence[ImpactPoint]) -> tuple[datetime, datetime]:
-    """From the first update (or the loss, if it began shortly before) to a little after the last."""
+    """From the first update (or the loss, if it began shortly before) to the latest update."""
     start, end = series[0].as_of, series[-1].as_of
     span = end - start
     began = incident.loss_began_at
     if began is not None and began < start and start - began <= max(span / 2, timedelta(days=2)):
         start = began
-    span = end - start
-    end += max(span / 25, timedelta(hours=1))
-    return start, end
+    # The axis ends at the latest figure: nothing is known after it, and figures are never dated
+    # in the future (impact service), so neither is the axis. A lone update gets an hour of room
+    # on the left, never on the right.
+    return min(start, end - timedelta(hours=1)), end
 
 
 def _step_points(series: Sequence[ImpactPoint], key: str, x, y, *, right: float) -> list[tuple[float, float]]:
@@ -225,7 +226,8 @@ def _step_points(series: Sequence[ImpactPoint], key: str, x, y, *, right: float)
             points.append((px, py))
         elif py != points[-1][1]:
             points += [(px, points[-1][1]), (px, py)] if steps else [(px, py)]
-    points.append((max(right, points[-1][0]), points[-1][1]))
+    if right > points[-1][0]:
+        points.append((right, points[-1][1]))
     return points
 
 

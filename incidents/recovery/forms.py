@@ -1,11 +1,10 @@
 """Forms for recovery workstreams: planning one, changing it, and reporting progress."""
 from __future__ import annotations
 
-from wtforms import IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
-from wtforms.widgets import HiddenInput
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, StopValidation
 
-from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options, people_options, version_field
 from incidents.idempotency import IdempotentFormMixin
 from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES
@@ -13,13 +12,6 @@ from incidents.recovery.enums import SOURCES, UNITS, WorkstreamStatus
 
 MAX_TEXT = 20_000
 STATUS_CHOICES = options((s.value, s.label) for s in WorkstreamStatus)
-
-
-def _version_field():
-    return IntegerField(widget=HiddenInput(),
-                        validators=[InputRequired("The form is missing its version; reload the page."),
-                                    NumberRange(min=1, max=2**31 - 1,
-                                                message="The form is damaged; reload the page.")])
 
 
 def at_least_one(form, field) -> None:
@@ -47,18 +39,17 @@ class WorkstreamForm(IdempotentFormMixin, BaseForm):
                                                                   "checksums, sample checks, tickets"})
 
     def set_choices(self, *, people, categories: list[str]) -> None:
-        self.owner.choices = options([(0, "— choose the accountable owner —")] +
-                                     [(u.id, f"{u.display} ({u.role.value})") for u in people])
+        self.owner.choices = people_options("— choose the accountable owner —", people)
         self.category.choices = options([("", "— not one category —")] +
                                         [(c, DATA_CATEGORIES.get(c, c)) for c in categories])
 
 
 class EditWorkstreamForm(WorkstreamForm):
-    version = _version_field()
+    version = version_field()
 
 
 class ProgressForm(IdempotentFormMixin, BaseForm):
-    version = _version_field()
+    version = version_field()
     done = CountField("Done so far", required=True,
                       description="Units recovered in total up to now (not since the last report)")
     status = SelectField("Status", choices=options([("", "— unchanged —")] + [(s.value, s.label)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -16,22 +17,19 @@ from sqlalchemy.orm.attributes import flag_modified
 from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.display import show_value as _show
-from incidents.errors import DomainError, EditConflict, NotFound
+from incidents.errors import FieldError, NotFound, check_version
+from incidents.impact.service import chart_points
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.models import Incident
 from incidents.markdown import html_to_store
+from incidents.recovery.chart import recovery_chart
 from incidents.recovery.enums import SOURCES, UNITS, WorkstreamStatus
 from incidents.recovery.models import Workstream, WorkstreamProgress
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
-
-class WorkstreamError(DomainError):
-    """A workstream change the rules refuse; `field` names the form field at fault."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 
 @dataclass
@@ -49,17 +47,17 @@ class WorkstreamFields:
 
 def _check(fields: WorkstreamFields) -> None:
     if not fields.name.strip():
-        raise WorkstreamError("Name the line of recovery work.", field="name")
+        raise FieldError("Name the line of recovery work.", field="name")
     if fields.owner is None or not fields.owner.active:
-        raise WorkstreamError("Every workstream needs an accountable owner who can sign in.", field="owner")
+        raise FieldError("Every workstream needs an accountable owner who can sign in.", field="owner")
     if fields.target <= 0:
-        raise WorkstreamError("The target must be at least 1 unit.", field="target")
+        raise FieldError("The target must be at least 1 unit.", field="target")
     if fields.unit not in UNITS:
-        raise WorkstreamError("Choose a unit from the list.", field="unit")
+        raise FieldError("Choose a unit from the list.", field="unit")
     if fields.source not in SOURCES:
-        raise WorkstreamError("Choose a source from the list.", field="source")
+        raise FieldError("Choose a source from the list.", field="source")
     if fields.category is not None and fields.category not in DATA_CATEGORIES:
-        raise WorkstreamError("Choose a data category from the list.", field="category")
+        raise FieldError("Choose a data category from the list.", field="category")
 
 
 def get_workstream(*, session: Session, incident: Incident, workstream_id: int) -> Workstream:
@@ -108,12 +106,11 @@ def update_workstream(*, session: Session, actor: User, incident: Incident, work
                       expected_version: int, fields: WorkstreamFields) -> Workstream:
     """Change a workstream's plan (owner, status, target, ETA …); refuses stale forms."""
     _check(fields)
-    if workstream.version != expected_version:
-        raise EditConflict(f"Someone changed “{workstream.name}” while you were editing. Nothing of "
-                           "yours was saved: check the values now shown, then save again.",
-                           current_version=workstream.version, differences=[])
+    check_version(stored=workstream.version, expected=expected_version, message=lambda: (
+        f"Someone changed “{workstream.name}” while you were editing. Nothing of yours was saved: "
+        "check the values now shown, then save again."))
     if fields.target < workstream.done:
-        raise WorkstreamError(f"{workstream.done:,} {workstream.unit} are already done; the target cannot "
+        raise FieldError(f"{workstream.done:,} {workstream.unit} are already done; the target cannot "
                               "be lower than that.", field="target")
     changes = []
     for name in ("name", "owner", "target", "unit", "category", "status", "eta", "source", "evidence"):
@@ -137,19 +134,17 @@ def record_progress(*, session: Session, actor: User, incident: Incident, workst
                     expected_version: int, done: int, note: str = "",
                     status: WorkstreamStatus | None = None, as_of: datetime | None = None) -> WorkstreamProgress:
     """Report units done so far (absolute, not a delta) and, optionally, a new status."""
-    if workstream.version != expected_version:
-        raise EditConflict(f"Someone reported progress on “{workstream.name}” while you were typing "
-                           f"(it now stands at {workstream.done:,} {workstream.unit}). Nothing of yours "
-                           "was saved: check the figure, then report again.",
-                           current_version=workstream.version, differences=[])
+    check_version(stored=workstream.version, expected=expected_version, message=lambda: (
+        f"Someone reported progress on “{workstream.name}” while you were typing (it now stands at "
+        f"{workstream.done:,} {workstream.unit}). Nothing of yours was saved: check the figure, then report again."))
     if done < 0:
-        raise WorkstreamError("Progress cannot be negative.", field="done")
+        raise FieldError("Progress cannot be negative.", field="done")
     if done > workstream.target:
-        raise WorkstreamError(f"That is more than the target of {workstream.target:,} {workstream.unit}; "
+        raise FieldError(f"That is more than the target of {workstream.target:,} {workstream.unit}; "
                               "raise the target first if the scope grew.", field="done")
     now = utcnow()
     if as_of is not None and as_of > now:
-        raise WorkstreamError("Progress cannot be as of a time in the future.", field="as_of")
+        raise FieldError("Progress cannot be as of a time in the future.", field="as_of")
     report = WorkstreamProgress(workstream=workstream, author=actor, as_of=as_of or now,
                                 recorded_at=now, done=done, note=note.strip(),
                                 note_html=html_to_store(note.strip()))
@@ -230,3 +225,12 @@ def objectives_for(incident: Incident, *, now: datetime | None = None) -> Object
         restore = (incident.restore_verified_at or now) - incident.loss_began_at
     return Objectives(rpo=Objective(minutes(incident.rpo_target_minutes), window, True),
                       rto=Objective(minutes(incident.rto_target_minutes), restore, final))
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's recovery panels: objectives, workstreams with their flags, and the chart."""
+    workstreams = workstreams_for(session=page.session, incident=page.incident)
+    series = chart_points(session=page.session, incident=page.incident)
+    return {"workstreams": workstreams, "objectives": objectives_for(page.incident, now=page.now),
+            "flags": {ws.id: flags_for(ws, now=page.now) for ws in workstreams},
+            "chart_svg": recovery_chart(incident=page.incident, series=series, workstreams=workstreams)}

@@ -3,27 +3,26 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from incidents.auth.access import role_required
 from incidents.auth.models import Role, User
 from incidents.auth.service import assignable_users
 from incidents.db import utcnow
-from incidents.errors import EditConflict, NotFound
+from incidents.errors import NotFound
 from incidents.extensions import db
+from incidents.forms import rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident
+from incidents.incident.page import load_incident
 from incidents.recovery import service
 from incidents.recovery.enums import SOURCES, WorkstreamStatus
 from incidents.recovery.forms import EditWorkstreamForm, ProgressForm, WorkstreamForm
 from incidents.recovery.models import Workstream
+from incidents.versioning import save
 
 bp = Blueprint("recovery", __name__)
 
 # Ids beyond the 32-bit integer columns cannot exist: 404 at routing, before SQLite overflows.
 WORKSTREAM = "/incidents/<reference>/workstreams/<int(max=2147483647):workstream_id>"
-SAVED_AT_ONCE = ("Someone saved this workstream at the same moment. Nothing of yours was saved: "
-                 "check the values now shown, then save again.")
 
 
 def load_workstream(incident, workstream_id: int) -> Workstream:
@@ -57,21 +56,6 @@ def _fields(form: WorkstreamForm) -> service.WorkstreamFields:
         evidence=form.evidence.data or "")
 
 
-def _show_error(form, error: service.WorkstreamError) -> None:
-    """Put a service's refusal beside the field it names (or at the top when it names none)."""
-    field = form._fields.get(error.field or "")
-    if field is None:
-        flash(str(error), "error")
-    else:
-        field.errors = list(field.errors) + [str(error)]
-
-
-def _rebase(form, version: int) -> None:
-    """Keep the input but base it on the stored version, so saving again is a deliberate choice."""
-    form.version.data = version
-    form.version.raw_data = [str(version)]
-
-
 @bp.route("/incidents/<reference>/workstreams/new", methods=["GET", "POST"])
 @role_required(Role.responder)
 @idempotent
@@ -81,18 +65,15 @@ def new(reference: str):
     if request.method != "POST":
         return render_template("recovery/workstream_form.html", incident=incident, form=form, workstream=None)
     if form.validate_on_submit():
-        try:
+        def work():
             workstream = service.create_workstream(session=db.session, actor=current_user, incident=incident,
                                                    fields=_fields(form))
-            target = url_for("incident.detail", reference=reference) + f"#ws-{workstream.id}"
-            remember(target)
-            db.session.commit()
-        except service.WorkstreamError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            flash(f"Workstream “{workstream.name}” started.", "success")
-            return redirect(target)
+            remember(url_for("incident.detail", reference=reference) + f"#ws-{workstream.id}")
+            return workstream
+
+        if (saved := save(work, form=form)).ok:
+            flash(f"Workstream “{saved.result.name}” started.", "success")
+            return redirect(url_for("incident.detail", reference=reference) + f"#ws-{saved.result.id}")
     return render_template("recovery/workstream_form.html", incident=incident, form=form, workstream=None), 422
 
 
@@ -122,25 +103,19 @@ def edit(reference: str, workstream_id: int):
         form = _workstream_form(EditWorkstreamForm, incident, ws, formdata=False)
         return render_template("recovery/workstream_form.html", incident=incident, form=form, workstream=ws)
     form = _workstream_form(EditWorkstreamForm, incident, ws)
-    conflict, code = None, 422
-    if form.validate_on_submit():
-        try:
-            service.update_workstream(session=db.session, actor=current_user, incident=incident, workstream=ws,
-                                      expected_version=form.version.data, fields=_fields(form))
-            db.session.commit()
-        except service.WorkstreamError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        except (EditConflict, StaleDataError) as error:
-            db.session.rollback()
-            ws = load_workstream(incident, workstream_id)
-            conflict, code = (str(error) if isinstance(error, EditConflict) else SAVED_AT_ONCE), 409
-            _rebase(form, ws.version)
-        else:
-            flash(f"Workstream “{ws.name}” updated.", "success")
-            return redirect(url_for("recovery.workstream", reference=reference, workstream_id=ws.id))
+    if not form.validate_on_submit():
+        return render_template("recovery/workstream_form.html", incident=incident, form=form, workstream=ws), 422
+    saved = save(lambda: service.update_workstream(
+        session=db.session, actor=current_user, incident=incident, workstream=ws,
+        expected_version=form.version.data, fields=_fields(form)), form=form)
+    if saved.ok:
+        flash(f"Workstream “{ws.name}” updated.", "success")
+        return redirect(url_for("recovery.workstream", reference=reference, workstream_id=ws.id))
+    if saved.conflict:
+        ws = load_workstream(incident, workstream_id)
+        rebase(form.version, ws.version)
     return render_template("recovery/workstream_form.html", incident=incident, form=form, workstream=ws,
-                           conflict=conflict), code
+                           conflict=saved.conflict), saved.code
 
 
 @bp.route(WORKSTREAM + "/progress", methods=["GET", "POST"])
@@ -155,25 +130,20 @@ def progress(reference: str, workstream_id: int):
     form = ProgressForm()
     if not form.validate_on_submit():
         return _render_workstream(incident, ws, form=form, code=422)
-    try:
+    target = url_for("incident.detail", reference=reference) + f"#ws-{ws.id}"
+
+    def work():
         service.record_progress(session=db.session, actor=current_user, incident=incident, workstream=ws,
                                 expected_version=form.version.data, done=form.done.data,
                                 note=form.note.data or "", status=form.new_status)
-        target = url_for("incident.detail", reference=reference) + f"#ws-{ws.id}"
         remember(target)
-        db.session.commit()
-    except service.WorkstreamError as error:
-        db.session.rollback()
-        _show_error(form, error)
-        return _render_workstream(incident, ws, form=form, code=422)
-    except (EditConflict, StaleDataError) as error:
-        db.session.rollback()
-        ws = load_workstream(incident, workstream_id)
-        _rebase(form, ws.version)
-        message = str(error) if isinstance(error, EditConflict) else (
-            f"Someone reported progress on “{ws.name}” at the same moment (it now stands at {ws.done:,} "
-            f"{ws.unit}). Nothing of yours was saved: check the figure, then report again.")
-        return _render_workstream(incident, ws, form=form, conflict=message, code=409)
+
+    saved = save(work, form=form)
+    if not saved.ok:
+        if saved.conflict:
+            ws = load_workstream(incident, workstream_id)
+            rebase(form.version, ws.version)
+        return _render_workstream(incident, ws, form=form, conflict=saved.conflict, code=saved.code)
     flash(f"Progress on “{ws.name}” recorded: {ws.done:,} of {ws.target:,} {ws.unit} "
           f"({ws.percent:.0f}%).", "success")
     return redirect(target)

@@ -17,7 +17,7 @@ from incidents.audit.models import AuditEvent
 from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.impact import service as impact
-from incidents.incident.enums import KEY_MOMENTS
+from incidents.incident.fields import KEY_MOMENTS
 from incidents.incident.models import Incident
 from incidents.notices.models import Audience, Notice, NoticeRelease, NoticeVersion
 from incidents.recovery.chart import recovery_chart

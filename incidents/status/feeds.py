@@ -86,12 +86,15 @@ def update_labels(updates) -> list[str]:
 
 def incident_html(incident: public.PublicIncident) -> str:
     """The whole update trail, newest first, as the HTML that goes (escaped by the XML writer) into
-    the entry's content. Bodies are user text: escaped here, so `<script>` arrives as text."""
+    the entry's content. Bodies are the updates' sanitised Markdown HTML (an update without it is
+    escaped here), so `<script>` never arrives as markup."""
     paragraphs = []
     for update, label in zip(incident.updates, update_labels(incident.updates), strict=True):
-        body = html.escape(_clean(update.body), quote=False)
-        paragraphs.append(f"<p><small>{update_time(update.display_at)}</small><br>"
-                          f"<strong>{label}</strong> - {body}</p>")
+        head = f"<p><small>{update_time(update.display_at)}</small><br><strong>{label}</strong> - "
+        body = _clean(update.body_html.strip()) or f"<p>{html.escape(_clean(update.body), quote=False)}</p>"
+        # Statuspage's layout puts the text in the paragraph of its label: the first paragraph
+        # joins it; anything else (a list, a heading, more paragraphs) follows it.
+        paragraphs.append(head + body[3:] if body.startswith("<p>") else head.removesuffix(" - ") + "</p>" + body)
     return "".join(paragraphs)
 
 

@@ -1,12 +1,26 @@
 """Forms for publishing to the status page and managing its components."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from incidents.forms import BaseForm, MarkdownField, options
 from incidents.idempotency import IdempotentFormMixin
-from incidents.status.models import AFFECTED_STATUSES, COMPONENT_STATUSES, IMPACTS, PUBLIC_STATUSES
+from incidents.status import service
+from incidents.status.models import (
+    AFFECTED_STATUSES,
+    CLOSED_PUBLIC_STATUSES,
+    COMPONENT_STATUSES,
+    IMPACTS,
+    PUBLIC_STATUSES,
+)
+from incidents.status.service import component_field_name
+
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 
 def _label(value: str) -> str:
@@ -29,11 +43,10 @@ class PublishForm(IdempotentFormMixin, BaseForm):
 
 class PublicUpdateForm(IdempotentFormMixin, BaseForm):
     public_status = SelectField("Status", choices=STATUS_CHOICES)
+    # Shown once the public was told the incident is resolved (see service.publish_update).
+    reopen = BooleanField("Reopen on the status page",
+                          description="Customers were told this is resolved; tick to tell them it is not.")
     public_body = MarkdownField("Public update", validators=[DataRequired(), Length(max=5000)])
-
-
-def component_field_name(component) -> str:
-    return f"component_{component.id}"
 
 
 def with_component_fields(form_class, components, *, first: bool):
@@ -44,6 +57,33 @@ def with_component_fields(form_class, components, *, first: bool):
         choices = options([("", "No change")] + [(s, _label(s)) for s in COMPONENT_STATUSES])
     attrs = {component_field_name(c): SelectField(c.name, choices=choices, default="") for c in components}
     return type(form_class.__name__, (form_class,), attrs)
+
+
+def publish_form(components, *, formdata: bool = True) -> PublishForm:
+    """The form that first puts an incident on the status page, as posted or blank."""
+    cls = with_component_fields(PublishForm, components, first=True)
+    return cls() if formdata else cls(formdata=None)
+
+
+def update_form(components, *, blank_from: list | None = None) -> PublicUpdateForm:
+    """The public update form as posted; or, given the updates so far, blank from the latest status."""
+    cls = with_component_fields(PublicUpdateForm, components, first=False)
+    if blank_from is None:
+        return cls()
+    # Left alone, the status stays what the public sees now (an update never moves it by accident).
+    return cls(formdata=None, public_status=blank_from[0].public_status if blank_from else "investigating")
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's status-page panel: what is published, and the form for the next step."""
+    components = service.list_components(session=page.session)
+    updates = service.public_updates(session=page.session, incident=page.incident)
+    return {"publishing": SimpleNamespace(
+        components=components, updates=updates,
+        resolved=bool(updates) and updates[0].public_status in CLOSED_PUBLIC_STATUSES,
+        links=service.linked_components(session=page.session, incident=page.incident),
+        publish_form=page.forms.get("publish_form") or publish_form(components, formdata=False),
+        update_form=page.forms.get("update_form") or update_form(components, blank_from=updates))}
 
 
 def component_statuses(form, components) -> dict:

@@ -15,6 +15,8 @@ COMPONENT_STATUSES = ("operational", "degraded_performance", "partial_outage", "
 # What an incident may put a component in (operational means "not affected").
 AFFECTED_STATUSES = COMPONENT_STATUSES[1:]
 PUBLIC_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
+OPEN_PUBLIC_STATUSES = PUBLIC_STATUSES[:3]
+CLOSED_PUBLIC_STATUSES = PUBLIC_STATUSES[3:]
 IMPACTS = ("none", "minor", "major", "critical")
 # Best to worst: a component several unresolved incidents affect shows the worst of their statuses.
 COMPONENT_SEVERITY = {status: rank for rank, status in enumerate(

@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from incidents.markdown import plain_text, stored_html
 from incidents.status.models import COMPONENT_IMPACT, COMPONENT_SEVERITY, IMPACTS
 
 INDICATOR_DESCRIPTIONS = {
@@ -51,11 +52,12 @@ class PublicUpdate:
     id: str
     incident_id: str
     status: str  # one of PUBLIC_STATUSES (models.py)
-    body: str  # plain text written for the public
+    body: str  # plain text written for the public: the Markdown's text, without its marks
     created_at: datetime
     updated_at: datetime
     display_at: datetime
     affected_components: tuple[tuple[str, str, str], ...] = ()  # (component id, name, new status)
+    body_html: str = ""  # the same text as sanitised HTML ("" = show `body` escaped)
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ def _published_updates(*, session, public_ids: dict[int, str]) -> dict[int, list
     root = func.coalesce(entry.original_id, entry.id)
     is_latest = ~exists().where(later.original_id == root, later.revision > entry.revision)
     update_rows = session.execute(
-        select(entry.incident_id, root.label("root_id"), entry.public_status, entry.body,
+        select(entry.incident_id, root.label("root_id"), entry.public_status, entry.body, entry.body_html,
                entry.occurred_at, entry.recorded_at, root_entry.recorded_at.label("first_recorded_at"))
         .join(root_entry, root_entry.id == root)
         .where(entry.incident_id.in_(list(public_ids)), is_latest, entry.visibility == Visibility.public,
@@ -162,8 +164,12 @@ def _published_updates(*, session, public_ids: dict[int, str]) -> dict[int, list
     affected = _affected_components(session=session, root_ids=[r.root_id for r in update_rows])
     updates: dict[int, list[PublicUpdate]] = {}
     for r in sorted(update_rows, key=lambda r: (r.occurred_at, r.root_id), reverse=True):
+        # One rule for every public output: the HTML stored when the update was written (older
+        # rows: rendered now, sanitised alike) on pages and in feeds, its plain text in the JSON.
+        body_html = str(stored_html(r.body_html, str(r.body)))
         updates.setdefault(r.incident_id, []).append(PublicUpdate(
-            id=str(r.root_id), incident_id=public_ids[r.incident_id], status=str(r.public_status), body=str(r.body),
+            id=str(r.root_id), incident_id=public_ids[r.incident_id], status=str(r.public_status),
+            body=plain_text(body_html), body_html=body_html,
             created_at=r.first_recorded_at, updated_at=r.recorded_at, display_at=r.occurred_at,
             affected_components=tuple(affected.get(r.root_id, ())),
         ))

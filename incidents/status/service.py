@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 
 from incidents.auth.models import User
 from incidents.db import utcnow
-from incidents.errors import DomainError
+from incidents.errors import FieldError
 from incidents.incident.models import Incident
 from incidents.status.models import (
     AFFECTED_STATUSES,
+    CLOSED_PUBLIC_STATUSES,
     COMPONENT_STATUSES,
     IMPACTS,
+    OPEN_PUBLIC_STATUSES,
     PUBLIC_STATUSES,
     Component,
     IncidentComponent,
@@ -31,12 +33,9 @@ from incidents.timeline.service import add_entry
 log = logging.getLogger(__name__)
 
 
-class StatusError(DomainError):
-    """A publishing or component rule was broken; `field` names the form field to show it beside."""
-
-    def __init__(self, message: str, *, field: str = "body"):
-        super().__init__(message)
-        self.field = field
+def component_field_name(component) -> str:
+    """The form field that holds how an incident affects `component` (refusals go beside it)."""
+    return f"component_{component.id}"
 
 
 # --- components (admins) ------------------------------------------------------------------------
@@ -56,9 +55,9 @@ def get_component(*, session: Session, component_id: int) -> Component | None:
 
 def _check_component_fields(name: str, status_override: str | None) -> None:
     if not name.strip():
-        raise StatusError("Give the component a name.", field="name")
+        raise FieldError("Give the component a name.", field="name")
     if status_override is not None and status_override not in COMPONENT_STATUSES:
-        raise StatusError("Choose one of the listed statuses.", field="status_override")
+        raise FieldError("Choose one of the listed statuses.", field="status_override")
 
 
 def create_component(*, session: Session, name: str, description: str | None = None,
@@ -116,12 +115,12 @@ def public_updates(*, session: Session, incident: Incident) -> list[TimelineEntr
 def _write_update(session: Session, incident: Incident, actor: User, status: str, body: str,
                   component_statuses: dict[Component, str], occurred_at: datetime | None) -> TimelineEntry:
     if status not in PUBLIC_STATUSES:
-        raise StatusError("Choose one of the listed statuses.", field="status")
+        raise FieldError("Choose one of the listed statuses.", field="public_status")
     if not body.strip():
-        raise StatusError("Write the update the public will read.", field="body")
+        raise FieldError("Write the update the public will read.", field="public_body")
     for component, value in component_statuses.items():
         if value not in COMPONENT_STATUSES:
-            raise StatusError(f"Choose a status for {component.name}.", field="components")
+            raise FieldError(f"Choose a status for {component.name}.", field=component_field_name(component))
     entry = add_entry(session=session, incident=incident, author=actor, kind=EntryKind.communication,
                       body=body, visibility=Visibility.public, occurred_at=occurred_at,
                       public_status=status)
@@ -151,16 +150,16 @@ def publish_incident(*, session: Session, actor: User, incident: Incident, publi
                      occurred_at: datetime | None = None) -> TimelineEntry:
     """Put the incident on the status page with its first public update (flushes)."""
     if incident.published_at is not None:
-        raise StatusError("This incident is already on the status page; post an update instead.",
+        raise FieldError("This incident is already on the status page; post an update instead.",
                           field="public_title")
     if not public_title.strip():
-        raise StatusError("Give the incident a title written for the public.", field="public_title")
+        raise FieldError("Give the incident a title written for the public.", field="public_title")
     if impact not in IMPACTS:
-        raise StatusError("Choose one of the listed impacts.", field="impact")
+        raise FieldError("Choose one of the listed impacts.", field="impact")
     components = components or {}
     for component, value in components.items():
         if value not in AFFECTED_STATUSES:
-            raise StatusError(f"Choose how {component.name} is affected.", field="components")
+            raise FieldError(f"Choose how {component.name} is affected.", field=component_field_name(component))
     incident.public_id = incident.public_id or new_public_id()
     incident.public_title = public_title.strip()
     incident.public_impact = impact
@@ -172,12 +171,26 @@ def publish_incident(*, session: Session, actor: User, incident: Incident, publi
     return entry
 
 
+def current_public_status(*, session: Session, incident: Incident) -> str | None:
+    """The status the public sees for the incident now (its newest update's), or None if unpublished."""
+    return session.scalar(select(TimelineEntry.public_status).where(
+        TimelineEntry.incident_id == incident.id, TimelineEntry.original_id.is_(None),
+        TimelineEntry.public_status.is_not(None)).order_by(TimelineEntry.occurred_at.desc(),
+                                                            TimelineEntry.id.desc()).limit(1))
+
+
 def publish_update(*, session: Session, actor: User, incident: Incident, status: str, body: str,
                    component_statuses: dict[Component, str] | None = None,
-                   occurred_at: datetime | None = None) -> TimelineEntry:
+                   occurred_at: datetime | None = None, reopen: bool = False) -> TimelineEntry:
     """Post a new public update on a published incident (flushes; the caller commits)."""
     if incident.published_at is None:
-        raise StatusError("Publish the incident to the status page first.", field="body")
+        raise FieldError("Publish the incident to the status page first.", field="public_body")
+    # Customers were told it is over: telling them it is not must be a choice, never a default.
+    if (not reopen and status in OPEN_PUBLIC_STATUSES
+            and current_public_status(session=session, incident=incident) in CLOSED_PUBLIC_STATUSES):
+        raise FieldError("The public was told this incident is resolved. Tick \"Reopen on the status "
+                          "page\" to move it back, or keep the status Resolved.", field="reopen")
     entry = _write_update(session, incident, actor, status, body, component_statuses or {}, occurred_at)
-    log.info("%s posted a %s update on %s", actor.email, status, incident.reference)
+    log.info("%s posted %s %s update on %s", actor.email, "an" if status[0] in "aeiou" else "a", status,
+             incident.reference)
     return entry

@@ -1,11 +1,11 @@
 """Forms for posting to and correcting the timeline."""
 from __future__ import annotations
 
-from wtforms import IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import HiddenInput, TextInput
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import TextInput
 
-from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options
+from incidents.forms import BaseForm, MarkdownField, UTCDateTimeField, options, version_field
 from incidents.idempotency import IdempotentFormMixin
 from incidents.timeline.models import POSTABLE_KINDS, EntryKind, Visibility
 
@@ -54,9 +54,7 @@ class EntryForm(IdempotentFormMixin, BaseForm):
 
 
 class CorrectionForm(BaseForm):
-    revision = IntegerField(widget=HiddenInput(),
-                            validators=[InputRequired("The form is missing its revision; reload the page."),
-                                        NumberRange(min=1, max=2**31 - 1)])
+    revision = version_field(what="revision")
     body = MarkdownField("Corrected text", validators=[DataRequired("Write the corrected text."),
                                                        Length(max=MAX_BODY)], render_kw={"rows": 6})
     kind = SelectField("Kind", choices=options((k.value, k.label) for k in EntryKind))

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from incidents.incident.models import Incident
+from incidents.timeline.forms import EntryForm
 from incidents.timeline.models import EntryKind, Visibility
 from incidents.timeline.service import (
     Cursor,
@@ -20,6 +22,11 @@ from incidents.timeline.service import (
     timeline_span,
     utc_day,
 )
+
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
+
+TIMELINE_PAGE = 50  # entries per page of the incident page timeline: a screenful or two, cheap to draw
 
 
 def filters_from(args: MultiDict) -> TimelineFilter:
@@ -86,3 +93,9 @@ def timeline_page(*, session: Session, incident: Incident, args: MultiDict, page
         "pinned": pinned, "pinned_ids": {p.current.root_id for p in pinned},
         "entry_kinds": list(EntryKind), "visibilities": list(Visibility),
     }
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's timeline column and its quick-post form."""
+    return {**timeline_page(session=page.session, incident=page.incident, args=page.args, page_size=TIMELINE_PAGE),
+            "entry_form": page.forms.get("entry_form") or EntryForm(formdata=None)}

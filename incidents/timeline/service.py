@@ -11,20 +11,12 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from incidents.auth.models import User
 from incidents.db import utcnow
-from incidents.errors import DomainError, NotFound
+from incidents.errors import EditConflict, FieldError, NotFound, check_version
 from incidents.incident.models import Incident
 from incidents.markdown import html_to_store
 from incidents.timeline.models import EntryKind, TimelineEntry, TimelinePin, Visibility
 
 log = logging.getLogger(__name__)
-
-
-class TimelineError(DomainError):
-    pass
-
-
-class FutureEntry(TimelineError):
-    """The time given for an entry is later than now: a typing mistake to show beside the field."""
 
 
 def add_entry(*, session: Session, incident: Incident, author: User | None, kind: EntryKind,
@@ -33,7 +25,7 @@ def add_entry(*, session: Session, incident: Incident, author: User | None, kind
     """Append one entry to an incident's timeline (flushes; the caller commits)."""
     now = utcnow()
     if occurred_at is not None and occurred_at > now:
-        raise FutureEntry("An entry cannot happen in the future; leave the time empty for now.")
+        raise FieldError("An entry cannot happen in the future; leave the time empty for now.", field="occurred_at")
     entry = TimelineEntry(incident_id=incident.id, author=author, kind=kind, body=body.strip(),
                           body_html=html_to_store(body.strip()),
                           visibility=visibility, occurred_at=occurred_at or now, recorded_at=now,
@@ -67,16 +59,14 @@ def correct_entry(*, session: Session, author: User, entry: TimelineEntry, expec
                   occurred_at: datetime | None = None) -> TimelineEntry:
     """Add a corrected revision of an entry; the original and earlier revisions stay as they were."""
     latest = latest_revision(session=session, entry=entry)
-    if latest.revision != expected_revision:
-        raise TimelineError(
-            f"Someone corrected this entry while you were editing (it is now revision "
-            f"{latest.revision}). Review the latest text below and correct it again."
-        )
+    check_version(stored=latest.revision, expected=expected_revision, message=lambda: (
+        f"Someone corrected this entry while you were editing (it is now revision {latest.revision}). "
+        "Review the latest text below and correct it again."))
     if latest.kind is EntryKind.status_change and kind not in (None, EntryKind.status_change):
-        raise TimelineError("A status change stays a status change; correct its wording only.")
+        raise FieldError("A status change stays a status change; correct its wording only.", field="kind")
     now = utcnow()
     if occurred_at is not None and occurred_at > now:
-        raise FutureEntry("An entry cannot happen in the future.")
+        raise FieldError("An entry cannot happen in the future.", field="occurred_at")
     if occurred_at is not None and occurred_at == latest.occurred_at.replace(second=0, microsecond=0):
         # The form shows times to the minute, so an untouched time comes back without its
         # seconds; keep the exact one, or the entry would jump ahead of its neighbours.
@@ -94,8 +84,8 @@ def correct_entry(*, session: Session, author: User, entry: TimelineEntry, expec
         with session.begin_nested():
             session.add(correction)
     except IntegrityError:
-        raise TimelineError("Someone corrected this entry at the same moment. Review the latest "
-                            "text below and correct it again.") from None
+        raise EditConflict("Someone corrected this entry at the same moment. Review the latest "
+                           "text below and correct it again.") from None
     return correction
 
 

@@ -8,12 +8,13 @@ from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.errors import NotFound
 from incidents.extensions import db
-from incidents.forms import options
+from incidents.forms import options, rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident.views import load_incident, render_detail
+from incidents.incident.page import load_incident, render_incident_page
 from incidents.timeline import service
 from incidents.timeline.forms import CorrectionForm, EntryForm
 from incidents.timeline.models import POSTABLE_KINDS, EntryKind, Visibility
+from incidents.versioning import save
 
 bp = Blueprint("timeline", __name__)
 
@@ -25,19 +26,17 @@ def post(reference: str):
     incident = load_incident(reference)
     form = EntryForm()
     if not form.validate_on_submit():
-        return render_detail(incident, entry_form=form, code=422)
-    try:
+        return render_incident_page(incident, forms={"entry_form": form}, code=422)
+    target = url_for("incident.detail", reference=reference) + "#timeline"
+
+    def work():
         service.add_entry(session=db.session, incident=incident, author=current_user,
                           kind=EntryKind(form.kind.data), body=form.text,
-                          visibility=Visibility(form.visibility.data),
-                          occurred_at=form.occurred_at.data)
-    except service.TimelineError as error:
-        db.session.rollback()
-        form.occurred_at.errors = list(form.occurred_at.errors) + [str(error)]
-        return render_detail(load_incident(reference), entry_form=form, code=422)
-    target = url_for("incident.detail", reference=reference) + "#timeline"
-    remember(target)
-    db.session.commit()
+                          visibility=Visibility(form.visibility.data), occurred_at=form.occurred_at.data)
+        remember(target)
+
+    if not save(work, form=form).ok:
+        return render_incident_page(load_incident(reference), forms={"entry_form": form}, code=422)
     flash("Update posted.", "success")
     return redirect(target)
 
@@ -62,23 +61,16 @@ def correct(reference: str, entry_id: int):
         form.kind.data, form.visibility.data = latest.kind.value, latest.visibility.value
         form.reason.data = ""
     if form.validate_on_submit():
-        try:
-            service.correct_entry(session=db.session, author=current_user, entry=latest,
-                                  expected_revision=form.revision.data, body=form.body.data,
-                                  reason=form.reason.data, kind=EntryKind(form.kind.data),
-                                  visibility=Visibility(form.visibility.data),
-                                  occurred_at=form.occurred_at.data)
-            db.session.commit()
-        except service.FutureEntry as error:
-            db.session.rollback()
-            form.occurred_at.errors = list(form.occurred_at.errors) + [str(error)]
-            return render_template("timeline/correct.html", incident=incident, entry=latest, form=form), 422
-        except service.TimelineError as error:
-            db.session.rollback()
-            flash(str(error), "error")
+        saved = save(lambda: service.correct_entry(
+            session=db.session, author=current_user, entry=latest, expected_revision=form.revision.data,
+            body=form.body.data, reason=form.reason.data, kind=EntryKind(form.kind.data),
+            visibility=Visibility(form.visibility.data), occurred_at=form.occurred_at.data), form=form)
+        if saved.conflict:  # the latest text is shown above the form, the editor's kept in it
+            flash(str(saved.conflict), "error")
             latest = service.latest_revision(session=db.session, entry=entry)
-            form.revision.data, form.revision.raw_data = latest.revision, [str(latest.revision)]
-            return render_template("timeline/correct.html", incident=incident, entry=latest, form=form), 409
+            rebase(form.revision, latest.revision)
+        if not saved.ok:
+            return render_template("timeline/correct.html", incident=incident, entry=latest, form=form), saved.code
         flash("Correction recorded; the original is kept in the entry's history.", "success")
         return redirect(url_for("incident.detail", reference=reference) + f"#entry-{latest.root_id}")
     code = 422 if form.errors else 200

@@ -1,0 +1,86 @@
+"""The incident page: loading the incident a URL names, and assembling its page from the panel each
+feature contributes. Views of any feature render the page through here, never through each other."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import abort, current_app, render_template, request
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from incidents.actions.service import incident_panel as actions_panel
+from incidents.db import utcnow
+from incidents.errors import NotFound
+from incidents.extensions import db
+from incidents.forms import options
+from incidents.impact.service import incident_panel as impact_panel
+from incidents.incident import service
+from incidents.incident.enums import TRANSITIONS, Status
+from incidents.incident.fields import KEY_MOMENTS
+from incidents.incident.forms import StatusForm
+from incidents.incident.models import Incident
+from incidents.postmortem.service import incident_panel as postmortem_panel
+from incidents.postmortem.service import postmortem_for
+from incidents.recovery.service import incident_panel as recovery_panel
+from incidents.status.forms import incident_panel as publishing_panel
+from incidents.timeline.page import incident_panel as timeline_panel
+
+
+def load_incident(reference: str) -> Incident:
+    """The incident with this reference, or the 404 page."""
+    try:
+        return service.get_incident(session=db.session, reference=reference)
+    except NotFound:
+        abort(404)
+
+
+@dataclass
+class IncidentPage:
+    """What a panel may use: the incident, the query string, and forms coming back with errors
+    (by the name the page's templates give them)."""
+
+    session: Session
+    incident: Incident
+    args: MultiDict
+    settings: Mapping[str, Any]
+    forms: Mapping[str, Any]
+    now: datetime = field(default_factory=utcnow)
+    _looked_up: dict = field(default_factory=dict)
+
+    def once(self, lookup: Callable[..., Any]) -> Any:
+        """`lookup(session=, incident=)`, queried once however many panels need it."""
+        if lookup not in self._looked_up:
+            self._looked_up[lookup] = lookup(session=self.session, incident=self.incident)
+        return self._looked_up[lookup]
+
+
+def status_panel(page: IncidentPage) -> dict:
+    """The key moments and the status form, offering only the moves the lifecycle allows."""
+    incident = page.incident
+    form = page.forms.get("status_form") or StatusForm(formdata=None, version=incident.version)
+    # Closing waits for the published postmortem, so the option appears only then.
+    postmortem = page.once(postmortem_for)
+    can_close = postmortem is not None and postmortem.is_published
+    # No status is preselected: one stray click must not move the incident anywhere.
+    form.status.choices = options([("", "— choose —")] + [(s.value, s.label) for s in TRANSITIONS[incident.status]
+                                                          if s is not Status.closed or can_close])
+    return {"status_form": form, "moments": KEY_MOMENTS,
+            "closing_waits": Status.closed in TRANSITIONS[incident.status] and not can_close}
+
+
+# Every panel of the page: each returns its template variables (see templates/incident/detail.html).
+PANELS = (status_panel, timeline_panel, impact_panel, recovery_panel, postmortem_panel, actions_panel,
+          publishing_panel)
+
+
+def render_incident_page(incident: Incident, *, forms: Mapping[str, Any] | None = None, code: int = 200):
+    """The incident page as a response, with any `forms` shown as submitted (errors beside fields)."""
+    page = IncidentPage(session=db.session, incident=incident, args=request.args, settings=current_app.config,
+                        forms=forms or {})
+    context = {"incident": incident, "now": page.now}
+    for panel in PANELS:
+        context.update(panel(page))
+    return render_template("incident/detail.html", **context), code
