@@ -20,6 +20,7 @@ from incidents.actions.models import ActionItem
 from incidents.auth.models import LoginSession, User
 from incidents.extensions import db
 from incidents.impact.models import ImpactUpdate
+from incidents.incident.fields import FIELDS
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
@@ -463,6 +464,34 @@ def _workstream_version(ctx: Ctx) -> str:
     return str(version)
 
 
+# The edit incident form's fields come from their declaration (incidents/incident/fields.py): a new
+# field is fed its kind's bad values from the day it is declared. The overrides are what one field
+# accepts beyond its kind.
+EDIT_INCIDENT_KINDS = {
+    "text": lambda spec: Text(max=200, one_line=True, required=bool(spec.required)),
+    "markdown": lambda spec: Text(max=20_000, required=bool(spec.required)),
+    "severity": lambda spec: Choice(extra_bad=["sev1", "SEV0"]),
+    "categories": lambda spec: Categories(),
+    "flag": lambda spec: Flag(),
+    "person": lambda spec: Choice(extra_bad=OWNER_BAD, blank_ok=True),
+    "moment": lambda spec: When(required=bool(spec.required)),
+    "minutes": lambda spec: Count(blank=SAVE, extra_bad=[str(10**7 + 1)]),
+}
+EDIT_INCIDENT_OVERRIDES = {
+    "declared_at": When(required=True, ok=[("with seconds", "2009-10-02T04:40:30")]),
+    # Before the declared time is refused (see test_incidents); later ones are fine.
+    "resolved_at": When(ok=[("with seconds", "2199-01-01T00:00:30")]),
+    # Backup and restore moments have happened, or they are not facts yet.
+    "last_good_backup_at": When(future=REJECT),
+    "restore_verified_at": When(future=REJECT),
+}
+
+
+def _edit_incident_fields() -> dict:
+    return {spec.name: EDIT_INCIDENT_OVERRIDES.get(spec.name) or EDIT_INCIDENT_KINDS[spec.kind](spec)
+            for spec in FIELDS}
+
+
 def _edit_baseline(ctx: Ctx) -> dict:
     now = ctx.incident()
     return {"version": str(now["version"]), "_number": str(now["version"]),
@@ -694,27 +723,7 @@ FORMS: dict[str, Form] = {
     "edit incident": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/edit",
         baseline=_edit_baseline, hidden=("version",),
-        fields={"version": HiddenNumber(),
-                "title": Text(max=200, one_line=True),
-                "severity": Choice(extra_bad=["sev1", "SEV0"]),
-                "summary": Text(max=20_000, required=False),
-                "data_categories": Categories(),
-                "personal_data": Flag(),
-                "commander": Choice(extra_bad=OWNER_BAD, blank_ok=True),
-                "comms_lead": Choice(extra_bad=OWNER_BAD, blank_ok=True),
-                "executive": Choice(extra_bad=OWNER_BAD, blank_ok=True),
-                "loss_began_at": When(),
-                "detected_at": When(),
-                "declared_at": When(required=True, ok=[("with seconds", "2009-10-02T04:40:30")]),
-                "aware_at": When(),
-                "mitigated_at": When(),
-                # Before the declared time is refused (see test_incidents); later ones are fine.
-                "resolved_at": When(ok=[("with seconds", "2199-01-01T00:00:30")]),
-                # The recovery objectives: backup and restore moments, and targets in minutes.
-                "last_good_backup_at": When(future=REJECT),
-                "restore_verified_at": When(future=REJECT),
-                "rpo_target_minutes": Count(blank=SAVE, extra_bad=[str(10**7 + 1)]),
-                "rto_target_minutes": Count(blank=SAVE, extra_bad=[str(10**7 + 1)])},
+        fields={"version": HiddenNumber(), **_edit_incident_fields()},
     ),
     "status change": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/status",

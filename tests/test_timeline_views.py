@@ -545,7 +545,7 @@ def test_browser_enter_posts_and_times_show_in_the_readers_zone(browser, server)
     page = context.new_page()
     try:
         login(page, RESPONDER[0])
-        page.get_by_role("link", name=re.compile("Skylark Sync")).click()
+        page.get_by_role("link", name=re.compile("Photo thumbnails missing")).click()
         page.get_by_label("What's happening?").fill("Browser check: quick post with Enter")
         page.get_by_label("What's happening?").press("Enter")
         expect(page.locator(".flash-success")).to_have_text("Update posted.")
