@@ -13,6 +13,7 @@ from incidents.incident.enums import Status
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.notices.models import NoticeRelease, NoticeVersion
+from incidents.obligations.models import Obligation, ObligationStatus
 from incidents.recovery.enums import WorkstreamStatus
 from incidents.recovery.service import flags_for, objectives_for, workstreams_for
 from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
@@ -283,3 +284,31 @@ def test_the_demo_tells_one_consistent_story(app, runner, client):
     assert "three months of Skylark Sync Plus free" in notice_text
     assert "three months of Skylark Sync Plus free" in status_page
     assert "month of service free" not in status_page
+
+
+def test_the_demo_incident_shows_its_obligations_met_and_missed(app, runner, client):
+    """GDPR and two US states with the 2009 timings: the authority was told after its 72 hours and
+    Washington's attorney general late; customers and California in time."""
+    email, password = DEMO_LOGIN.search(load_demo(runner).output).groups()
+    client.post("/login", data={"email": email, "password": password})
+    reference = the_sync_incident(app)["reference"]
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        found = {o.rule_id: o for o in db.session.scalars(select(Obligation).where(
+            Obligation.incident_id == incident.id))}
+        assert found["gdpr-33-authority"].due_at == incident.aware_at + timedelta(hours=72)
+        assert found["gdpr-33-authority"].filed_at > found["gdpr-33-authority"].due_at
+        statuses = {rule_id: o.status for rule_id, o in found.items()}
+        # Every customer-facing filing points at the released customer notice.
+        notice_versions = {o.notice_version_id for o in found.values() if o.rule_id.endswith(("residents",
+                                                                                               "individuals"))}
+        released = db.session.scalar(select(NoticeRelease.version_id).limit(1))
+    assert statuses == {
+        "gdpr-33-authority": ObligationStatus.late, "gdpr-34-individuals": ObligationStatus.filed,
+        "us-ca-residents": ObligationStatus.filed, "us-ca-attorney-general": ObligationStatus.filed,
+        "us-wa-residents": ObligationStatus.filed, "us-wa-attorney-general": ObligationStatus.late}
+    assert notice_versions == {released}
+    page = client.get(f"/incidents/{reference}/obligations").get_data(as_text=True)
+    assert "DPA-2009-0412" in page and "Filed late" in page
+    deadlines = client.get("/deadlines").get_data(as_text=True)
+    assert reference not in deadlines  # nothing of the 2009 incident is still pending

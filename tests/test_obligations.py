@@ -12,6 +12,7 @@ from incidents.incident.service import get_incident
 from incidents.obligations.models import Obligation, ObligationStatus
 from incidents.timeline.models import TimelineEntry
 from tests.form_matrix import errors_beside
+from tests.helpers import read_form
 
 FORM_TIME = "%Y-%m-%dT%H:%M"
 
@@ -196,3 +197,57 @@ def test_deadlines_view_lists_pending_obligations_soonest_first_and_flags_overdu
     assert "5 h " in page and "flag-warning" in page  # under 12 hours left: flagged
     # Viewers read but do not change.
     assert client.post(url(soon_ref, "/regimes"), data={"regimes": ["gdpr"]}).status_code == 403
+
+
+def test_new_impact_figures_that_cross_a_threshold_add_the_obligation_without_a_recheck(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    client.post(url(ref, "/regimes"), data={"regimes": ["hipaa"]})
+    client.post(url(ref, "/anchors"), data={"kind": "discovered", "at": "2026-01-05T12:00"})
+    make.impact(ref, by=email, affected=300)
+    assert "hipaa-media" not in obligations(app, ref)
+
+    form = read_form(client.get(f"/incidents/{ref}/impact").get_data(as_text=True))
+    for name, value in {"customers_affected": "620", "customers_restored": "0", "customers_lost": "0",
+                        "customers_notified": "0"}.items():
+        form[name] = value
+    response = client.post(f"/incidents/{ref}/impact", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    found = obligations(app, ref)
+    assert found["hipaa-media"]["status"] is ObligationStatus.pending
+    assert found["hipaa-media"]["triggered_at"] is not None
+    assert found["hipaa-hhs-500"]["status"] is ObligationStatus.pending
+    assert "Notification obligations recomputed" in timeline_text(app, ref)
+
+
+def test_editing_the_moment_of_awareness_moves_the_deadline(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    set_aware(app, ref, datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+    client.post(url(ref, "/regimes"), data={"regimes": ["gdpr"]})
+    form = read_form(client.get(f"/incidents/{ref}/edit").get_data(as_text=True))
+    form["aware_at"] = "2026-01-06T09:30"
+    response = client.post(f"/incidents/{ref}/edit", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert obligations(app, ref)["gdpr-33-authority"]["due_at"] == datetime(2026, 1, 9, 9, 30, tzinfo=UTC)
+    assert "moved: 2026-01-08 12:00 UTC → **2026-01-09 09:30 UTC**" in timeline_text(app, ref)
+
+
+def test_the_incident_page_counts_down_to_the_next_deadlines(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email, personal_data=True)
+    page = client.get(f"/incidents/{ref}").get_data(as_text=True)
+    assert "Personal data is involved and no notification regime is chosen yet." in page
+
+    set_aware(app, ref, utcnow() - timedelta(hours=80))
+    client.post(url(ref, "/regimes"), data={"regimes": ["gdpr", "uk-gdpr"]})
+    page = client.get(f"/incidents/{ref}").get_data(as_text=True)
+    card = page[page.index('id="deadlines"'):]
+    card = card[:card.index("</section>")]
+    assert "⚠ 2 overdue" in card  # both 72-hour clocks ran out 8 hours ago
+    assert card.count("overdue by 8 h") == 2
+    assert "Notify the lead supervisory authority" in card
+    assert "no regime is chosen" not in page
+
+    other = make.incident(by=email)  # no personal data, no regimes: no card at all
+    assert 'id="deadlines"' not in client.get(f"/incidents/{other}").get_data(as_text=True)

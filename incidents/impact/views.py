@@ -13,6 +13,8 @@ from incidents.impact import service
 from incidents.impact.forms import CUSTOMER_FIELDS, ImpactForm, categories_for
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.page import load_incident
+from incidents.obligations import service as obligations
+from incidents.obligations.rules import rule_book
 from incidents.versioning import save
 
 bp = Blueprint("impact", __name__)
@@ -45,6 +47,8 @@ def record(reference: str):
             session=db.session, actor=current_user, incident=incident, counts=form.counts(),
             categories=form.category_counts(), based_on_id=form.based_on.data,
             note=form.note.data or "", as_of=form.as_of.data)
+        obligations.follow_incident_changes(session=db.session, actor=current_user, incident=incident,
+                                            rules=rule_book())
         remember(target)
         return update
 

@@ -22,6 +22,7 @@ from incidents.incident.enums import TRANSITIONS, Status
 from incidents.incident.fields import KEY_MOMENTS
 from incidents.incident.forms import StatusForm
 from incidents.incident.models import Incident
+from incidents.obligations.service import incident_panel as deadlines_panel
 from incidents.postmortem.service import incident_panel as postmortem_panel
 from incidents.postmortem.service import postmortem_for
 from incidents.recovery.service import incident_panel as recovery_panel
@@ -73,7 +74,7 @@ def status_panel(page: IncidentPage) -> dict:
 
 # Every panel of the page: each returns its template variables (see templates/incident/detail.html).
 PANELS = (status_panel, timeline_panel, impact_panel, recovery_panel, postmortem_panel, actions_panel,
-          publishing_panel)
+          publishing_panel, deadlines_panel)
 
 
 def render_incident_page(incident: Incident, *, forms: Mapping[str, Any] | None = None, code: int = 200):

@@ -15,6 +15,8 @@ from incidents.incident import service
 from incidents.incident.enums import Severity, Status
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.incident.page import load_incident, render_incident_page
+from incidents.obligations import service as obligations
+from incidents.obligations.rules import rule_book
 from incidents.postmortem.due import due_flags
 from incidents.status import service as status_service
 from incidents.status.forms import component_statuses, with_component_fields
@@ -101,9 +103,9 @@ def change_status(reference: str):
     if not form.validate_on_submit():
         return render_incident_page(incident, forms={"status_form": form}, code=422)
     try:
-        saved = save(lambda: service.change_status(
+        saved = save(lambda: _followed(incident, service.change_status(
             session=db.session, actor=current_user, incident=incident, new_status=Status(form.status.data),
-            expected_version=form.version.data, note=form.note.data or ""))
+            expected_version=form.version.data, note=form.note.data or "")))
     except InvalidTransition as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -114,6 +116,14 @@ def change_status(reference: str):
         return redirect(url_for("incident.detail", reference=reference))
     flash(f"Status is now {incident.status.label.lower()}.", "success")
     return redirect(url_for("incident.detail", reference=reference))
+
+
+def _followed(incident, result):
+    """After a change of the incident's moments or status: its notification deadlines follow, in the
+    same transaction (awareness and resolution are moments legal clocks count from)."""
+    obligations.follow_incident_changes(session=db.session, actor=current_user, incident=incident,
+                                        rules=rule_book())
+    return result
 
 
 def _edit_form(incident, formdata=True) -> EditForm:
@@ -133,10 +143,9 @@ def edit(reference: str):
     form = _edit_form(incident)
     if not form.validate_on_submit():
         return render_template("incident/edit.html", incident=incident, form=form), 422
-    saved = save(lambda: service.update_incident(session=db.session, actor=current_user, incident=incident,
-                                                 expected_version=form.version.data,
-                                                 changes=form.changes(
-                                                     person=lambda user_id: db.session.get(User, user_id))), form=form)
+    saved = save(lambda: _followed(incident, service.update_incident(
+        session=db.session, actor=current_user, incident=incident, expected_version=form.version.data,
+        changes=form.changes(person=lambda user_id: db.session.get(User, user_id)))), form=form)
     if not saved.ok:
         if saved.conflict:
             incident = load_incident(reference)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import yaml
+from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 RULES_DIR = Path(__file__).parent / "rules"
@@ -275,3 +276,8 @@ def load_rules(folder: Path = RULES_DIR) -> RuleBook:
                                      f"rule {rule.id} counts from {target} being sent, but {rule.regime.id} "
                                      f"has no rule {target}")
     return RuleBook(regimes, rules)
+
+
+def rule_book() -> RuleBook:
+    """The rules the running app loaded at start (see `load_obligation_rules` in incidents/__init__.py)."""
+    return current_app.extensions["obligation_rules"]

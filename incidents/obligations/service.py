@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -19,9 +21,12 @@ from incidents.incident.models import Incident
 from incidents.notices.models import NoticeVersion
 from incidents.obligations.deadlines import Deadline, compute, threshold_state
 from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor, ObligationStatus
-from incidents.obligations.rules import RECORDED_ANCHORS, SENT_PREFIX, Rule, RuleBook
+from incidents.obligations.rules import RECORDED_ANCHORS, SENT_PREFIX, Rule, RuleBook, rule_book
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
+
+if TYPE_CHECKING:
+    from incidents.incident.page import IncidentPage
 
 STAMP = "%Y-%m-%d %H:%M UTC"
 
@@ -98,6 +103,15 @@ def sync_obligations(*, session: Session, actor: User | None, incident: Incident
         add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,
                   body="Notification obligations recomputed:\n\n" + "\n".join(f"- {c}" for c in changes))
     return changes
+
+
+def follow_incident_changes(*, session: Session, actor: User, incident: Incident, rules: RuleBook) -> list[str]:
+    """Called in the same transaction as any change a clock may count from (the incident's moments,
+    its status, new impact figures): deadlines move and thresholds crossed add obligations at once,
+    with no one having to press "Recheck". Costs one query when no regime is chosen."""
+    if not chosen_regimes(session=session, incident=incident):
+        return []
+    return sync_obligations(session=session, actor=actor, incident=incident, rules=rules)
 
 
 def recheck(*, session: Session, actor: User, incident: Incident, rules: RuleBook) -> list[str]:
@@ -283,6 +297,23 @@ def mark_not_required(*, session: Session, actor: User, incident: Incident, rule
               body=f"Obligation **{rule.title if rule else obligation.rule_id}** marked not required by "
                    f"{actor.display}. Reason:\n\n{why}")
     return obligation
+
+
+# --- the incident page -------------------------------------------------------------------------
+
+NEXT_ON_PAGE = 3
+
+
+def incident_panel(page: IncidentPage) -> dict:
+    """The incident page's countdown: the next open deadlines, how many are overdue, and whether
+    regimes are chosen at all (a personal-data incident without any is itself a warning)."""
+    rules = rule_book()
+    pending = [o for o in page.once(obligations_of) if o.status.is_open]
+    return {"deadlines": SimpleNamespace(
+        next=[(o, rules.rules.get(o.rule_id)) for o in pending[:NEXT_ON_PAGE]],
+        more=max(0, len(pending) - NEXT_ON_PAGE),
+        overdue=sum(1 for o in pending if o.is_overdue(page.now)),
+        any=bool(page.once(obligations_of)))}
 
 
 # --- across incidents ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Obligation pages: an incident's obligations, and the Deadlines view across incidents."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -14,17 +14,13 @@ from incidents.incident.page import load_incident
 from incidents.notices.models import Notice, NoticeVersion
 from incidents.obligations import service
 from incidents.obligations.forms import AnchorForm, FileForm, NotRequiredForm, RegimesForm
-from incidents.obligations.rules import RECORDED_ANCHORS, RuleBook
+from incidents.obligations.rules import RECORDED_ANCHORS, rule_book
 from incidents.versioning import Saved, save
 
 bp = Blueprint("obligations", __name__)
 
 PAGE = "/incidents/<reference>/obligations"
 ONE = PAGE + "/<int(max=2147483647):obligation_id>"
-
-
-def rule_book() -> RuleBook:
-    return current_app.extensions["obligation_rules"]
 
 
 def _version_choices(incident) -> list[tuple[int, str]]:
