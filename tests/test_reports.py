@@ -211,3 +211,35 @@ def test_cli_writes_the_executive_report(runner, incident, tmp_path):
     assert "Key figures" in read(out.read_bytes())[1]
     missing = runner.invoke(args=["report", "pdf", "INC-1999-0001", "--kind", "executive", "-o", str(out)])
     assert missing.exit_code != 0 and "No incident 'INC-1999-0001'" in missing.output
+
+
+def test_executive_pdf_lists_every_obligation_with_due_filed_time_to_notify_and_outcome(app, client, auth,
+                                                                                        incident):
+    reference, commander, *_ = incident
+    with app.app_context():
+        record = get_incident(session=db.session, reference=reference)
+        record.aware_at = (record.declared_at - timedelta(hours=100)).replace(second=0, microsecond=0)
+        aware = record.aware_at
+        db.session.commit()
+    auth.login(commander)
+    assert "No notification regime has been chosen" in flat(read(
+        client.get(f"/incidents/{reference}/reports/executive.pdf").data)[1])
+    client.post(f"/incidents/{reference}/obligations/regimes", data={"regimes": ["gdpr"]})
+    with app.app_context():
+        from incidents.obligations.models import Obligation
+
+        authority = db.session.scalar(select(Obligation.id).where(Obligation.rule_id == "gdpr-33-authority"))
+    filed = aware + timedelta(hours=80)  # 8 hours after the 72
+    response = client.post(f"/incidents/{reference}/obligations/{authority}/file", data={
+        "filed_at": filed.strftime("%Y-%m-%dT%H:%M"), "reference": "DPA-77", "notice_version": "0",
+        "reason": "The extent was unknown until the restore test."})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+    text = flat(read(client.get(f"/incidents/{reference}/reports/executive.pdf").data)[1])
+    section = text[text.index("Notification obligations"):]
+    assert "Notify the lead supervisory authority" in section
+    assert f"{aware + timedelta(hours=72):%Y-%m-%d %H:%M} UTC" in section  # due
+    assert f"{filed:%Y-%m-%d %H:%M} UTC" in section and "3 d 8 h" in section  # filed, time to notify
+    assert "MISSED" in section.upper() and "The extent was unknown until the restore test." in section
+    assert "no fixed clock" in section  # Art. 34: without undue delay, still pending
+    assert "PENDING" in section.upper()

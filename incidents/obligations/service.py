@@ -6,7 +6,7 @@ by itself). Services flush; the web request commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -297,6 +297,43 @@ def mark_not_required(*, session: Session, actor: User, incident: Incident, rule
               body=f"Obligation **{rule.title if rule else obligation.rule_id}** marked not required by "
                    f"{actor.display}. Reason:\n\n{why}")
     return obligation
+
+
+# --- outcomes (the incident's obligations page and the executive report) ---------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where one obligation stands, in words a reader of the executive report needs."""
+
+    title: str
+    regime: str
+    recipient: str
+    due_at: datetime | None
+    filed_at: datetime | None
+    time_to_notify: timedelta | None  # filed − the moment the clock counted from
+    verdict: str  # Met, Missed, Overdue, Pending, Not required
+    reason: str
+
+
+def outcome_of(obligation: Obligation, rule: Rule | None, *, now: datetime) -> Outcome:
+    """The verdict on one obligation: met or missed once filed, overdue or pending while open."""
+    if obligation.status is ObligationStatus.not_required:
+        verdict = "Not required"
+    elif obligation.filed_at is not None:
+        verdict = "Missed" if obligation.status is ObligationStatus.late else "Met"
+    else:
+        verdict = "Overdue" if obligation.is_overdue(now) else "Pending"
+    took = obligation.filed_at - obligation.anchor_at if obligation.filed_at and obligation.anchor_at else None
+    return Outcome(title=rule.title if rule else obligation.rule_id,
+                   regime=rule.regime.name if rule else obligation.regime,
+                   recipient=rule.recipient_label if rule else "", due_at=obligation.due_at,
+                   filed_at=obligation.filed_at, time_to_notify=took, verdict=verdict, reason=obligation.reason)
+
+
+def outcomes(*, session: Session, incident: Incident, rules: RuleBook, now: datetime) -> list[Outcome]:
+    """Every obligation of the incident with its verdict, open ones soonest first."""
+    return [outcome_of(o, rules.rules.get(o.rule_id), now=now)
+            for o in obligations_of(session=session, incident=incident)]
 
 
 # --- the incident page -------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from incidents.impact import service as impact
 from incidents.incident.fields import KEY_MOMENTS
 from incidents.incident.models import Incident
 from incidents.notices.models import Audience, Notice, NoticeRelease, NoticeVersion
+from incidents.obligations.rules import rule_book
+from incidents.obligations.service import outcomes as obligation_outcomes
 from incidents.recovery.chart import recovery_chart
 from incidents.recovery.models import Workstream
 from incidents.recovery.service import Objectives, objectives_for, workstreams_for
@@ -69,6 +71,7 @@ class ExecutiveReport:
     root_cause_html: str = ""
     sections: list[Section] = field(default_factory=list)
     action_items: list = field(default_factory=list)
+    obligations: list = field(default_factory=list)  # incidents.obligations.service.Outcome
     # The audit log's newest hash when the report was made: a copy of it outside the database
     # lets `audit verify --expect` notice history removed or rewritten afterwards.
     audit_head: str | None = None
@@ -142,6 +145,7 @@ def build_report(*, session: Session, incident: Incident, option: TimelineOption
         audit_head=session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)),
     )
     _add_postmortem(session, incident, report)
+    report.obligations = obligation_outcomes(session=session, incident=incident, rules=rule_book(), now=now)
     return report
 
 
