@@ -274,6 +274,16 @@ class Categories:
 
 
 @dataclass
+class IdSet:
+    """Ticked boxes that name records by id: only the offered ids are valid."""
+
+    def values(self):
+        return [("not a number", ["abc"], REJECT), ("unknown id", ["999999"], REJECT),
+                ("overflowing id", [str(2**63)], REJECT), ("NUL", ["\x00"], REJECT),
+                ("negative", ["-1"], REJECT), ("none", [], ANY)]
+
+
+@dataclass
 class Flag:
     def values(self):
         return [(label, v, ANY) for label, v in
@@ -631,7 +641,7 @@ def _with_approved_notice(ctx: Ctx):
 
     _with_incident(ctx)
     # Approval takes a second person: a comms lead named before the version is written approves it.
-    comms_lead = ctx.make.user(role="responder", name="Second Person")
+    comms_lead = ctx.approver = ctx.make.user(role="responder", name="Second Person")
     with ctx.app.app_context():
         get_incident(session=db.session, reference=ctx.ref).comms_lead_id = ctx.make.user_id(comms_lead)
         db.session.commit()
@@ -645,14 +655,28 @@ def _with_approved_notice(ctx: Ctx):
 
 
 def _release_baseline(ctx: Ctx) -> dict:
-    """Release version 1 by a channel it has not gone out by yet, so each accepted post is new."""
+    """Release the approved version by a channel it has not gone out by yet, so each accepted post is
+    new; once every channel is used, a new version is written and approved."""
+    from incidents.notices import service as notices
     from incidents.notices.models import Channel
 
     with ctx.app.app_context():
-        used = set(db.session.scalars(select(NoticeRelease.channel)))
+        notice = db.session.get(Notice, ctx.notice_id)
+        used = {release.channel for release in notice.approved.releases}
+        if len(used) == len(Channel):
+            incident = get_incident(session=db.session, reference=ctx.ref)
+            latest = notice.latest
+            notices.save_version(session=db.session, actor=db.session.scalar(select(User).where(
+                User.email == ctx.email)), incident=incident, notice=notice, based_on=latest.number,
+                subject=latest.subject, body=f"{latest.body}\n\nRevised ({next(_unique)}).")
+            notices.approve(session=db.session, actor=db.session.scalar(select(User).where(
+                User.email == ctx.approver)), incident=incident, notice=notice, number=latest.number + 1)
+            db.session.commit()
+            notice, used = db.session.get(Notice, ctx.notice_id), set()
+        number = str(notice.approved.number)
         db.session.remove()
     channel = next(c.value for c in Channel if c not in used)
-    return {"version": "1", "_number": "1", "channel": channel}
+    return {"version": number, "_number": number, "channel": channel}
 
 
 # Regimes whose rules need no count: choosing them all gives a pool of pending obligations.
@@ -676,6 +700,25 @@ def _with_obligations(ctx: Ctx):
         obligations.choose_regimes(session=db.session, actor=db.session.scalar(select(User).where(
             User.email == ctx.email)), incident=incident, rules=current_app.extensions["obligation_rules"],
             regimes=POOL_REGIMES)
+        db.session.commit()
+        db.session.remove()
+
+
+def _with_approved_notice_and_obligations(ctx: Ctx):
+    """An approved customer notice on an incident with pending obligations it can file."""
+    from datetime import datetime, timedelta
+
+    from flask import current_app
+
+    from incidents.obligations import service as obligations
+
+    _with_approved_notice(ctx)
+    with ctx.app.app_context():
+        incident = get_incident(session=db.session, reference=ctx.ref)
+        incident.aware_at = datetime.now(UTC) - timedelta(hours=1)
+        obligations.choose_regimes(session=db.session, actor=db.session.scalar(select(User).where(
+            User.email == ctx.email)), incident=incident, rules=current_app.extensions["obligation_rules"],
+            regimes=["gdpr", "us-ca"])
         db.session.commit()
         db.session.remove()
 
@@ -913,11 +956,13 @@ FORMS: dict[str, Form] = {
                 "body": Text(max=20_000)},
     ),
     "release notice": Form(
-        role="responder", setup=_with_approved_notice,
+        role="responder", setup=_with_approved_notice_and_obligations,
         url=lambda c: f"/incidents/{c.ref}/notices/{c.notice_id}/release",
         baseline=_release_baseline, hidden=("version",),
         fields={"version": HiddenNumber(),
-                "channel": Choice(extra_bad=["E-mail", "fax"])},
+                "channel": Choice(extra_bad=["E-mail", "fax"]),
+                "file_obligations": IdSet(),
+                "reason": Text(max=5000, required=False)},
     ),
     "obligation regimes": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/obligations/regimes",

@@ -1,6 +1,7 @@
 """Obligations of an incident: regimes, anchor moments, recomputing, filing, and the Deadlines view."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -251,3 +252,84 @@ def test_the_incident_page_counts_down_to_the_next_deadlines(app, client, auth, 
 
     other = make.incident(by=email)  # no personal data, no regimes: no card at all
     assert 'id="deadlines"' not in client.get(f"/incidents/{other}").get_data(as_text=True)
+
+
+def approved_notice(app, make, ref: str, author: str, audience: str = "customers") -> int:
+    """A notice whose version 1 the incident's comms lead (a second person) approved."""
+    from incidents.auth.models import User
+    from incidents.notices import service as notices
+    from incidents.notices.models import Notice
+
+    approver = make.user(role="responder", name="Second Person")
+    with app.app_context():
+        get_incident(session=db.session, reference=ref).comms_lead_id = make.user_id(approver)
+        db.session.commit()
+    notice_id = make.notice(ref, by=author, audience=audience)
+    with app.app_context():
+        notices.approve(session=db.session, actor=db.session.scalar(select(User).where(User.email == approver)),
+                        incident=get_incident(session=db.session, reference=ref),
+                        notice=db.session.get(Notice, notice_id), number=1)
+        db.session.commit()
+    return notice_id
+
+
+def test_releasing_a_customer_notice_files_the_ticked_obligations_with_that_version(app, client, auth, make):
+    from incidents.notices.models import NoticeRelease
+
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    set_aware(app, ref, (utcnow() - timedelta(hours=2)).replace(second=0, microsecond=0))
+    client.post(url(ref, "/regimes"), data={"regimes": ["gdpr", "us-ca"]})
+    notice_id = approved_notice(app, make, ref, email)
+    found = obligations(app, ref)
+    page = client.get(f"/incidents/{ref}/notices/{notice_id}").get_data(as_text=True)
+    # A customer notice can meet the obligations to tell people, not the authority's.
+    offered = set(re.findall(r'name="file_obligations" type="checkbox" value="(\d+)"', page))
+    assert offered == {str(found["gdpr-34-individuals"]["id"]), str(found["us-ca-residents"]["id"])}
+    client.post(url(ref, "/anchors"), data={"kind": "discovered", "at": (utcnow() - timedelta(hours=1))
+                                            .strftime(FORM_TIME)})
+    found = obligations(app, ref)
+    wanted = [found["gdpr-34-individuals"]["id"], found["us-ca-residents"]["id"]]
+
+    response = client.post(f"/incidents/{ref}/notices/{notice_id}/release",
+                           data={"version": "1", "channel": "email", "file_obligations": wanted, "reason": ""})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    found = obligations(app, ref)
+    with app.app_context():
+        release = db.session.scalar(select(NoticeRelease))
+        versions = {o.notice_version_id
+                    for o in db.session.scalars(select(Obligation).where(Obligation.id.in_(wanted)))}
+        db.session.remove()
+    assert found["gdpr-34-individuals"]["status"] is ObligationStatus.filed
+    assert found["us-ca-residents"]["status"] is ObligationStatus.filed
+    assert found["us-ca-residents"]["filed_at"] == release.released_at and versions == {release.version_id}
+    assert found["gdpr-33-authority"]["status"] is ObligationStatus.pending
+    assert "Obligation **Notify California residents** filed" in timeline_text(app, ref)
+
+
+def test_a_late_obligation_ticked_at_release_needs_the_reason_and_nothing_is_released_without_it(
+        app, client, auth, make):
+    from incidents.notices.models import NoticeRelease
+
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    client.post(url(ref, "/regimes"), data={"regimes": ["us-ca"]})
+    client.post(url(ref, "/anchors"), data={"kind": "discovered", "at": (utcnow() - timedelta(days=40))
+                                            .strftime(FORM_TIME)})
+    notice_id = approved_notice(app, make, ref, email)
+    late = obligations(app, ref)["us-ca-residents"]["id"]
+    release = f"/incidents/{ref}/notices/{notice_id}/release"
+    response = client.post(release, data={"version": "1", "channel": "email", "file_obligations": [late]})
+    assert response.status_code == 422
+    assert "say why it was late" in " ".join(errors_beside(response.get_data(as_text=True), "reason"))
+    with app.app_context():
+        assert db.session.scalar(select(NoticeRelease.id)) is None  # the release was not recorded either
+        db.session.remove()
+    assert obligations(app, ref)["us-ca-residents"]["status"] is ObligationStatus.pending
+
+    response = client.post(release, data={"version": "1", "channel": "email", "file_obligations": [late],
+                                          "reason": "The address list came from the acquired company late."})
+    assert response.status_code == 302
+    found = obligations(app, ref)["us-ca-residents"]
+    assert (found["status"], found["reason"]) == (ObligationStatus.late,
+                                                  "The address list came from the acquired company late.")

@@ -1,10 +1,10 @@
 """Forms for drafting, approving and releasing notices."""
 from __future__ import annotations
 
-from wtforms import SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
-from incidents.forms import BaseForm, MarkdownField, options, version_field
+from incidents.forms import BaseForm, MarkdownField, MultiCheckboxField, options, version_field
 from incidents.idempotency import IdempotentFormMixin
 from incidents.notices.models import Audience, Channel
 from incidents.notices.service import BODY_MAX, SUBJECT_MAX
@@ -38,3 +38,7 @@ class ReleaseForm(BaseForm):
     version = version_field()
     channel = SelectField("Channel", choices=CHANNEL_CHOICES,
                           validators=[DataRequired("Choose how the notice went out.")])
+    # The pending notification obligations this release meets (choices set by the view).
+    file_obligations = MultiCheckboxField("This release files", coerce=int, choices=[], validators=[Optional()])
+    reason = TextAreaField("Why late", validators=[Optional(), Length(max=5000)], render_kw={"rows": 2},
+                           description="Needed when an obligation you tick is past its due time.")

@@ -15,6 +15,8 @@ from incidents.notices import service
 from incidents.notices.document import document_for, notice_html, notice_pdf, notice_text
 from incidents.notices.forms import ApproveForm, EditNoticeForm, NewNoticeForm, ReleaseForm
 from incidents.notices.models import Audience, Channel
+from incidents.obligations import service as obligations
+from incidents.obligations.rules import rule_book
 from incidents.reports.capacity import render_slot
 from incidents.reports.render import RenderError
 from incidents.reports.responses import pdf_response, render_failed
@@ -83,7 +85,8 @@ def _render_detail(incident, notice, *, release_form=None, code: int = 200):
         may_approve=may_approve,
         approval_refusal=may_approve and service.approval_refusal(user=current_user, version=latest),
         approve_form=ApproveForm(formdata=None, version=latest.number),
-        release_form=release_form or ReleaseForm(formdata=None, version=approved.number if approved else 1),
+        release_form=release_form or _with_obligations(
+            ReleaseForm(formdata=None, version=approved.number if approved else 1), incident, notice),
         channels=list(Channel)), code
 
 
@@ -150,12 +153,20 @@ def approve(reference: str, notice_id: int):
 @role_required(Role.responder)
 def release(reference: str, notice_id: int):
     incident, notice = _load(reference, notice_id)
-    form = ReleaseForm()
+    form = _with_obligations(ReleaseForm(), incident, notice)
     if form.validate_on_submit():
+        def work():
+            record = service.release(session=db.session, actor=current_user, incident=incident, notice=notice,
+                                     number=form.version.data, channel=Channel(form.channel.data))
+            obligations.file_by_release(session=db.session, actor=current_user, incident=incident,
+                                        rules=rule_book(), audience=notice.audience.value,
+                                        obligation_ids=form.file_obligations.data or [],
+                                        notice_version_id=record.version_id, released_at=record.released_at,
+                                        reason=form.reason.data or "")
+            return record
+
         try:
-            saved = save(lambda: service.release(session=db.session, actor=current_user, incident=incident,
-                                                 notice=notice, number=form.version.data,
-                                                 channel=Channel(form.channel.data)), form=form)
+            saved = save(work, form=form)
         except NotFound:
             db.session.rollback()
             form.version.errors = ["That version does not exist; reload the page."]
@@ -166,6 +177,16 @@ def release(reference: str, notice_id: int):
                 return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id))
     incident, notice = _load(reference, notice_id)
     return _render_detail(incident, notice, release_form=form, code=422)
+
+
+def _with_obligations(form: ReleaseForm, incident, notice) -> ReleaseForm:
+    """Offer the pending notification obligations a notice to this audience meets."""
+    form.file_obligations.choices = [
+        (o.id, f"{rule.title} ({rule.regime.name}), due {o.due_at:%Y-%m-%d %H:%M} UTC" if o.due_at
+         else f"{rule.title} ({rule.regime.name})")
+        for o, rule in obligations.fileable_by_release(session=db.session, incident=incident, rules=rule_book(),
+                                                       audience=notice.audience.value)]
+    return form
 
 
 def _links(reference: str, notice_id: int, number: int) -> dict:

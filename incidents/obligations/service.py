@@ -299,6 +299,42 @@ def mark_not_required(*, session: Session, actor: User, incident: Incident, rule
     return obligation
 
 
+# --- filing by releasing a notice ------------------------------------------------------------------
+
+# Who hears from a notice to each audience: a customer notice tells the people affected; a notice to a
+# regulator or partner goes to an authority or an attorney general.
+RECIPIENTS_OF_AUDIENCE = {"customers": ("individuals", "customers"), "regulator": ("authority", "attorney_general")}
+
+
+def fileable_by_release(*, session: Session, incident: Incident, rules: RuleBook,
+                        audience: str) -> list[tuple[Obligation, Rule]]:
+    """The pending obligations a notice to this audience can meet."""
+    recipients = RECIPIENTS_OF_AUDIENCE.get(audience, ())
+    return [(o, rules.rules[o.rule_id]) for o in obligations_of(session=session, incident=incident)
+            if o.status.is_open and o.rule_id in rules.rules and rules.rules[o.rule_id].recipient in recipients]
+
+
+def file_by_release(*, session: Session, actor: User, incident: Incident, rules: RuleBook, audience: str,
+                    obligation_ids: list[int], notice_version_id: int, released_at: datetime,
+                    reason: str) -> list[Obligation]:
+    """File the chosen obligations as met by the notice version just released, at the moment of the
+    release and in its transaction; a late one needs the reason, like any filing."""
+    fileable = {o.id: o for o, _rule in fileable_by_release(session=session, incident=incident, rules=rules,
+                                                             audience=audience)}
+    filed = []
+    for obligation_id in obligation_ids:
+        obligation = fileable.get(obligation_id)
+        if obligation is None:
+            raise FieldError("That obligation is no longer pending for this audience; reload the page.",
+                             field="file_obligations")
+        late = obligation.due_at is not None and released_at > obligation.due_at
+        filed.append(file_obligation(session=session, actor=actor, incident=incident, rules=rules,
+                                     obligation=obligation, filing=Filing(
+                                         filed_at=released_at, notice_version_id=notice_version_id,
+                                         reason=reason if late else "")))
+    return filed
+
+
 # --- outcomes (the incident's obligations page and the executive report) ---------------------------
 
 @dataclass(frozen=True)
