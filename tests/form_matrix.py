@@ -140,6 +140,8 @@ def snapshot(app) -> dict:
             "notice versions": session.execute(select(NoticeVersion.id, NoticeVersion.approved_at)
                                                .order_by(NoticeVersion.id)).all(),
             "notice releases": session.scalar(select(func.count()).select_from(NoticeRelease)),
+            "notice checklists": [tuple(items) for items in session.scalars(select(Notice.covered_items)
+                                                                             .order_by(Notice.id))],
             "obligations": session.execute(select(Obligation.id, Obligation.status, Obligation.version)
                                            .order_by(Obligation.id)).all(),
             "obligation anchors": session.execute(select(ObligationAnchor.kind, ObligationAnchor.at)
@@ -704,6 +706,23 @@ def _with_obligations(ctx: Ctx):
         db.session.remove()
 
 
+def _checklist_baseline(ctx: Ctx) -> dict:
+    """Tick every item when none is ticked, else none: each accepted post changes the checklist."""
+    from flask import current_app
+
+    from incidents.obligations.service import notice_checklist
+
+    with ctx.app.app_context():
+        notice = db.session.get(Notice, ctx.notice_id)
+        keys = [key for group in notice_checklist(
+            session=db.session, incident=get_incident(session=db.session, reference=ctx.ref),
+            rules=current_app.extensions["obligation_rules"], audience=notice.audience.value)
+                for key, _text in group.items]
+        ticked = bool(notice.covered_items)
+        db.session.remove()
+    return {"covered": [] if ticked else keys}
+
+
 def _with_approved_notice_and_obligations(ctx: Ctx):
     """An approved customer notice on an incident with pending obligations it can file."""
     from datetime import datetime, timedelta
@@ -963,6 +982,11 @@ FORMS: dict[str, Form] = {
                 "channel": Choice(extra_bad=["E-mail", "fax"]),
                 "file_obligations": IdSet(),
                 "reason": Text(max=5000, required=False)},
+    ),
+    "notice checklist": Form(
+        role="responder", setup=_with_approved_notice_and_obligations,
+        url=lambda c: f"/incidents/{c.ref}/notices/{c.notice_id}/checklist",
+        baseline=_checklist_baseline, fields={"covered": Categories()},
     ),
     "obligation regimes": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/obligations/regimes",

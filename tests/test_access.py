@@ -107,6 +107,7 @@ MINIMUM_ROLE = {
     "notices.edit": RESPONDER,
     "notices.approve": RESPONDER,  # and only the incident's comms lead or commander (test_notices.py)
     "notices.release": RESPONDER,
+    "notices.checklist": RESPONDER,
     "notices.preview": VIEWER,
     "notices.text": VIEWER,
     "notices.pdf": VIEWER,
@@ -198,6 +199,7 @@ def probe(app, world) -> dict[str, object]:
             "notices.approve": db.session.scalar(sa.select(sa.func.count(NoticeVersion.id))
                                                  .where(NoticeVersion.approved_at.is_not(None))),
             "notices.release": db.session.scalar(sa.select(sa.func.count(NoticeRelease.id))),
+            "notices.checklist": db.session.get(Notice, world.url_values["notice_id"]).covered_items,
             "obligations.regimes": sorted(db.session.scalars(sa.select(IncidentRegime.regime).where(
                 IncidentRegime.incident_id == incident.id))),
             "obligations.anchor": db.session.scalar(sa.select(ObligationAnchor.at).where(

@@ -333,3 +333,33 @@ def test_a_late_obligation_ticked_at_release_needs_the_reason_and_nothing_is_rel
     found = obligations(app, ref)["us-ca-residents"]
     assert (found["status"], found["reason"]) == (ObligationStatus.late,
                                                   "The address list came from the acquired company late.")
+
+
+def test_a_notice_lists_what_the_law_asks_it_to_carry_and_what_is_still_missing(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    set_aware(app, ref, (utcnow() - timedelta(hours=2)).replace(second=0, microsecond=0))
+    client.post(url(ref, "/regimes"), data={"regimes": ["gdpr"]})
+    customers = make.notice(ref, by=email)
+    regulator = make.notice(ref, by=email, audience="regulator")
+    page = client.get(f"/incidents/{ref}/notices/{customers}").get_data(as_text=True)
+    # Art. 34's four items for the people affected; Art. 33's (for the authority) are not asked here.
+    assert "Likely consequences of the breach" in page and "4 of 4 not yet ticked as covered" in page
+    assert "⚠ 4 items the law asks for are not ticked as covered" in page
+    assert "approximate number of data subjects" not in page
+    boxes = dict(re.findall(r'name="covered" type="checkbox" value="([^"]+)"> <label for="[^"]+">([^<(]+)', page))
+    assert len(boxes) == 4
+
+    ticked = [key for key, text in boxes.items() if not text.startswith("Likely consequences")]
+    response = client.post(f"/incidents/{ref}/notices/{customers}/checklist", data={"covered": ticked})
+    assert response.status_code == 302
+    page = client.get(f"/incidents/{ref}/notices/{customers}").get_data(as_text=True)
+    assert "1 of 4 not yet ticked as covered" in page and "⚠ 1 item the law asks for is not ticked" in page
+
+    # A key the page did not offer is refused beside the boxes, and nothing changes.
+    response = client.post(f"/incidents/{ref}/notices/{customers}/checklist", data={"covered": ["gdpr-33:bogus"]})
+    assert response.status_code == 422 and errors_beside(response.get_data(as_text=True), "covered")
+
+    page = client.get(f"/incidents/{ref}/notices/{regulator}").get_data(as_text=True)
+    assert "Nature of the breach, categories and approximate number of data subjects and records" in page
+    assert "Nature of the breach in clear and plain language" not in page

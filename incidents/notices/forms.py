@@ -42,3 +42,8 @@ class ReleaseForm(BaseForm):
     file_obligations = MultiCheckboxField("This release files", coerce=int, choices=[], validators=[Optional()])
     reason = TextAreaField("Why late", validators=[Optional(), Length(max=5000)], render_kw={"rows": 2},
                            description="Needed when an obligation you tick is past its due time.")
+
+
+class ChecklistForm(BaseForm):
+    # One box per item the law asks this notice to carry (choices set by the view).
+    covered = MultiCheckboxField("Covered by the notice's text", choices=[], validators=[Optional()])

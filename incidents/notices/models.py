@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from markupsafe import Markup
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
@@ -40,6 +40,9 @@ class Notice(db.Model):
     audience: Mapped[Audience] = enum_column(Audience, name="notice_audience")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # The items of the law's content checklists that responders ticked as covered by the text (keys
+    # from obligations.service.notice_checklist); kept across versions, since the text mostly grows.
+    covered_items: Mapped[list] = mapped_column(JSON, default=list)
 
     created_by: Mapped[User | None] = relationship()
     versions: Mapped[list[NoticeVersion]] = relationship(

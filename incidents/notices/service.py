@@ -192,3 +192,12 @@ def release(*, session: Session, actor: User, incident: Incident, notice: Notice
               body=f"Released version {version.number} of the notice to {notice.audience.label.lower()} "
                    f"by {channel.label.lower()}: “{version.subject}”.")
     return record
+
+
+def set_covered_items(*, session: Session, actor: User, incident: Incident, notice: Notice,
+                      covered: list[str]) -> list[str]:
+    """Record which checklist items the notice's text covers (the keys the page offered); the audit
+    log records who changed it."""
+    notice.covered_items = sorted(set(covered))
+    session.flush()
+    return notice.covered_items

@@ -13,7 +13,7 @@ from incidents.idempotency import idempotent, remember
 from incidents.incident.page import load_incident
 from incidents.notices import service
 from incidents.notices.document import document_for, notice_html, notice_pdf, notice_text
-from incidents.notices.forms import ApproveForm, EditNoticeForm, NewNoticeForm, ReleaseForm
+from incidents.notices.forms import ApproveForm, ChecklistForm, EditNoticeForm, NewNoticeForm, ReleaseForm
 from incidents.notices.models import Audience, Channel
 from incidents.obligations import service as obligations
 from incidents.obligations.rules import rule_book
@@ -76,13 +76,17 @@ def detail(reference: str, notice_id: int):
     return _render_detail(incident, notice)
 
 
-def _render_detail(incident, notice, *, release_form=None, code: int = 200):
+def _render_detail(incident, notice, *, release_form=None, checklist_form=None, code: int = 200):
     latest = notice.latest
     approved = notice.approved
     may_approve = service.may_approve(current_user, incident)
+    groups = _checklist(incident, notice)
+    checklist_form = checklist_form or _with_items(ChecklistForm(formdata=None, covered=notice.covered_items), groups)
+    covered = set(notice.covered_items or [])
     return render_template(
         "notices/detail.html", incident=incident, notice=notice, latest=latest, approved=approved,
-        may_approve=may_approve,
+        may_approve=may_approve, checklist_form=checklist_form,
+        missing=[text for group in groups for key, text in group.items if key not in covered],
         approval_refusal=may_approve and service.approval_refusal(user=current_user, version=latest),
         approve_form=ApproveForm(formdata=None, version=latest.number),
         release_form=release_form or _with_obligations(
@@ -187,6 +191,33 @@ def _with_obligations(form: ReleaseForm, incident, notice) -> ReleaseForm:
         for o, rule in obligations.fileable_by_release(session=db.session, incident=incident, rules=rule_book(),
                                                        audience=notice.audience.value)]
     return form
+
+
+def _checklist(incident, notice) -> list:
+    return obligations.notice_checklist(session=db.session, incident=incident, rules=rule_book(),
+                                        audience=notice.audience.value)
+
+
+def _with_items(form: ChecklistForm, groups) -> ChecklistForm:
+    form.covered.choices = [(key, f"{text} ({group.title}, {group.regime})") for group in groups
+                            for key, text in group.items]
+    return form
+
+
+@bp.route(NOTICE + "/checklist", methods=["POST"])
+@role_required(Role.responder)
+def checklist(reference: str, notice_id: int):
+    incident, notice = _load(reference, notice_id)
+    form = _with_items(ChecklistForm(), _checklist(incident, notice))
+    if not form.validate_on_submit():
+        return _render_detail(incident, notice, checklist_form=form, code=422)
+    saved = save(lambda: service.set_covered_items(session=db.session, actor=current_user, incident=incident,
+                                                   notice=notice, covered=form.covered.data or []), form=form)
+    if not saved.ok:
+        incident, notice = _load(reference, notice_id)
+        return _render_detail(incident, notice, checklist_form=form, code=saved.code)
+    flash("Checklist saved.", "success")
+    return redirect(url_for("notices.detail", reference=reference, notice_id=notice_id) + "#checklist")
 
 
 def _links(reference: str, notice_id: int, number: int) -> dict:

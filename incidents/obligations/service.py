@@ -5,6 +5,7 @@ by itself). Services flush; the web request commits.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -333,6 +334,35 @@ def file_by_release(*, session: Session, actor: User, incident: Incident, rules:
                                          filed_at=released_at, notice_version_id=notice_version_id,
                                          reason=reason if late else "")))
     return filed
+
+
+@dataclass(frozen=True)
+class ChecklistGroup:
+    """What one obligation's rule says a notice must carry: (key, text) per item."""
+
+    title: str
+    regime: str
+    items: list[tuple[str, str]]
+
+
+def checklist_key(rule_id: str, item: str) -> str:
+    """A stable key for one checklist item: rewording the item in the rules file asks again."""
+    return f"{rule_id}:{hashlib.sha256(item.encode()).hexdigest()[:12]}"
+
+
+def notice_checklist(*, session: Session, incident: Incident, rules: RuleBook, audience: str) -> list[ChecklistGroup]:
+    """The content the law asks of a notice to this audience, from the incident's obligations it can
+    meet (pending or filed; not those judged not required)."""
+    recipients = RECIPIENTS_OF_AUDIENCE.get(audience, ())
+    groups = []
+    for obligation in obligations_of(session=session, incident=incident):
+        rule = rules.rules.get(obligation.rule_id)
+        if rule is None or rule.recipient not in recipients or not rule.content \
+                or obligation.status is ObligationStatus.not_required:
+            continue
+        groups.append(ChecklistGroup(title=rule.title, regime=rule.regime.name,
+                                     items=[(checklist_key(rule.id, item), item) for item in rule.content]))
+    return groups
 
 
 # --- outcomes (the incident's obligations page and the executive report) ---------------------------
