@@ -312,3 +312,13 @@ def test_the_demo_incident_shows_its_obligations_met_and_missed(app, runner, cli
     assert "DPA-2009-0412" in page and "Filed late" in page
     deadlines = client.get("/deadlines").get_data(as_text=True)
     assert reference not in deadlines  # nothing of the 2009 incident is still pending
+
+
+def test_the_demo_customer_notice_shows_the_one_item_the_law_asks_that_it_lacks(app, runner, client):
+    email, password = DEMO_LOGIN.search(load_demo(runner).output).groups()
+    client.post("/login", data={"email": email, "password": password})
+    reference = the_sync_incident(app)["reference"]
+    with app.app_context():
+        notice_id = db.session.scalar(select(NoticeVersion.notice_id).join(NoticeRelease).limit(1))
+    page = client.get(f"/incidents/{reference}/notices/{notice_id}").get_data(as_text=True)
+    assert re.search(r"<strong>1 of \d+ not yet ticked as covered</strong>", page)

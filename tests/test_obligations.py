@@ -344,7 +344,7 @@ def test_a_notice_lists_what_the_law_asks_it_to_carry_and_what_is_still_missing(
     regulator = make.notice(ref, by=email, audience="regulator")
     page = client.get(f"/incidents/{ref}/notices/{customers}").get_data(as_text=True)
     # Art. 34's four items for the people affected; Art. 33's (for the authority) are not asked here.
-    assert "Likely consequences of the breach" in page and "4 of 4 not yet ticked as covered" in page
+    assert "Likely consequences of the breach" in page and "4 of 4 not yet ticked as covered</strong>" in page
     assert "⚠ 4 items the law asks for are not ticked as covered" in page
     assert "approximate number of data subjects" not in page
     boxes = dict(re.findall(r'name="covered" type="checkbox" value="([^"]+)"> <label for="[^"]+">([^<(]+)', page))
@@ -354,7 +354,7 @@ def test_a_notice_lists_what_the_law_asks_it_to_carry_and_what_is_still_missing(
     response = client.post(f"/incidents/{ref}/notices/{customers}/checklist", data={"covered": ticked})
     assert response.status_code == 302
     page = client.get(f"/incidents/{ref}/notices/{customers}").get_data(as_text=True)
-    assert "1 of 4 not yet ticked as covered" in page and "⚠ 1 item the law asks for is not ticked" in page
+    assert "1 of 4 not yet ticked as covered</strong>" in page and "⚠ 1 item the law asks for is not ticked" in page
 
     # A key the page did not offer is refused beside the boxes, and nothing changes.
     response = client.post(f"/incidents/{ref}/notices/{customers}/checklist", data={"covered": ["gdpr-33:bogus"]})
