@@ -24,7 +24,7 @@ from incidents.incident.fields import FIELDS
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
-from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor, ObligationStatus
+from incidents.obligations.models import ContractRule, IncidentRegime, Obligation, ObligationAnchor, ObligationStatus
 from incidents.postmortem.models import Postmortem, PostmortemReviewer
 from incidents.postmortem.sections import SECTION_KEYS
 from incidents.recovery.models import Workstream
@@ -148,6 +148,8 @@ def snapshot(app) -> dict:
                                                   .order_by(ObligationAnchor.id)).all(),
             "regimes": session.execute(select(IncidentRegime.incident_id, IncidentRegime.regime)
                                        .order_by(IncidentRegime.id)).all(),
+            "contract rules": session.execute(select(ContractRule.id, ContractRule.version)
+                                              .order_by(ContractRule.id)).all(),
         }
         session.remove()
         return state
@@ -706,6 +708,42 @@ def _with_obligations(ctx: Ctx):
         db.session.remove()
 
 
+CONTRACT_RULE = {"recipient": "customers", "anchor": "aware", "offset_kind": "hours", "offset_amount": "24",
+                 "content": "What happened\nWhich data", "note": ""}
+CONTRACT_RULE_FIELDS = {
+    "title": Text(max=500, one_line=True),
+    "recipient": Choice(extra_bad=["Customers", "regulators"]),
+    "anchor": Choice(extra_bad=["sent:gdpr-33-authority", "Aware"]),
+    "offset_kind": Choice(extra_bad=["days_after_year_end", "weeks"]),
+    "offset_amount": Count(extra_bad=["0", "3661"]),
+    "content": Text(max=500),  # per line: each item of the checklist
+    "note": Text(max=500, required=False),
+}
+
+
+def _with_contract_rule(ctx: Ctx):
+    from incidents.obligations import contracts
+
+    ctx.email = ctx.auth.as_role("admin")
+    with ctx.app.test_request_context():
+        rule = contracts.create_contract_rule(
+            session=db.session, actor=db.session.scalar(select(User).where(User.email == ctx.email)),
+            fields=contracts.ContractFields(title="Tell enterprise customers", recipient="customers",
+                                            anchor="aware", offset_kind="hours", offset_amount=24,
+                                            content="What happened"))
+        db.session.commit()
+        ctx.rule_id = rule.id
+
+
+def _contract_rule_baseline(ctx: Ctx) -> dict:
+    from incidents.obligations.models import ContractRule
+
+    with ctx.app.app_context():
+        version = str(db.session.get(ContractRule, ctx.rule_id).version)
+        db.session.remove()
+    return {**CONTRACT_RULE, "version": version, "_number": version, "title": f"Renamed ({next(_unique)})"}
+
+
 def _checklist_baseline(ctx: Ctx) -> dict:
     """Tick every item when none is ticked, else none: each accepted post changes the checklist."""
     from flask import current_app
@@ -987,6 +1025,16 @@ FORMS: dict[str, Form] = {
         role="responder", setup=_with_approved_notice_and_obligations,
         url=lambda c: f"/incidents/{c.ref}/notices/{c.notice_id}/checklist",
         baseline=_checklist_baseline, fields={"covered": Categories()},
+    ),
+    "add contract rule": Form(
+        role="admin", setup=_signed_in("admin"), url=lambda c: "/admin/obligation-rules",
+        baseline=lambda c: {**CONTRACT_RULE, "title": f"Tell enterprise customers ({next(_unique)})"},
+        fields=CONTRACT_RULE_FIELDS,
+    ),
+    "edit contract rule": Form(
+        role="admin", setup=_with_contract_rule, url=lambda c: f"/admin/obligation-rules/{c.rule_id}",
+        baseline=_contract_rule_baseline, hidden=("version",),
+        fields={"version": HiddenNumber()}, elsewhere=tuple(CONTRACT_RULE_FIELDS),
     ),
     "obligation regimes": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/obligations/regimes",

@@ -20,7 +20,7 @@ from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
-from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor
+from incidents.obligations.models import ContractRule, IncidentRegime, Obligation, ObligationAnchor
 from incidents.postmortem.models import PostmortemReviewer
 from incidents.recovery.models import Workstream, WorkstreamProgress
 from incidents.status.models import Component
@@ -108,6 +108,9 @@ MINIMUM_ROLE = {
     "notices.approve": RESPONDER,  # and only the incident's comms lead or commander (test_notices.py)
     "notices.release": RESPONDER,
     "notices.checklist": RESPONDER,
+    "obligations.contract_rules": ADMIN,
+    "obligations.contract_rule": ADMIN,
+    "obligations.retire_contract_rule": ADMIN,
     "notices.preview": VIEWER,
     "notices.text": VIEWER,
     "notices.pdf": VIEWER,
@@ -207,6 +210,9 @@ def probe(app, world) -> dict[str, object]:
             "obligations.recompute": db.session.scalar(sa.select(sa.func.count(TimelineEntry.id)).where(
                 TimelineEntry.body.startswith("Notification obligations rechecked"))),
             "obligations.file": db.session.get(Obligation, world.obligations["gdpr-33-authority"]).status,
+            "obligations.contract_rules": db.session.scalar(sa.select(sa.func.count(ContractRule.id))),
+            "obligations.contract_rule": db.session.get(ContractRule, world.contract_rule_id).title,
+            "obligations.retire_contract_rule": db.session.get(ContractRule, world.contract_rule_id).retired_at,
             "obligations.not_required": db.session.get(Obligation, world.obligations["gdpr-34-individuals"]).status,
         }
 

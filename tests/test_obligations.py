@@ -363,3 +363,54 @@ def test_a_notice_lists_what_the_law_asks_it_to_carry_and_what_is_still_missing(
     page = client.get(f"/incidents/{ref}/notices/{regulator}").get_data(as_text=True)
     assert "Nature of the breach, categories and approximate number of data subjects and records" in page
     assert "Nature of the breach in clear and plain language" not in page
+
+
+def test_an_admin_adds_a_contract_rule_and_incidents_that_chose_contracts_get_its_deadline(app, client, auth, make):
+    responder = make.user(role="responder")
+    ref = make.incident(by=responder)
+    aware = (utcnow() - timedelta(hours=2)).replace(second=0, microsecond=0)
+    set_aware(app, ref, aware)
+    rule = {"title": "Tell enterprise customers' security contacts", "recipient": "customers", "anchor": "aware",
+            "offset_kind": "hours", "offset_amount": "24", "content": "What happened\nWhich of their data",
+            "note": "Enterprise plan, clause 9.2"}
+    auth.as_role("admin")
+    # An amount the kind needs, and none where it has no clock: refused beside the amount.
+    response = client.post("/admin/obligation-rules", data={**rule, "offset_amount": ""})
+    assert response.status_code == 422
+    assert "needs an amount" in " ".join(errors_beside(response.get_data(as_text=True), "offset_amount"))
+    response = client.post("/admin/obligation-rules", data={**rule, "offset_kind": "without_undue_delay"})
+    assert "has no amount" in " ".join(errors_beside(response.get_data(as_text=True), "offset_amount"))
+    assert client.post("/admin/obligation-rules", data=rule).status_code == 302
+    from incidents.obligations.models import ContractRule
+
+    with app.app_context():
+        rule_id = db.session.scalar(select(ContractRule.id))
+        db.session.remove()
+
+    auth.login(responder)
+    page = client.get(url(ref)).get_data(as_text=True)
+    assert "Customer contracts" in page
+    assert client.post(url(ref, "/regimes"), data={"regimes": ["contracts"]}).status_code == 302
+    found = obligations(app, ref)[f"contract-{rule_id}"]
+    assert found["due_at"] == aware + timedelta(hours=24)
+    page = client.get(url(ref)).get_data(as_text=True)
+    assert "Tell enterprise customers&#39; security contacts" in page and "contracts.invalid" not in page
+
+    auth.as_role("admin")
+    version = read_form(client.get(f"/admin/obligation-rules/{rule_id}").get_data(as_text=True),
+                        f"/admin/obligation-rules/{rule_id}")["version"]
+    response = client.post(f"/admin/obligation-rules/{rule_id}",
+                           data={**rule, "offset_amount": "12", "version": version})
+    assert response.status_code == 302
+    assert obligations(app, ref)[f"contract-{rule_id}"]["due_at"] == aware + timedelta(hours=12)
+    # A second save from the page as it was is a conflict, not a silent overwrite.
+    response = client.post(f"/admin/obligation-rules/{rule_id}", data={**rule, "version": version})
+    assert response.status_code == 409
+    assert obligations(app, ref)[f"contract-{rule_id}"]["due_at"] == aware + timedelta(hours=12)
+
+    assert client.post(f"/admin/obligation-rules/{rule_id}/retire").status_code == 302
+    other = make.incident(by=responder)
+    auth.login(responder)
+    client.post(url(other, "/regimes"), data={"regimes": ["contracts"]})
+    assert f"contract-{rule_id}" not in obligations(app, other)  # retired: no new obligations
+    assert f"contract-{rule_id}" in obligations(app, ref)  # the one already made stays

@@ -102,3 +102,37 @@ class Obligation(db.Model):
 
     def is_overdue(self, now: datetime) -> bool:
         return self.status.is_open and self.due_at is not None and self.due_at < now
+
+
+class ContractRule(db.Model):
+    """An obligation the company took on by contract (e.g. "enterprise customers within 24 hours of
+    awareness"), added by an admin in the app; it joins the shipped rules under the Contracts regime."""
+
+    __tablename__ = "contract_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    recipient: Mapped[str] = mapped_column(String(30), default="customers")
+    anchor: Mapped[str] = mapped_column(String(30), default="aware")
+    offset_kind: Mapped[str] = mapped_column(String(30))
+    offset_amount: Mapped[int | None] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)  # the checklist, one item per line
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Retired rules add no new obligations; obligations already made from them keep their title.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    created_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def rule_id(self) -> str:
+        return f"contract-{self.id}"
+
+    @property
+    def content_items(self) -> list[str]:
+        return [line.strip() for line in self.content.splitlines() if line.strip()]

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import yaml
-from flask import current_app
+from flask import current_app, g
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from sqlalchemy import select
 
 RULES_DIR = Path(__file__).parent / "rules"
 
@@ -159,8 +160,8 @@ class RulesFile(Strict):
 class Rule:
     """One obligation rule with its regime's jurisdiction, zone and holidays."""
 
-    def __init__(self, spec: RuleSpec, regime: RegimeSpec, source: str):
-        self.spec, self.regime, self.source = spec, regime, source
+    def __init__(self, spec: RuleSpec, regime: RegimeSpec, source: str, *, retired: bool = False):
+        self.spec, self.regime, self.source, self.retired = spec, regime, source, retired
 
     def __getattr__(self, name):
         return getattr(self.spec, name)
@@ -184,8 +185,28 @@ class Rule:
         return RECIPIENTS[self.recipient]
 
     @property
+    def law_url(self) -> str | None:
+        """Where the legal text is; a contract rule has none to link to."""
+        return None if self.regime.id == CONTRACTS.id else self.citation.url
+
+    @property
     def anchor_label(self) -> str:
         return ANCHOR_LABELS.get(self.anchor) or f"{self.anchor.removeprefix(SENT_PREFIX)} sent"
+
+
+# Obligations taken on by contract: customers' contracts, in UTC, no public holidays.
+CONTRACTS = RegimeSpec(id="contracts", name="Customer contracts", jurisdiction="CTR", time_zone="UTC")
+CONTRACT_CITATION = "Customer contracts (rule added in the app)"
+
+
+def contract_spec(contract) -> RuleSpec:
+    """A contract rule as the deadline engine reads rules; ValidationError names what is wrong."""
+    return RuleSpec.model_validate({
+        "id": contract.rule_id, "title": contract.title, "recipient": contract.recipient, "anchor": contract.anchor,
+        "offset": {"kind": contract.offset_kind, "amount": contract.offset_amount},
+        "content": contract.content_items or [], "note": contract.note or None,
+        "citation": {"text": CONTRACT_CITATION, "url": "https://contracts.invalid/"},
+        "last_checked": (contract.updated_at or contract.created_at).date()})
 
 
 class RuleBook:
@@ -196,7 +217,18 @@ class RuleBook:
         self.rules = rules
 
     def rules_of(self, regime_id: str) -> list[Rule]:
-        return [rule for rule in self.rules.values() if rule.regime.id == regime_id]
+        """The regime's rules that still make new obligations (a retired contract rule does not)."""
+        return [rule for rule in self.rules.values() if rule.regime.id == regime_id and not rule.retired]
+
+    def with_contracts(self, contracts: list) -> RuleBook:
+        """This book plus the admins' contract rules (obligations.models.ContractRule) as one regime."""
+        if not contracts:
+            return self
+        rules = dict(self.rules)
+        for contract in contracts:
+            rules[contract.rule_id] = Rule(contract_spec(contract), CONTRACTS, "the Contract rules admin page",
+                                           retired=contract.retired_at is not None)
+        return RuleBook({**self.regimes, CONTRACTS.id: CONTRACTS}, rules)
 
 
 class RulesFileError(Exception):
@@ -279,5 +311,17 @@ def load_rules(folder: Path = RULES_DIR) -> RuleBook:
 
 
 def rule_book() -> RuleBook:
-    """The rules the running app loaded at start (see `load_obligation_rules` in incidents/__init__.py)."""
-    return current_app.extensions["obligation_rules"]
+    """The rules the running app loaded at start (see `load_obligation_rules` in incidents/__init__.py),
+    with the admins' contract rules as they stand in the database, read once per request."""
+    if "obligation_rule_book" not in g:
+        from incidents.extensions import db
+        from incidents.obligations.models import ContractRule
+
+        contracts = list(db.session.scalars(select(ContractRule).order_by(ContractRule.id)))
+        g.obligation_rule_book = current_app.extensions["obligation_rules"].with_contracts(contracts)
+    return g.obligation_rule_book
+
+
+def forget_rule_book() -> None:
+    """After a contract rule changes: the next `rule_book()` reads them again."""
+    g.pop("obligation_rule_book", None)

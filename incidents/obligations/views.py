@@ -1,7 +1,7 @@
 """Obligation pages: an incident's obligations, and the Deadlines view across incidents."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -10,11 +10,19 @@ from incidents.auth.models import Role
 from incidents.db import utcnow
 from incidents.errors import NotFound
 from incidents.extensions import db
+from incidents.forms import rebase
 from incidents.incident.page import load_incident
 from incidents.notices.models import Notice, NoticeVersion
-from incidents.obligations import service
-from incidents.obligations.forms import AnchorForm, FileForm, NotRequiredForm, RegimesForm
-from incidents.obligations.rules import RECORDED_ANCHORS, rule_book
+from incidents.obligations import contracts, service
+from incidents.obligations.forms import (
+    AnchorForm,
+    ContractRuleForm,
+    EditContractRuleForm,
+    FileForm,
+    NotRequiredForm,
+    RegimesForm,
+)
+from incidents.obligations.rules import ANCHOR_LABELS, RECIPIENTS, RECORDED_ANCHORS, rule_book
 from incidents.versioning import Saved, save
 
 bp = Blueprint("obligations", __name__)
@@ -195,3 +203,69 @@ def countdown(value, now) -> str:
     days, hours = divmod(hours, 24)
     words = (f"{days} d " if days else "") + f"{hours} h" + ("" if days else f" {minutes} min")
     return f"{words} left" if seconds >= 0 else f"overdue by {words}"
+
+
+# --- admins: contract rules ------------------------------------------------------------------------
+
+CONTRACTS = "/admin/obligation-rules"
+
+
+def _contract_fields(form) -> contracts.ContractFields:
+    return contracts.ContractFields(
+        title=form.title.data or "", recipient=form.recipient.data, anchor=form.anchor.data,
+        offset_kind=form.offset_kind.data, offset_amount=form.offset_amount.data, content=form.content.data or "",
+        note=form.note.data or "")
+
+
+@bp.route(CONTRACTS, methods=["GET", "POST"])
+@role_required(Role.admin)
+def contract_rules():
+    posted = request.method == "POST"
+    form = ContractRuleForm() if posted else ContractRuleForm(formdata=None)
+    if posted and form.validate_on_submit():
+        saved = save(lambda: contracts.create_contract_rule(session=db.session, actor=current_user,
+                                                            fields=_contract_fields(form)), form=form)
+        if saved.ok:
+            flash("Contract rule added: incidents that chose customer contracts have its obligation now.", "success")
+            return redirect(url_for("obligations.contract_rules"))
+    return render_template("obligations/contracts.html", rules=contracts.list_contract_rules(session=db.session),
+                           form=form, anchor_labels=ANCHOR_LABELS, recipients=RECIPIENTS), 422 if posted else 200
+
+
+def _contract(rule_id: int):
+    try:
+        return contracts.get_contract_rule(session=db.session, rule_id=rule_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route(CONTRACTS + "/<int(max=2147483647):rule_id>", methods=["GET", "POST"])
+@role_required(Role.admin)
+def contract_rule(rule_id: int):
+    rule = _contract(rule_id)
+    if request.method != "POST":
+        form = EditContractRuleForm(formdata=None, obj=rule)
+        return render_template("obligations/contract.html", rule=rule, form=form)
+    form = EditContractRuleForm()
+    conflict = None
+    if form.validate_on_submit():
+        saved = save(lambda: contracts.update_contract_rule(
+            session=db.session, actor=current_user, rule=rule, expected_version=form.version.data,
+            fields=_contract_fields(form)), form=form)
+        if saved.ok:
+            flash("Contract rule saved; open deadlines made from it moved with it.", "success")
+            return redirect(url_for("obligations.contract_rules"))
+        rule, conflict = _contract(rule_id), saved.conflict
+        if conflict:
+            rebase(form.version, rule.version)
+        return render_template("obligations/contract.html", rule=rule, form=form, conflict=conflict), saved.code
+    return render_template("obligations/contract.html", rule=rule, form=form), 422
+
+
+@bp.route(CONTRACTS + "/<int(max=2147483647):rule_id>/retire", methods=["POST"])
+@role_required(Role.admin)
+def retire_contract_rule(rule_id: int):
+    rule = _contract(rule_id)
+    if save(lambda: contracts.retire_contract_rule(session=db.session, actor=current_user, rule=rule)).ok:
+        flash("Contract rule retired: it makes no new obligations.", "success")
+    return redirect(url_for("obligations.contract_rules"))
