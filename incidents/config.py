@@ -69,6 +69,8 @@ def default_config(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_DURATION": seconds("SESSION_REMEMBER_MAX_AGE", 30 * DAY),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: no 3 a.m. surprises
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # The proof of sending kept with a filed obligation (a receipt, a screenshot), in bytes.
+        "OBLIGATION_ATTACHMENT_MAX": 1_500_000,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),

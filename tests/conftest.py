@@ -53,6 +53,8 @@ def base_config(tmp_path: Path, database_url: str) -> dict:
         # Cheap hashing: the suite creates thousands of accounts. The real default (scrypt) is
         # tested in test_auth.py::test_passwords_are_stored_with_scrypt_by_default.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+        # Under werkzeug's 500 kB spooling threshold, so the test client's uploads stay in memory.
+        "OBLIGATION_ATTACHMENT_MAX": 300_000,
     }
 
 

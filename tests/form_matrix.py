@@ -288,6 +288,20 @@ class IdSet:
 
 
 @dataclass
+class Upload:
+    """An optional file: an empty or oversized one is refused; anything else is kept as it is."""
+
+    max: int
+
+    def values(self):
+        return [("empty file", lambda base: (io.BytesIO(b""), "receipt.pdf"), REJECT),
+                ("one byte over the limit", lambda base: (io.BytesIO(b"x" * (self.max + 1)), "big.pdf"), REJECT),
+                ("text instead of a file", "receipt.pdf", ANY),
+                ("a path for a name", lambda base: (io.BytesIO(b"%PDF-1.7"), "../../etc/passwd"), ANY),
+                ("a script for a name", lambda base: (io.BytesIO(b"ok"), "<script>alert(1)</script>.pdf"), ANY)]
+
+
+@dataclass
 class Flag:
     def values(self):
         return [(label, v, ANY) for label, v in
@@ -1056,7 +1070,8 @@ FORMS: dict[str, Form] = {
         fields={"filed_at": When(required=True, future=REJECT),
                 "reference": Text(max=200, required=False, one_line=True),
                 "notice_version": Choice(extra_bad=OWNER_BAD, blank_ok=True),
-                "reason": Text(max=5000, required=False)},
+                "reason": Text(max=5000, required=False),
+                "attachment": Upload(max=300_000)},  # the tests' OBLIGATION_ATTACHMENT_MAX (conftest)
     ),
     "obligation not required": Form(
         role="responder", setup=_with_obligations,

@@ -414,3 +414,30 @@ def test_an_admin_adds_a_contract_rule_and_incidents_that_chose_contracts_get_it
     client.post(url(other, "/regimes"), data={"regimes": ["contracts"]})
     assert f"contract-{rule_id}" not in obligations(app, other)  # retired: no new obligations
     assert f"contract-{rule_id}" in obligations(app, ref)  # the one already made stays
+
+
+def test_a_filing_keeps_its_proof_of_sending_as_a_download(app, client, auth, make):
+    import io
+
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    set_aware(app, ref, (utcnow() - timedelta(hours=5)).replace(second=0, microsecond=0))
+    client.post(url(ref, "/regimes"), data={"regimes": ["gdpr"]})
+    authority = obligations(app, ref)["gdpr-33-authority"]["id"]
+    download = url(ref, f"/{authority}/attachment")
+    assert client.get(download).status_code == 404  # nothing kept yet
+    receipt = b"%PDF-1.7 receipt of notification DPA-2026-77"
+    response = client.post(url(ref, f"/{authority}/file"), data={
+        "filed_at": (utcnow() - timedelta(hours=1)).strftime(FORM_TIME), "reference": "DPA-2026-77",
+        "notice_version": "0", "attachment": (io.BytesIO(receipt), "../DPA receipt.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = client.get(url(ref, f"/{authority}")).get_data(as_text=True)
+    assert "DPA_receipt.pdf" in page and f"({len(receipt)} bytes)" in page
+
+    auth.logout()
+    auth.as_role("viewer")
+    response = client.get(download)
+    assert response.status_code == 200 and response.data == receipt
+    assert response.mimetype == "application/octet-stream"
+    assert response.headers["Content-Disposition"] == "attachment; filename=DPA_receipt.pdf"

@@ -1,6 +1,7 @@
 """Forms of the obligations page: regimes, anchor moments, filing, not required."""
 from __future__ import annotations
 
+from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
@@ -27,6 +28,8 @@ class FileForm(BaseForm):
     notice_version = SelectField("Notice version sent", coerce=int, validate_choice=True, default=0)
     reason = MarkdownField("Reason for the delay", validators=[Optional(), Length(max=5000)],
                            description="Required when it is sent after the due time.", render_kw={"rows": 2})
+    attachment = FileField("Proof of sending (optional)",
+                           description="The authority's receipt or a screenshot of the submission; at most 1.5 MB.")
 
 
 class NotRequiredForm(BaseForm):

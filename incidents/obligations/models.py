@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.auth.models import User
@@ -85,6 +85,11 @@ class Obligation(db.Model):
     notice_version_id: Mapped[int | None] = mapped_column(ForeignKey("notice_version.id", ondelete="SET NULL"))
     # Why it is not required, or why it was late.
     reason: Mapped[str] = mapped_column(Text, default="")
+    # Proof of sending (the authority's receipt, a screenshot of the portal), kept with the filing;
+    # deferred so lists of obligations never load it.
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment_size: Mapped[int | None] = mapped_column(Integer)
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
+from werkzeug.utils import secure_filename
 
 from incidents.auth.models import User
 from incidents.db import utcnow
@@ -235,12 +237,24 @@ def get_obligation(*, session: Session, incident: Incident, obligation_id: int) 
     return obligation
 
 
+def attachment_max() -> int:
+    """Bytes a proof of sending may have (config OBLIGATION_ATTACHMENT_MAX; requests stop at 2 MB)."""
+    return current_app.config["OBLIGATION_ATTACHMENT_MAX"]
+
+
+@dataclass
+class Attachment:
+    name: str
+    data: bytes
+
+
 @dataclass
 class Filing:
     filed_at: datetime | None
     reference: str = ""
     notice_version_id: int | None = None
     reason: str = ""
+    attachment: Attachment | None = None
 
 
 def file_obligation(*, session: Session, actor: User, incident: Incident, rules: RuleBook, obligation: Obligation,
@@ -268,6 +282,8 @@ def file_obligation(*, session: Session, actor: User, incident: Incident, rules:
     obligation.filed_at, obligation.filed_by = filed_at, actor
     obligation.reference, obligation.notice_version_id = filing.reference.strip(), version.id if version else None
     obligation.reason = reason
+    if filing.attachment is not None:
+        _attach(obligation, filing.attachment)
     session.flush()
     title = rule.title if rule else obligation.rule_id
     body = (f"Obligation **{title}** filed {_stamp(filed_at)} by {actor.display}"
@@ -279,6 +295,24 @@ def file_obligation(*, session: Session, actor: User, incident: Incident, rules:
     # Filing starts the clocks of the reports that follow (NIS2 final report, DORA intermediate).
     sync_obligations(session=session, actor=actor, incident=incident, rules=rules)
     return obligation
+
+
+def _attach(obligation: Obligation, attachment: Attachment) -> None:
+    if not attachment.data:
+        raise FieldError("The file is empty.", field="attachment")
+    if len(attachment.data) > attachment_max():
+        raise FieldError(f"Attach at most {attachment_max() // 1000:,} kB.", field="attachment")
+    # Only the name's safe characters are kept: it comes back in a download header.
+    obligation.attachment_name = secure_filename(attachment.name)[:200] or "proof-of-sending"
+    obligation.attachment_size, obligation.attachment = len(attachment.data), attachment.data
+
+
+def attachment_of(*, session: Session, incident: Incident, obligation_id: int) -> tuple[str, bytes]:
+    """The file kept with a filing: its name and bytes (NotFound when there is none)."""
+    obligation = get_obligation(session=session, incident=incident, obligation_id=obligation_id)
+    if obligation.attachment is None:
+        raise NotFound("No file was kept with this filing.")
+    return obligation.attachment_name or "proof-of-sending", obligation.attachment
 
 
 def mark_not_required(*, session: Session, actor: User, incident: Incident, rules: RuleBook,

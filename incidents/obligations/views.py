@@ -1,9 +1,12 @@
 """Obligation pages: an incident's obligations, and the Deadlines view across incidents."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
 
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
@@ -151,7 +154,8 @@ def file(reference: str, obligation_id: int):
     if not form.validate_on_submit():
         return _one(incident, obligation, file_form=form, code=422)
     filing = service.Filing(filed_at=form.filed_at.data, reference=form.reference.data or "",
-                            notice_version_id=form.notice_version.data or None, reason=form.reason.data or "")
+                            notice_version_id=form.notice_version.data or None, reason=form.reason.data or "",
+                            attachment=_uploaded(request.files.get("attachment")))
     saved = _save(lambda: service.file_obligation(session=db.session, actor=current_user, incident=incident,
                                                   rules=rule_book(), obligation=obligation, filing=filing), form)
     if not saved.ok:
@@ -178,6 +182,29 @@ def not_required(reference: str, obligation_id: int):
         return _one(incident, _load(incident, obligation_id), not_required_form=form, code=saved.code)
     flash("Marked not required.", "success")
     return redirect(url_for("obligations.obligation", reference=reference, obligation_id=obligation_id))
+
+
+def _uploaded(upload) -> service.Attachment | None:
+    """The file sent with the form, read up to one byte past the limit (the service refuses it).
+    Read from the request, not the form: our forms take text fields only (BaseForm)."""
+    if not isinstance(upload, FileStorage) or not upload.filename:
+        return None
+    try:
+        return service.Attachment(name=upload.filename, data=upload.stream.read(service.attachment_max() + 1))
+    finally:
+        upload.close()  # a big upload is spooled to a temporary file: close it now
+
+
+@bp.route(ONE + "/attachment")
+def attachment(reference: str, obligation_id: int):
+    incident = load_incident(reference)
+    try:
+        name, data = service.attachment_of(session=db.session, incident=incident, obligation_id=obligation_id)
+    except NotFound:
+        abort(404)
+    # Always a download, never shown inline: the file is whatever someone uploaded.
+    return send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=True,
+                     download_name=name, max_age=0)
 
 
 @bp.route("/deadlines")
