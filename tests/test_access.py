@@ -108,6 +108,7 @@ MINIMUM_ROLE = {
     "notices.approve": RESPONDER,  # and only the incident's comms lead or commander (test_notices.py)
     "notices.release": RESPONDER,
     "notices.checklist": RESPONDER,
+    "incident.live_version": VIEWER,
     "obligations.attachment": VIEWER,
     "obligations.contract_rules": ADMIN,
     "obligations.contract_rule": ADMIN,

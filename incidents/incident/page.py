@@ -17,7 +17,7 @@ from incidents.errors import NotFound
 from incidents.extensions import db
 from incidents.forms import options
 from incidents.impact.service import incident_panel as impact_panel
-from incidents.incident import service
+from incidents.incident import live, service
 from incidents.incident.enums import TRANSITIONS, Status
 from incidents.incident.fields import KEY_MOMENTS
 from incidents.incident.forms import StatusForm
@@ -81,7 +81,10 @@ def render_incident_page(incident: Incident, *, forms: Mapping[str, Any] | None 
     """The incident page as a response, with any `forms` shown as submitted (errors beside fields)."""
     page = IncidentPage(session=db.session, incident=incident, args=request.args, settings=current_app.config,
                         forms=forms or {})
-    context = {"incident": incident, "now": page.now}
+    context = {"incident": incident, "now": page.now,
+               # Live updates only on the page's own address (a refused form re-renders it elsewhere).
+               "live_version": live.page_version(session=page.session, incident_id=incident.id)
+               if request.endpoint == "incident.detail" else None}
     for panel in PANELS:
         context.update(panel(page))
     return render_template("incident/detail.html", **context), code

@@ -1,7 +1,7 @@
 """Incident pages: the list, declaring, the detail page, editing and status changes."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from incidents.auth.access import role_required
@@ -11,7 +11,7 @@ from incidents.errors import InvalidTransition
 from incidents.extensions import db
 from incidents.forms import has_control_chars, options, rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident import service
+from incidents.incident import live, service
 from incidents.incident.enums import Severity, Status
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.incident.page import load_incident, render_incident_page
@@ -92,6 +92,18 @@ def _declare(form, components) -> str:
 @bp.route("/incidents/<reference>")
 def detail(reference: str):
     return render_incident_page(load_incident(reference))
+
+
+@bp.route("/incidents/<reference>/live")
+def live_version(reference: str):
+    """The page's version token for its live updates: 304 while it matches what the page holds."""
+    # By reference in one statement: the pollers of every open page come here every few seconds.
+    token = live.page_version(session=db.session, reference=reference)
+    if token is None:
+        abort(404)
+    response = jsonify(version=token)
+    response.set_etag(token)
+    return response.make_conditional(request)
 
 
 @bp.route("/incidents/<reference>/status", methods=["POST"])

@@ -16,7 +16,8 @@ document.addEventListener("DOMContentLoaded", function () {
 
 // Timeline times: the server shows UTC; add the reader's own time beside it, with the zone named,
 // e.g. "10:00 UTC · 12:00 your time (Europe/Berlin)". Readers already on UTC get nothing extra.
-document.addEventListener("DOMContentLoaded", function () {
+// live.js calls it again on the regions it swaps in.
+window.showLocalTimes = function (root) {
   if (!window.Intl || !Intl.DateTimeFormat) { return; }
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (!zone || /^(Etc\/)?(UTC|GMT|Universal|Zulu)$/.test(zone)) { return; }
@@ -26,7 +27,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var day = { year: "numeric", month: "2-digit", day: "2-digit" };
   var utcDay = new Intl.DateTimeFormat("en-CA", Object.assign({ timeZone: "UTC" }, day));
   var localDay = new Intl.DateTimeFormat("en-CA", day);
-  document.querySelectorAll("time[data-local-time]").forEach(function (el) {
+  root.querySelectorAll("time[data-local-time]").forEach(function (el) {
     var moment = new Date(el.getAttribute("datetime"));
     if (isNaN(moment)) { return; }
     // Name the day too when it differs from the UTC one, so "01:30" is never a day out.
@@ -36,7 +37,8 @@ document.addEventListener("DOMContentLoaded", function () {
     local.textContent = " · " + format.format(moment) + " your time (" + zone + ")";
     el.insertAdjacentElement("afterend", local);
   });
-});
+};
+document.addEventListener("DOMContentLoaded", function () { window.showLocalTimes(document); });
 
 // Postmortem editor: a live preview under each written section, rendered and sanitised by the
 // server (the same Markdown rendering as the saved document). Without JavaScript the form's

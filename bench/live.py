@@ -1,0 +1,149 @@
+"""Live updates under load: `python -m bench.live [--seconds 10] [--watchers 200]`.
+
+Serves the demo on SQLite with gunicorn as `make run` does (2 gthread workers x 4 threads) and
+measures, beside the bare route (`/bench/bare`, in the benchmark's WSGI module only):
+
+- the live endpoint `/incidents/<ref>/live` asked with the token the page holds (nothing changed:
+  304), under wrk: its rate as a ratio of the bare route's (target >= 0.8x);
+- the incident page's own latency (median and p95 of sequential requests, signed in) with no
+  watchers, then while WATCHERS open pages poll the live endpoint every LIVE_POLL_SECONDS (5 s, as
+  live.js does), and while they poll every second: the ratio to no watchers (target within 2x).
+
+The machines are shared and noisy: compare the ratios, measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import requests
+
+from bench.load import BARE, ROOT, flask, references, sign_in, wait_ready, wrk
+from bench.status_load import ensure_wrk, free_port
+
+
+def page_latency(session: requests.Session, url: str, count: int) -> dict:
+    """Median and p95 of `count` sequential page loads, in ms."""
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        answer = session.get(url, timeout=30)
+        times.append((time.perf_counter() - start) * 1000)
+        if answer.status_code != 200:
+            raise SystemExit(f"page answered {answer.status_code}")
+    times.sort()
+    return {"p50": statistics.median(times), "p95": times[int(len(times) * 0.95) - 1]}
+
+
+class Watchers:
+    """N open pages polling the live endpoint with the token they hold, as live.js does."""
+
+    def __init__(self, count: int, url: str, cookies, token: str, every: float):
+        self.count, self.url, self.cookies, self.token, self.every = count, url, cookies, token, every
+        self.stop = threading.Event()
+        self.answers: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._watch, args=(i,), daemon=True) for i in range(count)]
+
+    def _watch(self, index: int) -> None:
+        session = requests.Session()
+        session.cookies.update(self.cookies)
+        # Spread the first polls over one interval, as pages opened at different moments would be.
+        if self.stop.wait(self.every * index / self.count):
+            return
+        while not self.stop.is_set():
+            try:
+                code = session.get(self.url, headers={"If-None-Match": f'"{self.token}"'}, timeout=30).status_code
+            except requests.RequestException:
+                code = 0
+            with self.lock:
+                self.answers[code] = self.answers.get(code, 0) + 1
+            self.stop.wait(self.every)
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        time.sleep(self.every)  # every watcher is polling before the page is measured
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=35)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="seconds of wrk load per URL (default 10)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--watchers", type=int, default=200)
+    parser.add_argument("--pages", type=int, default=60, help="sequential page loads per condition")
+    args = parser.parse_args(argv)
+    if not ensure_wrk():
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    password = "live-bench-" + secrets.token_hex(6)
+    with tempfile.TemporaryDirectory(prefix="live-bench-") as instance:
+        env = {**os.environ, "INCIDENTS_INSTANCE_PATH": instance, "SECRET_KEY": secrets.token_hex(32),
+               "DEMO_PASSWORD": password}
+        env.pop("DATABASE_URL", None)
+        flask(env, "db", "upgrade")
+        flask(env, "demo", "load")
+        page_ref, _other = references(f"sqlite:///{instance}/incidents.db")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread",
+             "--threads", "4", "--log-level", "warning", "bench.status_app:app"],
+            cwd=ROOT, env=env, start_new_session=True)
+        try:
+            wait_ready(base, server)
+            session = sign_in(base, password)
+            page_url, live_url = f"{base}/incidents/{page_ref}", f"{base}/incidents/{page_ref}/live"
+            token = session.get(live_url, timeout=10).json()["version"]
+            cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+            for _ in range(20):  # warm up
+                session.get(page_url, timeout=10)
+            bare = wrk(base + BARE, args)
+            live = wrk(live_url, args, headers={"Cookie": cookie, "If-None-Match": f'"{token}"'})
+            quiet = page_latency(session, page_url, args.pages)
+            with Watchers(args.watchers, live_url, session.cookies, token, every=5.0) as usual:
+                watched = page_latency(session, page_url, args.pages)
+            with Watchers(args.watchers, live_url, session.cookies, token, every=1.0) as eager:
+                hurried = page_latency(session, page_url, args.pages)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=15)
+    print(f"gunicorn 2 workers x 4 gthread threads, SQLite, demo incident {page_ref}; wrk {args.connections} "
+          f"connections, {args.seconds} s")
+    print()
+    print("| request | req/s | p50 ms | errors | vs bare |")
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| bare Flask route | {bare['rps']:.0f} | {bare['p50']:.1f} | {bare['errors']} | 1.00x |")
+    print(f"| live endpoint, nothing changed (304) | {live['rps']:.0f} | {live['p50']:.1f} | {live['errors']} | "
+          f"{live['rps'] / bare['rps']:.2f}x |")
+    print()
+    print("| incident page, sequential | p50 ms | p95 ms | p50 vs no watchers |")
+    print("| --- | --- | --- | --- |")
+    print(f"| no watchers | {quiet['p50']:.1f} | {quiet['p95']:.1f} | 1.00x |")
+    print(f"| {args.watchers} watchers polling every 5 s | {watched['p50']:.1f} | {watched['p95']:.1f} | "
+          f"{watched['p50'] / quiet['p50']:.2f}x |")
+    print(f"| {args.watchers} watchers polling every 1 s | {hurried['p50']:.1f} | {hurried['p95']:.1f} | "
+          f"{hurried['p50'] / quiet['p50']:.2f}x |")
+    answers = {**usual.answers}
+    for code, n in eager.answers.items():
+        answers[code] = answers.get(code, 0) + n
+    print(f"watchers' answers: {dict(sorted(answers.items()))} (304: nothing changed)")
+    bad = live["errors"] + sum(n for code, n in answers.items() if code != 304)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

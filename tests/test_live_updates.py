@@ -1,0 +1,53 @@
+"""Live updates in a real browser: what a second session posts appears on the first session's
+incident page without a reload, and what the first reader is typing stays."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.fixtures.browser import ADMIN, RESPONDER, login
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_second_sessions_post_and_figures_appear_on_the_first_sessions_page(browser, server):
+    watcher = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    poster = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    try:
+        mine, theirs = watcher.new_page(), poster.new_page()
+        login(mine, ADMIN[0])
+        mine.get_by_role("link", name=re.compile("Photo thumbnails missing")).click()
+        incident_url = mine.url
+        # Half a thought in the quick-post box, and no reload from here on.
+        mine.get_by_label("What's happening?").fill("Half-typed note")
+        # And a public update being written inside a region that changes: it waits for them.
+        public_body = mine.locator("#publish textarea[name=public_body]")
+        public_body.fill("We are rebuilding the previews")
+        mine.evaluate("window.__same_page = true")
+
+        login(theirs, RESPONDER[0])
+        theirs.goto(incident_url)
+        theirs.get_by_label("What's happening?").fill("Thumbnail cache rebuilt on the second web node")
+        theirs.get_by_label("What's happening?").press("Enter")
+        expect(theirs.locator(".flash-success")).to_have_text("Update posted.")
+
+        entries = mine.locator("ol.timeline li.entry")
+        expect(entries.filter(has_text="Thumbnail cache rebuilt on the second web node")).to_have_count(
+            1, timeout=20_000)
+        expect(mine.locator("#live-status")).to_contain_text("New updates")
+        assert mine.evaluate("window.__same_page") is True  # swapped in place, not reloaded
+        expect(mine.get_by_label("What's happening?")).to_have_value("Half-typed note")
+        expect(public_body).to_have_value("We are rebuilding the previews")
+
+        # New figures too: the second session records an impact update.
+        theirs.goto(incident_url.rstrip("/") + "/impact")
+        affected = theirs.locator("input[name=customers_affected]")
+        figure = int(affected.input_value() or "0") + 123
+        affected.fill(str(figure))
+        theirs.get_by_role("button", name=re.compile("Record")).click()
+        expect(mine.locator("#impact")).to_contain_text(f"{figure:,}", timeout=20_000)
+    finally:
+        watcher.close()
+        poster.close()
