@@ -19,7 +19,8 @@ FORBIDDEN_TAGS = {"script", "iframe", "svg", "img", "style", "object", "embed", 
                   "video", "audio", "source", "details"}
 # What the app's own page layout uses around the rendered Markdown.
 PAGE_LAYOUT_TAGS = {"meta", "link", "form", "input", "button", "textarea", "details"}
-APP_SCRIPT = "/static/js/app.js"
+# The app's own scripts (served from /static, allowed by the CSP), never inside rendered Markdown.
+APP_SCRIPTS = {"/static/js/app.js", "/static/js/live.js"}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "xlink:href", "srcset", "poster",
                   "background", "cite", "ping"}
 
@@ -97,7 +98,7 @@ def unsafe_parts(html: str, *, page: bool = False) -> list[str]:
     """Everything in `html` that could run script, load content or style the page.
 
     With `page`, `html` is a whole page of the app: its own layout may use forms, <details> and
-    its one script, but rendered Markdown inside it may not.
+    its own scripts, but rendered Markdown inside it may not.
     """
     audit = HtmlAudit()
     audit.feed(html)
@@ -105,7 +106,7 @@ def unsafe_parts(html: str, *, page: bool = False) -> list[str]:
     problems = []
     for tag, attrs, in_prose in audit.tags:
         forbidden = FORBIDDEN_TAGS if in_prose or not page else FORBIDDEN_TAGS - PAGE_LAYOUT_TAGS
-        is_app_script = page and not in_prose and tag == "script" and dict(attrs).get("src") == APP_SCRIPT
+        is_app_script = page and not in_prose and tag == "script" and dict(attrs).get("src") in APP_SCRIPTS
         if tag in forbidden and not is_app_script:
             problems.append(f"<{tag}> tag")
         for name, value in attrs:
