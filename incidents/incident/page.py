@@ -28,6 +28,7 @@ from incidents.postmortem.service import postmortem_for
 from incidents.recovery.service import incident_panel as recovery_panel
 from incidents.status.forms import incident_panel as publishing_panel
 from incidents.timeline.page import incident_panel as timeline_panel
+from incidents.timeline.service import timeline_for
 
 
 def load_incident(reference: str) -> Incident:
@@ -72,8 +73,14 @@ def status_panel(page: IncidentPage) -> dict:
             "closing_waits": Status.closed in TRANSITIONS[incident.status] and not can_close}
 
 
+def story_panel(page: IncidentPage) -> dict:
+    """The first screen's latest update: the newest timeline entry, whatever the timeline's filters."""
+    latest = timeline_for(session=page.session, incident=page.incident, limit=1)
+    return {"latest_entry": latest[0].current if latest else None}
+
+
 # Every panel of the page: each returns its template variables (see templates/incident/detail.html).
-PANELS = (status_panel, timeline_panel, impact_panel, recovery_panel, postmortem_panel, actions_panel,
+PANELS = (story_panel, status_panel, timeline_panel, impact_panel, recovery_panel, postmortem_panel, actions_panel,
           publishing_panel, deadlines_panel)
 
 
