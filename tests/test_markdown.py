@@ -236,8 +236,9 @@ def test_payloads_are_harmless_on_the_incident_pages(app, client, auth):
     assert client.post(correct_url, data=form).status_code == 302
 
     detail = client.get(f"/incidents/{reference}").get_data(as_text=True)
-    # The text really is on the page (in the summary, the correction and the entry's history)…
-    assert detail.count("<strong>visible-marker</strong>") == 3
+    # The text really is on the page (in the summary, the correction, the entry's history and the
+    # first card's latest update)…
+    assert detail.count("<strong>visible-marker</strong>") == 4
     assert re.search(r"<a rel=\"noopener noreferrer nofollow\">click-me</a>", detail)
     # …and nothing in it can run, load or restyle anything.
     assert page_problems(detail) == []
