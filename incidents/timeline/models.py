@@ -69,6 +69,9 @@ class TimelineEntry(db.Model):
         UniqueConstraint("original_id", "revision", name="uq_timeline_entry_original_revision"),
         Index("ix_timeline_entry_incident_occurred", "incident_id", "occurred_at", "id"),
         Index("ix_timeline_entry_original_id", "original_id"),
+        # The live page version asks for an incident's newest entry id: one probe, however long
+        # the timeline (incidents/incident/live.py).
+        Index("ix_timeline_entry_incident_id_id", "incident_id", "id"),
         CheckConstraint("public_status IN ('investigating', 'identified', 'monitoring', 'resolved', "
                         "'postmortem')", name="public_status_valid"),
     )
