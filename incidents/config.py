@@ -71,6 +71,12 @@ def default_config(instance_path: Path) -> dict:
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         # How often an open incident page asks whether anything changed (static/js/live.js).
         "LIVE_POLL_SECONDS": int(os.environ.get("LIVE_POLL_SECONDS", "5") or 5),
+        # How old an incident's state may be when the live check and a conditional GET of the page
+        # answer from memory (incidents/incident/live.py), and how long a sign-in check of those
+        # requests is remembered (incidents/auth/memo.py): each app process asks the database at
+        # most this often, however many pages are open.
+        "LIVE_MEMO_SECONDS": float(os.environ.get("LIVE_MEMO_SECONDS") or 1),
+        "SIGN_IN_MEMO_SECONDS": float(os.environ.get("SIGN_IN_MEMO_SECONDS") or 2),
         # The proof of sending kept with a filed obligation (a receipt, a screenshot), in bytes.
         "OBLIGATION_ATTACHMENT_MAX": 1_500_000,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,

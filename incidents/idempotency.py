@@ -86,6 +86,10 @@ class IdempotencyKey(db.Model):
 
 
 def new_key() -> str:
+    # The incident page's cache draws a placeholder, filled with a fresh key per form and response
+    # (incidents/incident/page_cache.py).
+    if has_request_context() and (placeholder := g.get("idempotency_placeholder")):
+        return placeholder
     return secrets.token_urlsafe(24)
 
 

@@ -1,9 +1,11 @@
 """Filters and globals the templates share."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import Flask
+from jinja2.ext import Extension
 
 from incidents.actions.enums import ActionStatus
 from incidents.auth.models import Role
@@ -58,7 +60,20 @@ def tone(status) -> str:
     return f"tone-{TONES.get(status, 'muted')}"
 
 
+class DropIndentation(Extension):
+    """Drops the indentation of template source lines as templates load. Markup is indented for the
+    people who read the templates; sent to browsers it was a tenth of every page (a timeline entry is
+    drawn 25 times). Only the template's own text changes: values, Markdown and <pre> content that
+    come from variables keep every space, and no template indents literal text inside a <pre>."""
+
+    _indent = re.compile(r"\n[ \t]+")
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        return self._indent.sub("\n", source)
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.add_extension(DropIndentation)
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["utc"] = format_utc
     app.jinja_env.filters["iso"] = iso

@@ -55,6 +55,10 @@ def base_config(tmp_path: Path, database_url: str) -> dict:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
         # Under werkzeug's 500 kB spooling threshold, so the test client's uploads stay in memory.
         "OBLIGATION_ATTACHMENT_MAX": 300_000,
+        # Tests sign out, disable people and post, then look at once: no memo of either
+        # (test_page_cache.py turns them on).
+        "LIVE_MEMO_SECONDS": 0,
+        "SIGN_IN_MEMO_SECONDS": 0,
     }
 
 

@@ -84,6 +84,7 @@ def test_status_lifecycle_and_correction(page: Page):
     previous = "investigating"
     for status in ("identified", "recovering", "monitoring", "resolved"):
         form = page.locator("#status-change")
+        form.get_by_text("Move status").click()  # the form opens from its button
         form.get_by_label("New status").select_option(status)
         form.get_by_label("Why (optional, goes on the timeline)").fill(f"Now {status} (browser test).")
         form.get_by_role("button", name="Change status").click()
@@ -202,8 +203,9 @@ def chart_state(page: Page) -> dict[str, str | None]:
         "affected": chart.get_attribute("data-latest-affected"),
         "restored": chart.get_attribute("data-latest-restored"),
         "restored_line": chart.locator('polyline[data-series="restored"]').get_attribute("points"),
-        "bars": " ".join(chart.locator("g.workstream").evaluate_all(
-            "gs => gs.map(g => g.getAttribute('data-percent'))")),
+        # The page's chart draws the figures; each workstream's bar is in the list beside it.
+        "bars": " ".join(page.locator("#workstreams li.ws progress").evaluate_all(
+            "ps => ps.map(p => (100 * p.value / p.max).toFixed(1))")),
     }
 
 
@@ -250,17 +252,18 @@ def test_impact_and_workstream_updates_move_the_figures_bars_and_chart(page: Pag
     expect(item.locator("progress")).to_have_attribute("value", "0")
     assert chart_state(page)["bars"] == "0.0"
 
+    item.get_by_text("Report progress").first.click()  # the form opens from its button
     item.get_by_label(re.compile("^Done so far")).fill("250")
-    item.get_by_role("button", name="Report progress").click()
+    item.locator("form.ws-report").get_by_role("button", name="Report progress").click()
     expect(page.locator(".flash-success")).to_contain_text("250 of 1,000")
     item = page.locator("li.ws").filter(has_text=name)
     expect(item.locator("progress")).to_have_attribute("value", "250")
     expect(item.locator(".ws-count")).to_contain_text("25%")
     third = chart_state(page)
     assert third["bars"] == "25.0" and third["restored_line"] == second["restored_line"]
-    bar = chart.locator("g.workstream")
-    expect(bar.locator("text").first).to_have_text(name)  # shown as text, not parsed as markup
-    expect(bar).to_contain_text("25%")
+    item = page.locator("#workstreams li.ws").filter(has_text=name)
+    expect(item.locator(".ws-name")).to_have_text(name)  # shown as text, not parsed as markup
+    expect(item.locator(".ws-count")).to_contain_text("25%")
     assert dialogs == []
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -81,7 +81,7 @@ def test_create_and_complete_an_action_item(page: Page):
     page.get_by_label("Priority").select_option("high")
     page.get_by_role("button", name="Add action item").click()
     expect(flash(page)).to_contain_text("added, owned by Morgan Reyes")
-    row = page.locator("#actions tr").filter(has_text="Alert when the replica lags")
+    row = page.locator("#actions li").filter(has_text="Alert when the replica lags")
     expect(row).to_contain_text("Open")
 
     row.get_by_role("link", name="Alert when the replica lags by more than an hour").click()
@@ -92,7 +92,7 @@ def test_create_and_complete_an_action_item(page: Page):
     expect(page.locator(".kv")).to_contain_text(name)
 
     page.goto(f"/incidents/{reference}")
-    expect(page.locator("#actions tr").filter(has_text="Alert when the replica lags")).to_contain_text("Done")
+    expect(page.locator("#actions li").filter(has_text="Alert when the replica lags")).to_contain_text("Done")
     expect(page.locator("ol.timeline")).to_contain_text(
         f"Action item Alert when the replica lags by more than an hour completed by {name}.")
     page.goto("/actions")

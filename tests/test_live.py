@@ -88,7 +88,7 @@ def test_the_page_marks_each_region_that_changes_with_a_stable_id(app, client, a
     make.workstream(ref, by=email, name="Replay journals", target=100)
     page = client.get(f"/incidents/{ref}").get_data(as_text=True)
     regions = dict((name, ident) for ident, name in re.findall(r'id="([\w-]+)" data-live="([\w-]+)"', page))
-    assert {"head", "people", "moments", "impact", "workstreams", "timeline", "publish"} <= set(regions)
+    assert {"head", "moments", "impact", "workstreams", "timeline", "publish"} <= set(regions)
     assert len(set(regions.values())) == len(regions)
     assert '<script src="/static/js/live.js" defer></script>' in page
     # A refused form re-renders the page at the form's address: no live updates there.

@@ -23,8 +23,11 @@ def test_a_second_sessions_post_and_figures_appear_on_the_first_sessions_page(br
         # Half a thought in the quick-post box, and no reload from here on.
         mine.get_by_label("What's happening?").fill("Half-typed note")
         # And a public update being written inside a region that changes: it waits for them.
+        mine.locator("#publish").get_by_text("Post public update").first.click()  # opens from its button
         public_body = mine.locator("#publish textarea[name=public_body]")
         public_body.fill("We are rebuilding the previews")
+        # A form opened and left alone stays open when its region is swapped.
+        mine.locator("#status-change").get_by_text("Move status").click()
         mine.evaluate("window.__same_page = true")
 
         login(theirs, RESPONDER[0])
@@ -40,6 +43,7 @@ def test_a_second_sessions_post_and_figures_appear_on_the_first_sessions_page(br
         assert mine.evaluate("window.__same_page") is True  # swapped in place, not reloaded
         expect(mine.get_by_label("What's happening?")).to_have_value("Half-typed note")
         expect(public_body).to_have_value("We are rebuilding the previews")
+        expect(mine.locator("#status-change").get_by_label("New status")).to_be_visible()
 
         # New figures too: the second session records an impact update.
         theirs.goto(incident_url.rstrip("/") + "/impact")

@@ -11,7 +11,7 @@ from flask import Flask, Response, abort, current_app, flash, g, redirect, reque
 from flask_login import current_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from incidents.auth import service
+from incidents.auth import memo, service
 from incidents.auth.models import Role, User
 from incidents.db import utcnow
 from incidents.extensions import db
@@ -31,6 +31,11 @@ def require_login_everywhere(app: Flask) -> None:
             return None
         if endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
             return None
+        if endpoint in memo.MEMO_ENDPOINTS:  # repeated all day by open pages: see auth/memo.py
+            viewer = memo.memo_viewer(activity=memo.MEMO_ENDPOINTS[endpoint])
+            if viewer is not None:
+                g.memo_viewer = viewer
+                return None
         if not current_user.is_authenticated:
             forget_expired_session()
             if request.method in ("GET", "HEAD"):

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 
 from incidents.audit import recorder as audit
-from incidents.auth import service, throttle
+from incidents.auth import memo, service, throttle
 from incidents.auth.access import (
     forget_expired_session,
     is_known_device,
@@ -126,6 +126,7 @@ def logout():
         audit.record(db.session, action=audit.SIGN_OUT, entity_type="user", entity_id=current_user.id,
                      actor_id=current_user.id)
         db.session.commit()
+        memo.forget(current_user.get_id())
     # Clear first: logout_user() leaves the note that makes Flask-Login delete the remember cookie.
     session.clear()
     logout_user()

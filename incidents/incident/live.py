@@ -8,11 +8,15 @@ swaps the regions marked `data-live`.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from incidents.actions.models import ActionItem
+from incidents.audit.models import AuditEvent
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.obligations.models import Obligation
@@ -31,12 +35,8 @@ def _sum_and_count(model, incident_id):
             .where(model.incident_id == incident_id).scalar_subquery())
 
 
-def page_version(*, session: Session, incident_id: int | None = None, reference: str | None = None) -> str | None:
-    """A short token of the incident page's state, by id or by reference (then the look-up is part
-    of the same statement); None when there is no such incident."""
-    if reference is not None:
-        incident_id = select(Incident.id).where(Incident.reference == reference).scalar_subquery()
-    row = session.execute(select(
+def _state_columns(incident_id) -> list:
+    return [
         select(Incident.version).where(Incident.id == incident_id).scalar_subquery(),
         select(Incident.published_at).where(Incident.id == incident_id).scalar_subquery(),
         # Entries are append-only (a correction is a new row), so the newest id tells every new one.
@@ -49,7 +49,51 @@ def page_version(*, session: Session, incident_id: int | None = None, reference:
         _sum_and_count(ActionItem, incident_id),
         _sum_and_count(Obligation, incident_id),
         select(Postmortem.version).where(Postmortem.incident_id == incident_id).scalar_subquery(),
-    )).one()
+    ]
+
+
+def _token(row) -> str | None:
     if row[0] is None:
         return None
     return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:20]
+
+
+def page_version(*, session: Session, incident_id: int | None = None, reference: str | None = None) -> str | None:
+    """A short token of the incident page's state, by id or by reference (then the look-up is part
+    of the same statement); None when there is no such incident."""
+    if reference is not None:
+        incident_id = select(Incident.id).where(Incident.reference == reference).scalar_subquery()
+    return _token(session.execute(select(*_state_columns(incident_id))).one())
+
+
+def page_state(*, session: Session, reference: str) -> tuple[str, int] | None:
+    """The page version and the newest audit event, in one statement: every change of a row the
+    page shows but the incident does not own (a person's name, a component) is audited, so the
+    pair changes whenever anything on the page can. None when there is no such incident."""
+    incident_id = select(Incident.id).where(Incident.reference == reference).scalar_subquery()
+    row = session.execute(select(*_state_columns(incident_id),
+                                 select(func.max(AuditEvent.id)).scalar_subquery())).one()
+    token = _token(row[:-1])
+    return None if token is None else (token, row[-1] or 0)
+
+
+# The pollers of every open page ask for the same few incidents: each app process reads an
+# incident's state at most once every LIVE_MEMO_SECONDS (1 by default), like the public site's
+# change check. A change shows on open pages that much later at most.
+_memo_lock = threading.Lock()
+MEMO_SIZE = 10_000
+
+
+def memo_page_state(*, session: Session, reference: str) -> tuple[str, int] | None:
+    """`page_state`, at most LIVE_MEMO_SECONDS old."""
+    memo = current_app.extensions.setdefault("incident_state_memo", {})  # an app per database
+    now = time.monotonic()
+    hit = memo.get(reference)
+    if hit and hit[0] > now:
+        return hit[1]
+    state = page_state(session=session, reference=reference)
+    with _memo_lock:
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[reference] = (now + current_app.config["LIVE_MEMO_SECONDS"], state)
+    return state

@@ -2,12 +2,14 @@
 feature contributes. Views of any feature render the page through here, never through each other."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, g, render_template, request
+from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -17,7 +19,7 @@ from incidents.errors import NotFound
 from incidents.extensions import db
 from incidents.forms import options
 from incidents.impact.service import incident_panel as impact_panel
-from incidents.incident import live, service
+from incidents.incident import live, page_cache, service
 from incidents.incident.enums import TRANSITIONS, Status
 from incidents.incident.fields import KEY_MOMENTS
 from incidents.incident.forms import StatusForm
@@ -27,6 +29,7 @@ from incidents.postmortem.service import incident_panel as postmortem_panel
 from incidents.postmortem.service import postmortem_for
 from incidents.recovery.service import incident_panel as recovery_panel
 from incidents.status.forms import incident_panel as publishing_panel
+from incidents.templating import duration
 from incidents.timeline.page import incident_panel as timeline_panel
 from incidents.timeline.service import timeline_for
 
@@ -69,8 +72,17 @@ def status_panel(page: IncidentPage) -> dict:
     # No status is preselected: one stray click must not move the incident anywhere.
     form.status.choices = options([("", "— choose —")] + [(s.value, s.label) for s in TRANSITIONS[incident.status]
                                                           if s is not Status.closed or can_close])
-    return {"status_form": form, "moments": KEY_MOMENTS,
+    return {"status_form": form, "moments": KEY_MOMENTS, "status_for": status_for(incident, page.now),
             "closing_waits": Status.closed in TRANSITIONS[incident.status] and not can_close}
+
+
+def status_for(incident: Incident, now: datetime) -> str:
+    """How long the incident has been open, or how long it took to resolve."""
+    if incident.status.is_open:
+        return f"open for {duration(incident.declared_at, now) or 'under a minute'}"
+    if incident.resolved_at:
+        return f"resolved after {duration(incident.declared_at, incident.resolved_at) or 'under a minute'}"
+    return ""
 
 
 def story_panel(page: IncidentPage) -> dict:
@@ -84,14 +96,58 @@ PANELS = (story_panel, status_panel, timeline_panel, impact_panel, recovery_pane
           publishing_panel, deadlines_panel)
 
 
-def render_incident_page(incident: Incident, *, forms: Mapping[str, Any] | None = None, code: int = 200):
+def render_incident_page(incident: Incident, *, forms: Mapping[str, Any] | None = None, code: int = 200,
+                         live_version: str | None = None):
     """The incident page as a response, with any `forms` shown as submitted (errors beside fields)."""
+    return _render(incident, forms=forms or {}, live_version=live_version), code
+
+
+def _render(incident: Incident, *, forms: Mapping[str, Any], live_version: str | None) -> str:
     page = IncidentPage(session=db.session, incident=incident, args=request.args, settings=current_app.config,
-                        forms=forms or {})
-    context = {"incident": incident, "now": page.now,
-               # Live updates only on the page's own address (a refused form re-renders it elsewhere).
-               "live_version": live.page_version(session=page.session, incident_id=incident.id)
-               if request.endpoint == "incident.detail" else None}
+                        forms=forms)
+    if live_version is None and request.endpoint == "incident.detail":
+        live_version = live.page_version(session=page.session, incident_id=incident.id)
+    # Live updates only on the page's own address (a refused form re-renders it elsewhere).
+    context = {"incident": incident, "now": page.now, "live_version": live_version}
     for panel in PANELS:
         context.update(panel(page))
-    return render_template("incident/detail.html", **context), code
+    return render_template("incident/detail.html", **context)
+
+
+def serve_incident_page(reference: str):
+    """The page at its own address: 304 when the viewer holds it already, else from the page cache
+    (see page_cache.py), else rendered and kept."""
+    if not page_cache.cacheable():
+        return render_incident_page(load_incident(reference))
+    viewer = _viewer()
+    minute = int(time.time() // 60)
+    if request.if_none_match:
+        state = live.memo_page_state(session=db.session, reference=reference)
+        if state is not None:
+            etag = page_cache.etag_of(page_cache.page_key(reference, *state, *viewer, minute))
+            if request.if_none_match.contains(etag):
+                response = current_app.response_class(status=304)
+                response.set_etag(etag)
+                return response
+    state = live.page_state(session=db.session, reference=reference)
+    if state is None:
+        abort(404)
+    key = page_cache.page_key(reference, *state, *viewer, minute)
+    html = page_cache.cached(key)
+    if html is None:
+        incident = load_incident(reference)
+        with page_cache.drawing_placeholders():
+            html = _render(incident, forms={}, live_version=state[0])
+        page_cache.keep(key, html)
+    response = current_app.response_class(page_cache.filled(html), mimetype="text/html")
+    response.set_etag(page_cache.etag_of(key))
+    return response
+
+
+def _viewer() -> tuple[int, str]:
+    """Who looks, as far as the page differs by it: the memo of the sign-in (auth/memo.py) when the
+    login wall used it, else the signed-in user."""
+    viewer = g.get("memo_viewer")
+    if viewer is not None:
+        return viewer.user_id, viewer.role.value
+    return current_user.id, current_user.role.value

@@ -14,7 +14,7 @@ from incidents.idempotency import idempotent, remember
 from incidents.incident import live, service
 from incidents.incident.enums import Severity, Status
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
-from incidents.incident.page import load_incident, render_incident_page
+from incidents.incident.page import load_incident, render_incident_page, serve_incident_page
 from incidents.obligations import service as obligations
 from incidents.obligations.rules import rule_book
 from incidents.postmortem.due import due_flags
@@ -91,16 +91,17 @@ def _declare(form, components) -> str:
 
 @bp.route("/incidents/<reference>")
 def detail(reference: str):
-    return render_incident_page(load_incident(reference))
+    return serve_incident_page(reference)
 
 
 @bp.route("/incidents/<reference>/live")
 def live_version(reference: str):
     """The page's version token for its live updates: 304 while it matches what the page holds."""
     # By reference in one statement: the pollers of every open page come here every few seconds.
-    token = live.page_version(session=db.session, reference=reference)
-    if token is None:
+    state = live.memo_page_state(session=db.session, reference=reference)
+    if state is None:
         abort(404)
+    token = state[0]
     response = jsonify(version=token)
     response.set_etag(token)
     return response.make_conditional(request)

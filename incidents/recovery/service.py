@@ -233,4 +233,5 @@ def incident_panel(page: IncidentPage) -> dict:
     series = chart_points(session=page.session, incident=page.incident)
     return {"workstreams": workstreams, "objectives": objectives_for(page.incident, now=page.now),
             "flags": {ws.id: flags_for(ws, now=page.now) for ws in workstreams},
-            "chart_svg": recovery_chart(incident=page.incident, series=series, workstreams=workstreams)}
+            # The page lists the workstreams with their bars beside the chart: it draws the figures only.
+            "chart_svg": recovery_chart(incident=page.incident, series=series, workstreams=[])}

@@ -26,7 +26,7 @@ from incidents.timeline.service import (
 if TYPE_CHECKING:
     from incidents.incident.page import IncidentPage
 
-TIMELINE_PAGE = 50  # entries per page of the incident page timeline: a screenful or two, cheap to draw
+TIMELINE_PAGE = 25  # entries per page of the incident page timeline: a few screenfuls, cheap to draw
 
 
 def filters_from(args: MultiDict) -> TimelineFilter:

@@ -1,7 +1,7 @@
 // Live updates of the incident page (progressive enhancement: without it, a reload shows the same).
 // While the page is open and visible, ask the server every few seconds whether anything changed
 // (a 304 when not); when it did, fetch the page and swap in each region marked data-live, except
-// one the reader is working in (focus, typed input, an open <details>), which waits for the next.
+// one the reader is working in (focus, typed input), which waits for the next; open <details> stay open.
 (function () {
   "use strict";
   var root = document.querySelector("[data-live-url]");
@@ -30,8 +30,24 @@
   function busy(region) {
     var active = document.activeElement;
     if (active && region.contains(active) && active.matches("input, textarea, select")) { return true; }
-    if (region.querySelector("details[open]")) { return true; }
     return Array.prototype.some.call(region.querySelectorAll("input, textarea, select"), changedByReader);
+  }
+
+  // A <details> (a form behind its button, a correction's history, finished work) stays open or
+  // closed as the reader left it: matched by the nearest element with an id and its place in it.
+  function detailsKey(details) {
+    var owner = details.parentElement.closest("[id]");
+    var index = owner ? Array.prototype.indexOf.call(owner.querySelectorAll("details"), details) : -1;
+    return (owner ? owner.id : "") + "#" + index;
+  }
+
+  function keepOpenness(region, node) {
+    var open = {};
+    region.querySelectorAll("details").forEach(function (d) { open[detailsKey(d)] = d.open; });
+    node.querySelectorAll("details").forEach(function (d) {
+      var key = detailsKey(d);
+      if (key in open) { d.open = open[key]; }
+    });
   }
 
   function swap(html) {
@@ -42,6 +58,7 @@
       if (!next) { return; }
       if (busy(region)) { waiting = true; return; }
       var node = document.importNode(next, true);
+      keepOpenness(region, node);
       region.replaceWith(node);
       if (window.showLocalTimes) { window.showLocalTimes(node); }
     });

@@ -1,0 +1,100 @@
+"""The incident page, rendered once per state and viewer and then served from memory.
+
+During a data-loss event dozens of people keep the incident page open and reload it all day, while
+what it shows changes a few times a minute at most. Rendering it (nine panels, a timeline page, a
+chart) costs tens of milliseconds; so each app server keeps the pages it rendered, by a key that
+holds everything a page depends on:
+
+- the incident's page version (live.page_version: every row of the incident the page shows) and
+  the newest audit event (every change of a shared row through the ORM is audited: a person's name,
+  a component, a contract rule), both read fresh from the database for every full answer;
+- the viewer (id and role: what they may do decides which forms are drawn) and the address (query
+  string: timeline filters and paging);
+- the current minute, since the page says "open for 3 h 12 min" and counts deadlines down.
+
+What differs per response is never cached: the CSRF token and the forms' idempotency keys are drawn
+as placeholders and filled in for each answer, every form with a key of its own (two tabs must
+never share one). Pages with a message to show (after a post) and pages with a refused form are
+rendered as before, never stored. The cache is per process, bounded, and needs no invalidation:
+a change makes a new key.
+
+A conditional GET (If-None-Match) of an unchanged page answers 304 before any rendering, from the
+version memo (at most LIVE_MEMO_SECONDS old, as the live check) and the memo of the sign-in.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import contextmanager
+
+from flask import current_app, g, request, session
+from flask_wtf.csrf import generate_csrf
+
+from incidents.idempotency import new_key
+
+# Unguessable, alphanumeric (escaping leaves them alone): user text cannot contain them by chance.
+CSRF_PLACEHOLDER = "csrf" + secrets.token_hex(16)
+KEY_PLACEHOLDER = "idem" + secrets.token_hex(16)
+_KEY_RE = re.compile(KEY_PLACEHOLDER)
+
+PAGES_KEPT = 200  # about 10 MB at the demo incident's 50 kB
+_lock = threading.Lock()
+
+
+def _pages() -> OrderedDict[tuple, str]:
+    """This app's pages (an app per database: tests make many in one process)."""
+    return current_app.extensions.setdefault("incident_page_cache", OrderedDict())
+
+
+def page_key(reference: str, version: str, shared: int, user_id: int, role: str, minute: int) -> tuple:
+    return (reference, version, shared, user_id, role, request.query_string, minute)
+
+
+def etag_of(key: tuple) -> str:
+    """The page's entity tag: the key, plus this browser session's CSRF secret (a page is only ever
+    revalidated by the session that holds it)."""
+    raw = repr((key, session.get("csrf_token")))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def cacheable() -> bool:
+    """A plain view of the page: a GET without a message waiting to be shown."""
+    return request.method in ("GET", "HEAD") and not session.get("_flashes")
+
+
+def cached(key: tuple) -> str | None:
+    pages = _pages()
+    with _lock:
+        html = pages.get(key)
+        if html is not None:
+            pages.move_to_end(key)
+        return html
+
+
+def keep(key: tuple, html: str) -> None:
+    pages = _pages()
+    with _lock:
+        pages[key] = html
+        while len(pages) > PAGES_KEPT:
+            pages.popitem(last=False)
+
+
+@contextmanager
+def drawing_placeholders():
+    """Render with placeholders for the per-response values (see `filled`)."""
+    g.csrf_token = CSRF_PLACEHOLDER  # what Flask-WTF's generate_csrf() returns for this request
+    g.idempotency_placeholder = KEY_PLACEHOLDER
+    try:
+        yield
+    finally:
+        g.pop("csrf_token", None)
+        g.pop("idempotency_placeholder", None)
+
+
+def filled(html: str, fresh_key: Callable[[], str] = new_key) -> str:
+    """The stored page with this response's CSRF token and a fresh idempotency key per form."""
+    return _KEY_RE.sub(lambda _match: fresh_key(), html.replace(CSRF_PLACEHOLDER, generate_csrf()))
