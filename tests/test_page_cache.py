@@ -67,7 +67,7 @@ def test_a_page_served_again_is_the_page_rendered_again_without_rendering(app, c
     assert without_tokens(first.get_data(as_text=True)) == without_tokens(again.get_data(as_text=True))
     # Served from memory: the sign-in check and the one statement that reads the page's state.
     assert len(again_sql) <= 3 < len(first_sql), (len(again_sql), len(first_sql))
-    app.extensions["incident_page_cache"].clear()
+    app.extensions[page_cache.EXTENSION].clear()
     fresh = client.get(f"/incidents/{ref}").get_data(as_text=True)
     assert without_tokens(fresh) == without_tokens(again.get_data(as_text=True))
 
@@ -184,3 +184,24 @@ def test_the_live_check_on_the_memo_asks_no_database_and_does_not_keep_a_session
     # Signing out ends the memo at once on this process.
     client.post("/logout")
     assert client.get(f"/incidents/{ref}/live").status_code in (302, 401)
+
+
+def test_with_the_memo_your_own_change_shows_at_once_and_others_when_it_turns_over(memo_app):
+    make = Factory(memo_app)
+    mine, theirs = make.user(role="responder"), make.user(role="responder")
+    ref = make.incident(by=mine)
+    me, them, reader = memo_app.test_client(), memo_app.test_client(), memo_app.test_client()
+    for client, email in ((me, mine), (them, theirs), (reader, make.user(role="viewer"))):
+        client.post("/login", data={"email": email, "password": Factory.PASSWORD})
+        with client.session_transaction() as cookie:
+            cookie.pop(page_cache.WROTE_AT)  # signing in was a write: as if it were long ago
+        client.get(f"/incidents/{ref}")
+    assert them.post(f"/incidents/{ref}/timeline", data={"body": "Posted by them"}).status_code == 302
+    assert me.post(f"/incidents/{ref}/timeline", data={"body": "Posted by me"}).status_code == 302
+    page = me.get(f"/incidents/{ref}").get_data(as_text=True)
+    assert "Posted by me" in page and "Posted by them" in page
+    # A reader who wrote nothing sees the state of at most LIVE_MEMO_SECONDS ago (60 in this
+    # test, 1 by default), then the change.
+    assert "Posted by me" not in reader.get(f"/incidents/{ref}").get_data(as_text=True)
+    memo_app.extensions["incident_state_memo"].clear()  # the memo turning over
+    assert "Posted by me" in reader.get(f"/incidents/{ref}").get_data(as_text=True)

@@ -7,12 +7,13 @@ swaps the regions marked `data-live`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from incidents.actions.models import ActionItem
@@ -58,21 +59,30 @@ def _token(row) -> str | None:
     return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:20]
 
 
+@functools.cache
+def _statement(by: str, shared: bool):
+    """The state statement, built once (building it costs more than running it): by incident `id`
+    or by `reference`, with the newest audit event as its last column when `shared`."""
+    incident_id = (bindparam("key") if by == "id" else
+                   select(Incident.id).where(Incident.reference == bindparam("key")).scalar_subquery())
+    columns = _state_columns(incident_id)
+    if shared:
+        columns.append(select(func.max(AuditEvent.id)).scalar_subquery())
+    return select(*columns)
+
+
 def page_version(*, session: Session, incident_id: int | None = None, reference: str | None = None) -> str | None:
     """A short token of the incident page's state, by id or by reference (then the look-up is part
     of the same statement); None when there is no such incident."""
-    if reference is not None:
-        incident_id = select(Incident.id).where(Incident.reference == reference).scalar_subquery()
-    return _token(session.execute(select(*_state_columns(incident_id))).one())
+    by, key = ("reference", reference) if reference is not None else ("id", incident_id)
+    return _token(session.connection().execute(_statement(by, False), {"key": key}).one())
 
 
 def page_state(*, session: Session, reference: str) -> tuple[str, int] | None:
     """The page version and the newest audit event, in one statement: every change of a row the
     page shows but the incident does not own (a person's name, a component) is audited, so the
     pair changes whenever anything on the page can. None when there is no such incident."""
-    incident_id = select(Incident.id).where(Incident.reference == reference).scalar_subquery()
-    row = session.execute(select(*_state_columns(incident_id),
-                                 select(func.max(AuditEvent.id)).scalar_subquery())).one()
+    row = session.connection().execute(_statement("reference", True), {"key": reference}).one()
     token = _token(row[:-1])
     return None if token is None else (token, row[-1] or 0)
 

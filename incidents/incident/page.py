@@ -121,24 +121,24 @@ def serve_incident_page(reference: str):
         return render_incident_page(load_incident(reference))
     viewer = _viewer()
     minute = int(time.time() // 60)
-    if request.if_none_match:
-        state = live.memo_page_state(session=db.session, reference=reference)
-        if state is not None:
-            etag = page_cache.etag_of(page_cache.page_key(reference, *state, *viewer, minute))
-            if request.if_none_match.contains(etag):
-                response = current_app.response_class(status=304)
-                response.set_etag(etag)
-                return response
-    state = live.page_state(session=db.session, reference=reference)
+    read = live.page_state if page_cache.wrote_lately() else live.memo_page_state  # read your writes
+    state = read(session=db.session, reference=reference)
     if state is None:
         abort(404)
     key = page_cache.page_key(reference, *state, *viewer, minute)
+    if request.if_none_match.contains(page_cache.etag_of(key)):
+        response = current_app.response_class(status=304)
+        response.set_etag(page_cache.etag_of(key))
+        return response
     html = page_cache.cached(key)
     if html is None:
-        incident = load_incident(reference)
-        with page_cache.drawing_placeholders():
-            html = _render(incident, forms={}, live_version=state[0])
-        page_cache.keep(key, html)
+        with page_cache.rendering(key):
+            html = page_cache.cached(key)  # rendered by the request this one waited for
+            if html is None:
+                incident = load_incident(reference)
+                with page_cache.drawing_placeholders():
+                    html = _render(incident, forms={}, live_version=state[0])
+                page_cache.keep(key, html)
     response = current_app.response_class(page_cache.filled(html), mimetype="text/html")
     response.set_etag(page_cache.etag_of(key))
     return response

@@ -18,8 +18,12 @@ never share one). Pages with a message to show (after a post) and pages with a r
 rendered as before, never stored. The cache is per process, bounded, and needs no invalidation:
 a change makes a new key.
 
-A conditional GET (If-None-Match) of an unchanged page answers 304 before any rendering, from the
-version memo (at most LIVE_MEMO_SECONDS old, as the live check) and the memo of the sign-in.
+Reading the page's state costs a database round trip, more than answering from memory; so, like
+the live check, the page reads it from a memo at most LIVE_MEMO_SECONDS old (1 s): someone else's
+change shows a second later at most, as it would had the page been loaded a second earlier. Your
+own changes show at once: a browser session that wrote in the last few seconds (`note_writes`) has
+the state read fresh. A conditional GET (If-None-Match) of an unchanged page answers 304 before any
+rendering, the same way.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import hashlib
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -41,13 +46,14 @@ CSRF_PLACEHOLDER = "csrf" + secrets.token_hex(16)
 KEY_PLACEHOLDER = "idem" + secrets.token_hex(16)
 _KEY_RE = re.compile(KEY_PLACEHOLDER)
 
+EXTENSION = "incident_page_cache"  # where in app.extensions
 PAGES_KEPT = 200  # about 10 MB at the demo incident's 50 kB
 _lock = threading.Lock()
 
 
 def _pages() -> OrderedDict[tuple, str]:
     """This app's pages (an app per database: tests make many in one process)."""
-    return current_app.extensions.setdefault("incident_page_cache", OrderedDict())
+    return current_app.extensions.setdefault(EXTENSION, OrderedDict())
 
 
 def page_key(reference: str, version: str, shared: int, user_id: int, role: str, minute: int) -> tuple:
@@ -59,6 +65,22 @@ def etag_of(key: tuple) -> str:
     revalidated by the session that holds it)."""
     raw = repr((key, session.get("csrf_token")))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+WROTE_AT = "wrote_at"  # in the session: when this browser last changed something
+READ_YOUR_WRITES_SECONDS = 5
+
+
+def note_writes(response):
+    """After a successful change by a signed-in browser: remember when, so its next page views
+    read the state fresh (after_request hook)."""
+    if request.method == "POST" and response.status_code < 400 and session.get("_user_id"):
+        session[WROTE_AT] = int(time.time())
+    return response
+
+
+def wrote_lately() -> bool:
+    return time.time() - session.get(WROTE_AT, 0) < READ_YOUR_WRITES_SECONDS
 
 
 def cacheable() -> bool:
@@ -73,6 +95,15 @@ def cached(key: tuple) -> str | None:
         if html is not None:
             pages.move_to_end(key)
         return html
+
+
+# One render per page at a time: when a minute turns or a change lands, every open page asks at once;
+# the first request renders and the others wait for it instead of rendering the same page beside it.
+_rendering = [threading.Lock() for _ in range(64)]
+
+
+def rendering(key: tuple) -> threading.Lock:
+    return _rendering[hash(key) % len(_rendering)]
 
 
 def keep(key: tuple, html: str) -> None:

@@ -11,7 +11,7 @@ from incidents.errors import InvalidTransition
 from incidents.extensions import db
 from incidents.forms import has_control_chars, options, rebase
 from incidents.idempotency import idempotent, remember
-from incidents.incident import live, service
+from incidents.incident import live, page_cache, service
 from incidents.incident.enums import Severity, Status
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.incident.page import load_incident, render_incident_page, serve_incident_page
@@ -23,8 +23,8 @@ from incidents.status.forms import component_statuses, with_component_fields
 from incidents.versioning import save
 
 bp = Blueprint("incident", __name__)
-
-
+# A browser that just changed something reads the incident page's state fresh (see page_cache.py).
+bp.after_app_request(page_cache.note_writes)
 
 def _list_filters() -> service.IncidentFilter:
     args = request.args
