@@ -172,8 +172,10 @@ def parse_wrk(out: str) -> dict:
     if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(n) for n in match.groups())
     requests_done = re.search(r"(\d+) requests in", out)
+    statuses = {int(code): int(n) for code, n in re.findall(r"^status (\d+): (\d+)$", out, re.M)}
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": latency("50"),
-            "p99": latency("99"), "errors": errors, "requests": int(requests_done.group(1)) if requests_done else 0}
+            "p99": latency("99"), "errors": errors, "requests": int(requests_done.group(1)) if requests_done else 0,
+            "statuses": statuses}
 
 
 def measure(backend: str, database_url: str | None, args) -> list[tuple[str, dict]]:

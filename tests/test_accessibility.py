@@ -1,6 +1,9 @@
 """Accessibility of the main pages, checked by axe-core in Chromium: no serious or critical
-violation; and the keyboard: Tab reaches the skip link first, which takes focus to the content."""
+violation; and the keyboard: Tab reaches the skip link first, which takes focus to the content, and
+the forms behind buttons open and work without a mouse."""
 from __future__ import annotations
+
+import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -58,5 +61,46 @@ def test_the_first_tab_reaches_the_skip_link_which_moves_to_the_content(browser,
             if box.evaluate("el => el === document.activeElement"):
                 break
         expect(box).to_be_focused()
+    finally:
+        context.close()
+
+
+def tab_to(page, locator, limit: int = 250) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if locator.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {locator}")
+
+
+def test_the_forms_behind_buttons_open_and_work_from_the_keyboard(browser, server):
+    context = browser.new_context(base_url=server.url, viewport={"width": 1366, "height": 900})
+    try:
+        page = context.new_page()
+        login(page, ADMIN[0])
+        # An open incident: "Move status" opens with Enter and its first field takes the next Tab.
+        page.goto("/incidents/INC-2026-0001")
+        status = page.locator("#status-change")
+        expect(status.get_by_label("New status")).to_be_hidden()
+        tab_to(page, status.locator("summary"))
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        expect(status.get_by_label("New status")).to_be_visible()
+        expect(status.get_by_label("New status")).to_be_focused()
+        # The timeline's filters: open, tick a kind with Space, apply with Enter.
+        page.goto("/incidents/INC-2009-0001")
+        filters = page.locator("details.filters")
+        tab_to(page, filters.locator("summary"))
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        note = filters.get_by_role("checkbox", name="Note")
+        expect(note).to_be_focused()
+        page.keyboard.press("Space")
+        expect(note).to_be_checked()
+        tab_to(page, filters.get_by_role("button", name="Apply"), limit=20)
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"kind=note"))
+        expect(page.locator("details.filters")).to_have_attribute("open", "")
+        expect(page.locator("ol.timeline li.entry").first).to_have_class(re.compile("kind-note"))
     finally:
         context.close()

@@ -8,7 +8,7 @@ from incidents.auth.access import role_required
 from incidents.auth.models import Role, User
 from incidents.auth.service import assignable_users
 from incidents.errors import InvalidTransition
-from incidents.extensions import db
+from incidents.extensions import db, limiter
 from incidents.forms import has_control_chars, options, rebase
 from incidents.idempotency import idempotent, remember
 from incidents.incident import live, page_cache, service
@@ -90,11 +90,13 @@ def _declare(form, components) -> str:
 
 
 @bp.route("/incidents/<reference>")
+@limiter.exempt  # no limit applies here, and every open page asks it: skip the limiter's bookkeeping
 def detail(reference: str):
     return serve_incident_page(reference)
 
 
 @bp.route("/incidents/<reference>/live")
+@limiter.exempt  # as above
 def live_version(reference: str):
     """The page's version token for its live updates: 304 while it matches what the page holds."""
     # By reference in one statement: the pollers of every open page come here every few seconds.
