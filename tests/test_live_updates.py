@@ -1,5 +1,6 @@
 """Live updates in a real browser: what a second session posts appears on the first session's
-incident page without a reload, and what the first reader is typing stays."""
+incident page without a reload, what the first reader is typing stays, and a page whose sign-in ended
+says that its updates stopped."""
 from __future__ import annotations
 
 import re
@@ -55,3 +56,16 @@ def test_a_second_sessions_post_and_figures_appear_on_the_first_sessions_page(br
     finally:
         watcher.close()
         poster.close()
+
+
+def test_when_the_sign_in_ends_the_page_says_live_updates_stopped(browser, server):
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        login(page, ADMIN[0])
+        page.get_by_role("link", name=re.compile("Photo thumbnails missing")).click()
+        context.clear_cookies()  # as after an idle timeout or a sign-out in another tab
+        expect(page.get_by_role("status").filter(has_text="Live updates stopped")).to_contain_text(
+            "your sign-in ended", timeout=20_000)
+    finally:
+        context.close()

@@ -2,7 +2,6 @@
 feature contributes. Views of any feature render the page through here, never through each other."""
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -120,7 +119,7 @@ def serve_incident_page(reference: str):
     if not page_cache.cacheable():
         return render_incident_page(load_incident(reference))
     viewer = _viewer()
-    minute = int(time.time() // 60)
+    minute = int(utcnow().timestamp() // 60)  # the page's clock (a test may set it)
     read = live.page_state if page_cache.wrote_lately() else live.memo_page_state  # read your writes
     state = read(session=db.session, reference=reference)
     if state is None:

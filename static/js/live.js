@@ -68,7 +68,21 @@
     if (status) { status.textContent = "New updates at " + new Date().toLocaleTimeString() + "."; }
   }
 
+  // The sign-in ended (idle timeout, sign-out elsewhere): polls do not keep a session alive, so
+  // say so once and stop, rather than show a page that silently stopped updating.
+  var stopped = false;
+  function signedOut() {
+    stopped = true;
+    clearTimeout(timer);
+    var note = document.createElement("p");
+    note.className = "flash flash-info live-ended";
+    note.setAttribute("role", "status");
+    note.textContent = "Live updates stopped: your sign-in ended. Reload the page to sign in again.";
+    root.parentNode.insertBefore(note, root);
+  }
+
   function schedule(ms) {
+    if (stopped) { return; }
     clearTimeout(timer);
     timer = setTimeout(poll, ms);
   }
@@ -79,6 +93,7 @@
                  credentials: "same-origin", cache: "no-store" })
       .then(function (answer) {
         if (answer.status === 304) { return null; }
+        if (answer.redirected || answer.status === 401) { signedOut(); return null; }
         if (!answer.ok) { throw new Error("live check: " + answer.status); }
         return answer.json();
       })
