@@ -125,9 +125,10 @@ def serve_incident_page(reference: str):
     if state is None:
         abort(404)
     key = page_cache.page_key(reference, *state, *viewer, minute)
-    if request.if_none_match.contains(page_cache.etag_of(key)):
+    etag = page_cache.etag_of(key)
+    if request.if_none_match.contains(etag):
         response = current_app.response_class(status=304)
-        response.set_etag(page_cache.etag_of(key))
+        response.set_etag(etag)
         return response
     html = page_cache.cached(key)
     if html is None:
@@ -139,7 +140,7 @@ def serve_incident_page(reference: str):
                     html = _render(incident, forms={}, live_version=state[0])
                 page_cache.keep(key, html)
     response = current_app.response_class(page_cache.filled(html), mimetype="text/html")
-    response.set_etag(page_cache.etag_of(key))
+    response.set_etag(etag)
     return response
 
 

@@ -25,6 +25,14 @@ from incidents.versioning import save
 bp = Blueprint("incident", __name__)
 # A browser that just changed something reads the incident page's state fresh (see page_cache.py).
 bp.after_app_request(page_cache.note_writes)
+# Every open page asks these two all day and no limit applies to them: the limiter skips them
+# before its bookkeeping (a request filter returns early; `exempt` would still resolve limits).
+HOT_ENDPOINTS = {"incident.detail", "incident.live_version"}
+
+
+@limiter.request_filter
+def _not_limited() -> bool:
+    return request.endpoint in HOT_ENDPOINTS
 
 def _list_filters() -> service.IncidentFilter:
     args = request.args
@@ -90,13 +98,11 @@ def _declare(form, components) -> str:
 
 
 @bp.route("/incidents/<reference>")
-@limiter.exempt  # no limit applies here, and every open page asks it: skip the limiter's bookkeeping
 def detail(reference: str):
     return serve_incident_page(reference)
 
 
 @bp.route("/incidents/<reference>/live")
-@limiter.exempt  # as above
 def live_version(reference: str):
     """The page's version token for its live updates: 304 while it matches what the page holds."""
     # The pollers of every open page come here every few seconds: from the state memo, and a 304
