@@ -140,7 +140,8 @@ def serve_incident_page(reference: str):
                     html = _render(incident, forms={}, live_version=state[0])
                 page_cache.keep(key, html)
     response = current_app.response_class(page_cache.filled(html), mimetype="text/html")
-    response.set_etag(etag)
+    # Again: filling in the CSRF token gives a new session its CSRF secret, part of the tag.
+    response.set_etag(page_cache.etag_of(key))
     return response
 
 
