@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from incidents.auth.models import User
 from incidents.extensions import db
-from incidents.incident.live import page_version
+from incidents.incident.live import page_state, page_version
 from incidents.incident.service import get_incident
+from tests.fixtures.plans import plan, statements
 
 
 def token(app, reference: str) -> str:
@@ -98,25 +99,14 @@ def test_the_page_marks_each_region_that_changes_with_a_stable_id(app, client, a
 
 def test_the_version_token_reads_no_table_through(app, make):
     """Pollers of every open page ask for the token every few seconds: its plan probes indexes
-    (the newest entry through (incident_id, id)), so its cost does not grow with the timeline."""
+    (the newest entry through (incident_id, id)), so its cost does not grow with the timeline; so
+    does the page's state, which adds the newest audit event."""
     ref = make.incident()
     with app.app_context():
-        from sqlalchemy import event
-
-        seen = []
-        event.listen(db.engine, "before_cursor_execute", lambda *args: seen.append((args[2], args[3])))
-        page_version(session=db.session, reference=ref)
-        statement, params = seen[-1]
-        connection = db.session.connection()
-        if db.engine.dialect.name == "postgresql":
-            # A few rows make any plan cheap: ask the planner what it would do if scans cost dearly.
-            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-            plan = [row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, params)]
-            scans = [step for step in plan if "Seq Scan" in step]
-        else:
-            plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)]
-            scans = [step for step in plan if step.startswith("SCAN ") and step != "SCAN CONSTANT ROW"]
-        db.session.rollback()
+        for read in (page_version, page_state):
+            with statements() as seen:
+                read(session=db.session, reference=ref)
+            lines, scans = plan(*seen[-1])
+            assert scans == [], lines
+            assert any("ix_timeline_entry_incident_id_id" in line for line in lines), lines
         db.session.remove()
-    assert scans == [], plan
-    assert any("ix_timeline_entry_incident_id_id" in step for step in plan), plan

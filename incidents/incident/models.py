@@ -68,6 +68,8 @@ class Incident(db.Model):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index("ix_incident_status_declared", "status", "declared_at"),
+        # The public site's change check asks for the newest publication (issue #19).
+        Index("ix_incident_published_at", "published_at"),
         CheckConstraint("public_impact IN ('none', 'minor', 'major', 'critical')", name="public_impact_valid"),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from markupsafe import Markup
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from incidents.auth.models import User
@@ -72,6 +72,13 @@ class TimelineEntry(db.Model):
         # The live page version asks for an incident's newest entry id: one probe, however long
         # the timeline (incidents/incident/live.py).
         Index("ix_timeline_entry_incident_id_id", "incident_id", "id"),
+        # Public updates are a few rows among millions: partial indexes find them without reading
+        # the rest, for the public site's change check (the newest one) and for an incident's
+        # publish panel (its own, newest first). Issue #19.
+        Index("ix_timeline_entry_public_recorded", "recorded_at",
+              sqlite_where=text("public_status IS NOT NULL"), postgresql_where=text("public_status IS NOT NULL")),
+        Index("ix_timeline_entry_incident_public", "incident_id", "occurred_at", "id",
+              sqlite_where=text("public_status IS NOT NULL"), postgresql_where=text("public_status IS NOT NULL")),
         CheckConstraint("public_status IN ('investigating', 'identified', 'monitoring', 'resolved', "
                         "'postmortem')", name="public_status_valid"),
     )
