@@ -1,9 +1,12 @@
-"""The hot queries of the public site and of an incident's public updates use their indexes: their
-cost follows what is public, not the millions of internal entries beside it (issue #19)."""
+"""Hot queries use their indexes: the public site's and an incident's public updates cost what is
+public, not the millions of internal entries beside them; a page of the incident list is an index
+range however many incidents there are (issue #19)."""
 from __future__ import annotations
 
+from incidents.db import utcnow
 from incidents.extensions import db
-from incidents.incident.service import get_incident
+from incidents.incident.service import IncidentFilter, get_incident, list_incidents
+from incidents.paging import Cursor
 from incidents.status.public import last_published_change
 from incidents.status.service import public_updates
 from tests.fixtures.plans import plan, statements
@@ -34,3 +37,16 @@ def test_an_incidents_public_updates_are_read_through_their_partial_index(app, m
         db.session.remove()
     assert scans == [], lines
     assert any("ix_timeline_entry_incident_public" in line for line in lines), lines
+
+
+def test_a_page_of_the_incident_list_is_an_index_range(app, make):
+    email = make.user(role="responder")
+    make.incident(by=email)
+    with app.app_context():
+        for status in (None, "resolved"):
+            with statements() as seen:
+                list_incidents(session=db.session, filters=IncidentFilter(status=status), limit=51,
+                               before=Cursor(utcnow(), 10))
+            lines, scans = plan(*[s for s in seen if "FROM incident" in s[0]][-1])
+            assert scans == [], lines
+        db.session.remove()

@@ -70,6 +70,8 @@ class Incident(db.Model):
         Index("ix_incident_status_declared", "status", "declared_at"),
         # The public site's change check asks for the newest publication (issue #19).
         Index("ix_incident_published_at", "published_at"),
+        # The incident list pages newest first by (declared_at, id): each page is an index range.
+        Index("ix_incident_declared_id", "declared_at", "id"),
         CheckConstraint("public_impact IN ('none', 'minor', 'major', 'critical')", name="public_impact_valid"),
     )
 

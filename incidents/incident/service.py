@@ -21,6 +21,7 @@ from incidents.incident.enums import DATA_CATEGORIES, TRANSITIONS, Severity, Sta
 from incidents.incident.fields import BY_NAME, Field
 from incidents.incident.models import Incident, ReferenceCounter
 from incidents.markdown import html_to_store
+from incidents.paging import PAGE_SIZE, Cursor
 from incidents.postmortem.service import has_published_postmortem
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
@@ -96,8 +97,9 @@ class IncidentFilter:
     query: str | None = None
 
 
-def list_incidents(*, session: Session, filters: IncidentFilter, limit: int = 200) -> list[Incident]:
-    """Incidents matching the filters, open and most severe first, then newest."""
+def list_incidents(*, session: Session, filters: IncidentFilter, limit: int = PAGE_SIZE,
+                   before: Cursor | None = None) -> list[Incident]:
+    """One page of the incidents matching the filters, newest declared first, after `before`."""
     stmt = select(Incident).options(joinedload(Incident.commander))
     if filters.status == "open":
         stmt = stmt.where(Incident.status.in_([s for s in Status if s.is_open]))
@@ -113,6 +115,8 @@ def list_incidents(*, session: Session, filters: IncidentFilter, limit: int = 20
         pattern = "%" + filters.query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(func.lower(Incident.title).like(pattern, escape="\\"),
                               func.lower(Incident.reference).like(pattern, escape="\\")))
+    if before is not None:
+        stmt = stmt.where(before.below(Incident.declared_at, Incident.id))
     stmt = stmt.order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(limit)
     return list(session.scalars(stmt).unique())
 

@@ -17,6 +17,7 @@ from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.incident.page import load_incident, render_incident_page, serve_incident_page
 from incidents.obligations import service as obligations
 from incidents.obligations.rules import rule_book
+from incidents.paging import PAGE_SIZE, Cursor
 from incidents.postmortem.due import due_flags
 from incidents.status import service as status_service
 from incidents.status.forms import component_statuses, with_component_fields
@@ -52,11 +53,29 @@ def _list_filters() -> service.IncidentFilter:
     )
 
 
+def _filter_args(filters: service.IncidentFilter) -> dict[str, str]:
+    """The query-string arguments that ask for `filters` again (the pager's links keep them)."""
+    args = {"status": filters.status or ""}
+    if filters.severity:
+        args["severity"] = filters.severity.value
+    if filters.owner_id:
+        args["owner"] = str(filters.owner_id)
+    if filters.query:
+        args["q"] = filters.query
+    return args
+
+
 @bp.route("/")
 def index():
     filters = _list_filters()
-    incidents = service.list_incidents(session=db.session, filters=filters)
-    return render_template("incident/list.html", incidents=incidents, filters=filters,
+    before = Cursor.decode(request.args.get("before"))
+    incidents = service.list_incidents(session=db.session, filters=filters, limit=PAGE_SIZE + 1, before=before)
+    older = None
+    if len(incidents) > PAGE_SIZE:
+        incidents = incidents[:PAGE_SIZE]
+        older = Cursor(incidents[-1].declared_at, incidents[-1].id).encode()
+    return render_template("incident/list.html", incidents=incidents, filters=filters, older=older,
+                           paged=before is not None, filter_args=_filter_args(filters),
                            postmortem_due=due_flags(session=db.session, incidents=incidents,
                                                     business_days=current_app.config["POSTMORTEM_DUE_BUSINESS_DAYS"]),
                            people=assignable_users(session=db.session),

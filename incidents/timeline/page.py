@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from incidents.incident.models import Incident
+from incidents.paging import Cursor
 from incidents.timeline.forms import EntryForm
 from incidents.timeline.models import EntryKind, Visibility
 from incidents.timeline.service import (
-    Cursor,
     TimelineFilter,
     TimelineItem,
     count_entries,

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
@@ -14,6 +14,7 @@ from incidents.db import utcnow
 from incidents.errors import EditConflict, FieldError, NotFound, check_version
 from incidents.incident.models import Incident
 from incidents.markdown import html_to_store
+from incidents.paging import Cursor
 from incidents.timeline.models import EntryKind, TimelineEntry, TimelinePin, Visibility
 
 log = logging.getLogger(__name__)
@@ -102,31 +103,6 @@ class TimelineItem:
 
 
 @dataclass(frozen=True)
-class Cursor:
-    """Where a page of the timeline ends: the (occurred_at, entry) of its last item."""
-
-    occurred_at: datetime
-    root_id: int
-
-    def encode(self) -> str:
-        return f"{self.occurred_at.isoformat()}~{self.root_id}"
-
-    @classmethod
-    def decode(cls, raw: str | None) -> Cursor | None:
-        """A cursor from a query string, or None when it is missing or malformed."""
-        try:
-            when, root_id = (raw or "").split("~")
-            moment = datetime.fromisoformat(when)
-            if moment.tzinfo is None or not 0 < int(root_id) < 2**31:
-                return None
-            # Converted here, where a moment at the edge of the calendar (year 1 at +05:00)
-            # overflows harmlessly, rather than in the query, where it would be a server error.
-            return cls(moment.astimezone(UTC), int(root_id))
-        except (ValueError, OverflowError):
-            return None
-
-
-@dataclass(frozen=True)
 class TimelineFilter:
     """Which entries to show, judged by each entry's latest revision; empty means all."""
 
@@ -169,12 +145,8 @@ def timeline_for(*, session: Session, incident: Incident, newest_first: bool = T
     entry, root, stmt = _latest_revisions(incident, filters)
     stmt = stmt.options(selectinload(entry.author))
     if before is not None:
-        if newest_first:
-            stmt = stmt.where(or_(entry.occurred_at < before.occurred_at,
-                                  and_(entry.occurred_at == before.occurred_at, root < before.root_id)))
-        else:
-            stmt = stmt.where(or_(entry.occurred_at > before.occurred_at,
-                                  and_(entry.occurred_at == before.occurred_at, root > before.root_id)))
+        stmt = stmt.where(before.below(entry.occurred_at, root) if newest_first
+                          else before.above(entry.occurred_at, root))
     order = (entry.occurred_at.desc(), root.desc()) if newest_first else (entry.occurred_at, root)
     stmt = stmt.order_by(*order)
     if limit is not None:

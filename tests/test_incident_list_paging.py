@@ -1,0 +1,51 @@
+"""The incident list pages like the timeline: 50 a page, newest declared first, each incident on
+exactly one page (ties in the declaration time included), filters kept from page to page."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html import unescape
+
+from incidents.db import clock_at, utcnow
+from incidents.paging import PAGE_SIZE
+
+ROW = re.compile(r'<td><a href="/incidents/(INC-\d{4}-\d{4})">INC-')
+OLDER = re.compile(r'<a class="button" href="([^"]+)">Older incidents')
+
+
+def walk(client, url: str) -> list[list[str]]:
+    pages = []
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        pages.append(ROW.findall(page))
+        more = OLDER.search(page)
+        url = unescape(more.group(1)) if more else None
+        assert len(pages) < 10, "the pager loops"
+    return pages
+
+
+def test_every_incident_is_on_exactly_one_page_newest_first(app, client, auth, make):
+    email = auth.as_role("responder")
+    start = utcnow() - timedelta(days=3)
+    declared = []
+    for n in range(PAGE_SIZE + 17):
+        # Every third one shares its declaration time with the one before: the id breaks the tie.
+        with clock_at(start + timedelta(minutes=n - n % 3)):
+            declared.append(make.incident(by=email, title=f"Incident {n}", severity="SEV1" if n % 2 else "SEV3"))
+    pages = walk(client, "/?status=")
+    assert [len(p) for p in pages] == [PAGE_SIZE, 17]
+    seen = [ref for page in pages for ref in page]
+    assert seen == list(reversed(declared))
+
+    # Filters travel with the pager: page two of SEV1 holds SEV1 incidents only.
+    sev1 = [ref for n, ref in enumerate(declared) if n % 2]
+    pages = walk(client, "/?status=&severity=SEV1&q=Incident")
+    assert [ref for page in pages for ref in page] == list(reversed(sev1))
+
+
+def test_a_damaged_cursor_shows_the_first_page(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    for cursor in ("nonsense", "2026-01-01T00:00:00~x", "0001-01-01T00:00:00+05:00~1", "2026-01-01~99999999999"):
+        answer = client.get("/", query_string={"status": "", "before": cursor})
+        assert answer.status_code == 200 and ref in answer.get_data(as_text=True), cursor
