@@ -49,3 +49,23 @@ def test_a_damaged_cursor_shows_the_first_page(app, client, auth, make):
     for cursor in ("nonsense", "2026-01-01T00:00:00~x", "0001-01-01T00:00:00+05:00~1", "2026-01-01~99999999999"):
         answer = client.get("/", query_string={"status": "", "before": cursor})
         assert answer.status_code == 200 and ref in answer.get_data(as_text=True), cursor
+
+
+def test_postmortems_due_page_soonest_first_each_incident_once(app, client, auth, make):
+    email = auth.as_role("responder")
+    start = utcnow() - timedelta(days=60)
+    resolved = []
+    for n in range(PAGE_SIZE + 6):
+        ref = make.incident(by=email, title=f"Resolved {n}")
+        make.resolve(ref, by=email, at=start + timedelta(hours=n - n % 2))  # pairs share a moment
+        resolved.append(ref)
+    make.postmortem(resolved[3], by=email, reviewers=[make.user()], state="published")  # not due any more
+    pages, url = [], "/postmortems/due"
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        pages.append(re.findall(r'<td><a href="/incidents/(INC-\d{4}-\d{4})">', page))
+        more = re.search(r'<a class="button" href="([^"]+)">Due later', page)
+        url = unescape(more.group(1)) if more else None
+        assert len(pages) < 5
+    assert [len(p) for p in pages] == [PAGE_SIZE, 5]
+    assert [ref for p in pages for ref in p] == [ref for n, ref in enumerate(resolved) if n != 3]

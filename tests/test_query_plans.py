@@ -7,6 +7,7 @@ from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.incident.service import IncidentFilter, get_incident, list_incidents
 from incidents.paging import Cursor
+from incidents.postmortem.due import postmortems_due
 from incidents.status.public import last_published_change
 from incidents.status.service import public_updates
 from tests.fixtures.plans import plan, statements
@@ -50,3 +51,13 @@ def test_a_page_of_the_incident_list_is_an_index_range(app, make):
             lines, scans = plan(*[s for s in seen if "FROM incident" in s[0]][-1])
             assert scans == [], lines
         db.session.remove()
+
+
+def test_a_page_of_postmortems_due_is_an_index_range(app, make):
+    make.incident(by=make.user(role="responder"))
+    with app.app_context():
+        with statements() as seen:
+            postmortems_due(session=db.session, business_days=5, limit=51, after=Cursor(utcnow(), 10))
+        lines, scans = plan(*seen[-1])
+        db.session.remove()
+    assert scans == [], lines

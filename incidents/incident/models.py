@@ -72,6 +72,8 @@ class Incident(db.Model):
         Index("ix_incident_published_at", "published_at"),
         # The incident list pages newest first by (declared_at, id): each page is an index range.
         Index("ix_incident_declared_id", "declared_at", "id"),
+        # Postmortems due page soonest first by (resolved_at, id).
+        Index("ix_incident_resolved_id", "resolved_at", "id"),
         CheckConstraint("public_impact IN ('none', 'minor', 'major', 'critical')", name="public_impact_valid"),
     )
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from incidents.db import utcnow
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
+from incidents.paging import PAGE_SIZE, Cursor
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.models import Postmortem
 
@@ -62,15 +63,18 @@ def due_item(incident: Incident, postmortem: Postmortem | None, *, business_days
     return DueItem(incident, postmortem, due, is_overdue(due, postmortem, on=on))
 
 
-def postmortems_due(*, session: Session, business_days: int, on: date | None = None) -> list[DueItem]:
-    """Resolved incidents whose postmortem is not yet published, soonest due first."""
-    rows = session.execute(
-        select(Incident, Postmortem).outerjoin(Postmortem, Postmortem.incident_id == Incident.id)
-        .where(Incident.resolved_at.is_not(None), Incident.status != Status.closed)
-        .where((Postmortem.id.is_(None)) | (Postmortem.status != PostmortemStatus.published))
-    ).all()
-    items = [due_item(incident, postmortem, business_days=business_days, on=on) for incident, postmortem in rows]
-    return sorted(items, key=lambda item: (item.due_on, item.incident.id))
+def postmortems_due(*, session: Session, business_days: int, on: date | None = None,
+                    limit: int = PAGE_SIZE, after: Cursor | None = None) -> list[DueItem]:
+    """One page of the resolved incidents whose postmortem is not yet published, soonest due
+    first. A due date is the resolution plus business days, so it rises with (resolved_at, id):
+    the page is a range of that index, after the cursor, however many are due."""
+    stmt = (select(Incident, Postmortem).outerjoin(Postmortem, Postmortem.incident_id == Incident.id)
+            .where(Incident.resolved_at.is_not(None), Incident.status != Status.closed)
+            .where((Postmortem.id.is_(None)) | (Postmortem.status != PostmortemStatus.published)))
+    if after is not None:
+        stmt = stmt.where(after.above(Incident.resolved_at, Incident.id))
+    rows = session.execute(stmt.order_by(Incident.resolved_at, Incident.id).limit(limit)).all()
+    return [due_item(incident, postmortem, business_days=business_days, on=on) for incident, postmortem in rows]
 
 
 def due_flags(*, session: Session, incidents: list[Incident], business_days: int,
