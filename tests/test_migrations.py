@@ -18,6 +18,7 @@ from flask_migrate import downgrade, upgrade
 from incidents import create_app
 from incidents.config import PROJECT_ROOT
 from incidents.extensions import db
+from incidents.search.schema import is_search_object
 from tests.conftest import base_config
 
 VERSIONS = PROJECT_ROOT / "migrations" / "versions"
@@ -41,13 +42,18 @@ def schema_differences(app) -> list:
     """What autogenerate would write into a new migration: nothing, when models and schema agree."""
     with app.app_context(), db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                          "compare_server_default": True})
+                                                          "compare_server_default": True,
+                                                          "include_name": include_name})
         return compare_metadata(context, db.metadata)
+
+
+def include_name(name, type_, parent_names) -> bool:
+    return not is_search_object(name, type_)  # the full-text index is outside the models
 
 
 def table_names(app) -> set[str]:
     with app.app_context():
-        return set(sa.inspect(db.engine).get_table_names())
+        return {t for t in sa.inspect(db.engine).get_table_names() if not is_search_object(t, "table")}
 
 
 def constraint_names(app) -> dict[str, set[str]]:
@@ -57,11 +63,12 @@ def constraint_names(app) -> dict[str, set[str]]:
         inspector = sa.inspect(db.engine)
         names: dict[str, set[str]] = {}
         for table in inspector.get_table_names():
-            if table == "alembic_version":
+            if table == "alembic_version" or is_search_object(table, "table"):
                 continue
             uniques = {c["name"] for c in inspector.get_unique_constraints(table)}
             indexes = {i["name"] for i in inspector.get_indexes(table)
-                       if not i.get("duplicates_constraint")} - uniques  # PostgreSQL backs uniques by indexes
+                       if not i.get("duplicates_constraint") and not is_search_object(i["name"], "index")
+                       } - uniques  # PostgreSQL backs uniques by indexes
             names[table] = ({inspector.get_pk_constraint(table)["name"]}
                             | {c["name"] for c in inspector.get_foreign_keys(table)}
                             | uniques | indexes

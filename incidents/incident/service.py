@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -23,6 +23,7 @@ from incidents.incident.models import Incident, ReferenceCounter
 from incidents.markdown import html_to_store
 from incidents.paging import PAGE_SIZE, Cursor
 from incidents.postmortem.service import has_published_postmortem
+from incidents.search.service import Hit, search
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
@@ -99,7 +100,28 @@ class IncidentFilter:
 
 def list_incidents(*, session: Session, filters: IncidentFilter, limit: int = PAGE_SIZE,
                    before: Cursor | None = None) -> list[Incident]:
-    """One page of the incidents matching the filters, newest declared first, after `before`."""
+    """One page of the incidents matching the filters, newest declared first, after `before`
+    (a query in the filters is for `search_incidents`)."""
+    stmt = _filtered(filters)
+    if before is not None:
+        stmt = stmt.where(before.below(Incident.declared_at, Incident.id))
+    stmt = stmt.order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(limit)
+    return list(session.scalars(stmt).unique())
+
+
+def search_incidents(*, session: Session, filters: IncidentFilter,
+                     limit: int = PAGE_SIZE) -> tuple[list[Incident], dict[int, Hit]]:
+    """The incidents matching the filters whose reference, title, summary or timeline text
+    matches the query (full-text, see incidents/search), best first, with the best hit of each by
+    incident id."""
+    hits = {hit.incident_id: hit for hit in search(session=session, query=filters.query or "")}
+    rank = {incident_id: n for n, incident_id in enumerate(hits)}
+    found = list(session.scalars(_filtered(filters).where(Incident.id.in_(list(rank)))).unique())
+    found.sort(key=lambda incident: rank[incident.id])
+    return found[:limit], hits
+
+
+def _filtered(filters: IncidentFilter):
     stmt = select(Incident).options(joinedload(Incident.commander))
     if filters.status == "open":
         stmt = stmt.where(Incident.status.in_([s for s in Status if s.is_open]))
@@ -111,14 +133,7 @@ def list_incidents(*, session: Session, filters: IncidentFilter, limit: int = PA
         stmt = stmt.where(or_(Incident.commander_id == filters.owner_id,
                               Incident.comms_lead_id == filters.owner_id,
                               Incident.executive_id == filters.owner_id))
-    if filters.query:
-        pattern = "%" + filters.query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(func.lower(Incident.title).like(pattern, escape="\\"),
-                              func.lower(Incident.reference).like(pattern, escape="\\")))
-    if before is not None:
-        stmt = stmt.where(before.below(Incident.declared_at, Incident.id))
-    stmt = stmt.order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(limit)
-    return list(session.scalars(stmt).unique())
+    return stmt
 
 
 def change_status(*, session: Session, actor: User, incident: Incident, new_status: Status,

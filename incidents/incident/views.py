@@ -69,12 +69,15 @@ def _filter_args(filters: service.IncidentFilter) -> dict[str, str]:
 def index():
     filters = _list_filters()
     before = Cursor.decode(request.args.get("before"))
-    incidents = service.list_incidents(session=db.session, filters=filters, limit=PAGE_SIZE + 1, before=before)
-    older = None
-    if len(incidents) > PAGE_SIZE:
-        incidents = incidents[:PAGE_SIZE]
-        older = Cursor(incidents[-1].declared_at, incidents[-1].id).encode()
-    return render_template("incident/list.html", incidents=incidents, filters=filters, older=older,
+    older, hits = None, None
+    if filters.query:  # ranked by the full-text search: the best matches, no paging
+        incidents, hits = service.search_incidents(session=db.session, filters=filters)
+    else:
+        incidents = service.list_incidents(session=db.session, filters=filters, limit=PAGE_SIZE + 1, before=before)
+        if len(incidents) > PAGE_SIZE:
+            incidents = incidents[:PAGE_SIZE]
+            older = Cursor(incidents[-1].declared_at, incidents[-1].id).encode()
+    return render_template("incident/list.html", incidents=incidents, filters=filters, older=older, hits=hits,
                            paged=before is not None, filter_args=_filter_args(filters),
                            postmortem_due=due_flags(session=db.session, incidents=incidents,
                                                     business_days=current_app.config["POSTMORTEM_DUE_BUSINESS_DAYS"]),

@@ -1,0 +1,24 @@
+"""The full-text index, which lives outside the models: an FTS5 table on SQLite, expression GIN
+indexes on PostgreSQL. Each database keeps it in step with every write, in the same transaction:
+SQLite by triggers, PostgreSQL by maintaining its indexes. Created and filled by a migration;
+`is_search_object` tells schema comparisons (autogenerate, the migration tests) to leave it be."""
+from __future__ import annotations
+
+FTS_TABLE = "search_fts"  # SQLite; rowid = the timeline entry's id, or minus the incident's id
+PG_INCIDENT_INDEX = "ix_search_incident_text"
+PG_ENTRY_INDEX = "ix_search_entry_text"
+# PostgreSQL's text search configuration and SQLite's tokenizer: English stemming on both
+# ("restoring" finds "restored"), accents folded on SQLite.
+PG_CONFIG = "english"
+SQLITE_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
+# What each side indexes, as SQL over its table.
+INCIDENT_TEXT_SQLITE = "new.reference || ' ' || new.title || char(10) || coalesce(new.summary, '')"
+# Hyphens read as spaces: PostgreSQL's parser would keep "-3" of "storage-3" as a signed number.
+INCIDENT_TEXT_PG = "translate(reference || ' ' || title || ' ' || coalesce(summary, ''), '-', ' ')"
+ENTRY_TEXT_PG = "translate(body, '-', ' ')"
+
+
+def is_search_object(name: str | None, type_: str) -> bool:
+    return bool(name) and (name == FTS_TABLE or name.startswith(FTS_TABLE + "_")
+                           or name in (PG_INCIDENT_INDEX, PG_ENTRY_INDEX))
