@@ -17,6 +17,7 @@ from incidents.search.schema import ENTRY_TEXT_PG, FTS_TABLE, INCIDENT_TEXT_PG, 
 # become <mark>.
 START, STOP = "\ue000", "\ue001"
 CANDIDATES = 500  # best-ranked matching texts read per search, before grouping by incident
+_MARKS = re.compile(r"\*\*|__|`")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: what both engines' tokenizers keep as words
 
 
@@ -28,7 +29,9 @@ class Hit:
 
     @property
     def snippet_markup(self) -> Markup:
-        escaped = str(escape(self.snippet))
+        # The text is Markdown source: its emphasis and code marks would only be noise here.
+        plain = _MARKS.sub("", self.snippet)
+        escaped = str(escape(plain))
         return Markup(escaped.replace(START, "<mark>").replace(STOP, "</mark>"))
 
 
