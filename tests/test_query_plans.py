@@ -37,7 +37,9 @@ def test_an_incidents_public_updates_are_read_through_their_partial_index(app, m
         lines, scans = plan(*seen[-1])
         db.session.remove()
     assert scans == [], lines
-    assert any("ix_timeline_entry_incident_public" in line for line in lines), lines
+    # Either partial index reads public updates only (the planner picks by the rows it sees).
+    assert any("ix_timeline_entry_incident_public" in line or "ix_timeline_entry_public_recorded" in line
+               for line in lines), lines
 
 
 def test_a_page_of_the_incident_list_is_an_index_range(app, make):
