@@ -108,5 +108,6 @@ def test_the_version_token_reads_no_table_through(app, make):
                 read(session=db.session, reference=ref)
             lines, scans = plan(*seen[-1])
             assert scans == [], lines
-            assert any("ix_timeline_entry_incident_id_id" in line for line in lines), lines
+            if db.engine.dialect.name == "sqlite":  # PostgreSQL's planner picks among indexes by its statistics
+                assert any("ix_timeline_entry_incident_id_id" in line for line in lines), lines
         db.session.remove()
