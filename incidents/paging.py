@@ -1,11 +1,11 @@
-"""Keyset pagination of newest-first lists (the timeline, the incident list): a page ends at the
+"""Keyset pagination of lists (the timeline, the incident list, postmortems due, action items): a page ends at the
 (moment, id) of its last row, and the next page starts strictly below it, so a page costs the same
 however deep it is and however many rows arrive meanwhile. In a query string the cursor is
 `<ISO moment>~<id>`; anything else is read as "no cursor" (the first page), never as an error."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import tuple_
 
@@ -14,8 +14,19 @@ PAGE_SIZE = 50  # rows a page of a list shows
 
 @dataclass(frozen=True)
 class Cursor:
-    moment: datetime
+    moment: datetime | date
     row_id: int
+
+    @classmethod
+    def decode_date(cls, raw: str | None) -> Cursor | None:
+        """A cursor of a list ordered by a date (action items by due date), or None."""
+        try:
+            when, row_id = (raw or "").split("~")
+            if not 0 < int(row_id) < 2**31:
+                return None
+            return cls(date.fromisoformat(when), int(row_id))
+        except (ValueError, OverflowError):
+            return None
 
     def encode(self) -> str:
         return f"{self.moment.isoformat()}~{self.row_id}"

@@ -1,9 +1,10 @@
-"""The incident list pages like the timeline: 50 a page, newest declared first, each incident on
-exactly one page (ties in the declaration time included), filters kept from page to page."""
+"""Lists page like the timeline, 50 a page with each row on exactly one page (ties included) and
+filters kept: the incident list (newest declared first), postmortems due and action items (soonest
+due first)."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from html import unescape
 
 from incidents.db import clock_at, utcnow
@@ -69,3 +70,22 @@ def test_postmortems_due_page_soonest_first_each_incident_once(app, client, auth
         assert len(pages) < 5
     assert [len(p) for p in pages] == [PAGE_SIZE, 5]
     assert [ref for p in pages for ref in p] == [ref for n, ref in enumerate(resolved) if n != 3]
+
+
+def test_action_items_page_soonest_due_first_each_once(app, client, auth, make):
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)
+    first_due = date.today() + timedelta(days=1)
+    made = [make.action_item(ref, by=email, title=f"Follow-up {n}", due_on=first_due + timedelta(days=n // 3))
+            for n in range(PAGE_SIZE + 4)]  # three share each due date: the id breaks the tie
+    pages, url = [], "/actions"
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        pages.append([int(i) for i in re.findall(r'/actions/(\d+)"', page)])
+        more = re.search(r'<a class="button" href="([^"]+)">Due later', page)
+        url = unescape(more.group(1)) if more else None
+        assert len(pages) < 5
+    assert [len(p) for p in pages] == [PAGE_SIZE, 4]
+    assert [item for p in pages for item in p] == made
+    assert client.get("/actions", query_string={"after": "junk~1"}).status_code == 200
+    assert client.get("/actions/mine", query_string={"after": "2026-13-45~3"}).status_code == 200

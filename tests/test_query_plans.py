@@ -1,8 +1,9 @@
 """Hot queries use their indexes: the public site's and an incident's public updates cost what is
 public, not the millions of internal entries beside them; a page of the incident list is an index
-range however many incidents there are (issue #19)."""
+range however many incidents there are, and so are postmortems due and open action items (issue #19)."""
 from __future__ import annotations
 
+from incidents.actions.service import list_action_items
 from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.incident.service import IncidentFilter, get_incident, list_incidents
@@ -63,3 +64,15 @@ def test_a_page_of_postmortems_due_is_an_index_range(app, make):
         lines, scans = plan(*seen[-1])
         db.session.remove()
     assert scans == [], lines
+
+
+def test_a_page_of_open_action_items_reads_open_items_only(app, make):
+    email = make.user(role="responder")
+    make.action_item(make.incident(by=email), by=email)
+    with app.app_context():
+        for view in ("open", "overdue"):
+            with statements() as seen:
+                list_action_items(session=db.session, view=view, limit=51, after=Cursor(utcnow().date(), 10))
+            lines, scans = plan(*[s for s in seen if "FROM action_item" in s[0]][-1])
+            assert scans == [], (view, lines)
+        db.session.remove()

@@ -20,6 +20,7 @@ from incidents.display import show_value as _show
 from incidents.errors import FieldError, NotFound, check_version
 from incidents.forms import url_problem
 from incidents.incident.models import Incident
+from incidents.paging import PAGE_SIZE, Cursor
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
@@ -176,9 +177,10 @@ LIST_VIEWS = {"open": "All open action items", "mine": "My open action items",
               "overdue": "Overdue action items"}
 
 
-def list_action_items(*, session: Session, view: str, user: User | None = None,
-                      on: date | None = None, limit: int = 500) -> list[ActionItem]:
-    """Open items across incidents ("open"), the user's open items ("mine"), or overdue ones."""
+def list_action_items(*, session: Session, view: str, user: User | None = None, on: date | None = None,
+                      limit: int = PAGE_SIZE, after: Cursor | None = None) -> list[ActionItem]:
+    """A page of the open items across incidents ("open"), the user's open items ("mine"), or the
+    overdue ones, soonest due first, after the cursor (due date, id)."""
     on = on or today()
     stmt = (select(ActionItem).where(ActionItem.status.in_(OPEN_ACTION_STATUSES))
             .options(joinedload(ActionItem.owner), joinedload(ActionItem.incident)))
@@ -186,5 +188,7 @@ def list_action_items(*, session: Session, view: str, user: User | None = None,
         stmt = stmt.where(ActionItem.owner_id == (user.id if user else -1))
     elif view == "overdue":
         stmt = stmt.where(ActionItem.due_on < on)
+    if after is not None:
+        stmt = stmt.where(after.above(ActionItem.due_on, ActionItem.id))
     stmt = stmt.order_by(ActionItem.due_on, ActionItem.id).limit(limit)
     return list(session.scalars(stmt).unique())

@@ -16,6 +16,7 @@ from incidents.extensions import db
 from incidents.forms import rebase
 from incidents.idempotency import idempotent, remember
 from incidents.incident.page import load_incident
+from incidents.paging import PAGE_SIZE, Cursor
 from incidents.versioning import save
 
 bp = Blueprint("actions", __name__)
@@ -24,9 +25,15 @@ ITEM = "/incidents/<reference>/actions/<int(max=2147483647):item_id>"
 
 
 def _list(view: str):
-    items = service.list_action_items(session=db.session, view=view, user=current_user)
+    after = Cursor.decode_date(request.args.get("after"))
+    items = service.list_action_items(session=db.session, view=view, user=current_user, limit=PAGE_SIZE + 1,
+                                      after=after)
+    later = None
+    if len(items) > PAGE_SIZE:
+        items = items[:PAGE_SIZE]
+        later = Cursor(items[-1].due_on, items[-1].id).encode()
     return render_template("actions/list.html", items=items, view=view, views=service.LIST_VIEWS,
-                           today=service.today())
+                           today=service.today(), later=later, paged=after is not None)
 
 
 @bp.route("/actions")
