@@ -129,3 +129,21 @@ def test_page_cost_in_sql_statements_does_not_grow_with_the_timeline(client, aut
         return len(seen)
 
     assert statements(large) == statements(small)
+
+
+def test_a_huge_timeline_is_counted_up_to_a_bound(app, client, auth, make, monkeypatch):
+    """Counting stops past COUNT_AT_MOST (10,000): the heading says "more than", and the count's
+    cost does not grow with a timeline of a million entries."""
+    monkeypatch.setattr("incidents.timeline.page.COUNT_AT_MOST", 5)
+    email = auth.as_role("responder")
+    ref = make.incident(by=email)  # its declaration is entry 1
+    add_entries(app, ref, email, 4)
+
+    def heading(url: str) -> str:
+        page = client.get(url).get_data(as_text=True)
+        return re.search(r"<h2>Timeline <span class=\"muted\">\((.*?)\)</span></h2>", page).group(1)
+
+    assert heading(f"/incidents/{ref}") == "5 entries, newest first"
+    add_entries(app, ref, email, 3)
+    assert heading(f"/incidents/{ref}") == "more than 5 entries, newest first"
+    assert heading(f"/incidents/{ref}?kind=note") == "more than 5 of more than 5 entries, newest first"

@@ -26,6 +26,7 @@ from incidents.timeline.service import (
 if TYPE_CHECKING:
     from incidents.incident.page import IncidentPage
 
+COUNT_AT_MOST = 10_000  # the page says "more than 10,000 entries" rather than count a million
 TIMELINE_PAGE = 25  # entries per page of the incident page timeline: a few screenfuls, cheap to draw
 
 
@@ -79,14 +80,14 @@ def timeline_page(*, session: Session, incident: Incident, args: MultiDict, page
     if len(items) > page_size:
         items = items[:page_size]
         older = Cursor(items[-1].current.occurred_at, items[-1].current.root_id).encode()
-    total = count_entries(session=session, incident=incident)
+    total = count_entries(session=session, incident=incident, at_most=COUNT_AT_MOST)
     pinned = pinned_for(session=session, incident=incident)
     # Headers only when the (filtered) timeline spans days, judged on all of it, not this page.
     multi_day = spans_days(*timeline_span(session=session, incident=incident, filters=filters))
     return {
         "timeline": items, "older_cursor": older, "paged": before is not None,
-        "entry_count": total,
-        "shown_count": count_entries(session=session, incident=incident, filters=filters)
+        "entry_count": total, "count_at_most": COUNT_AT_MOST,
+        "shown_count": count_entries(session=session, incident=incident, filters=filters, at_most=COUNT_AT_MOST)
         if filters.active else total,
         "timeline_filters": filters, "filter_args": filter_args(filters),
         "day_headers": day_headers(items) if multi_day else {},

@@ -193,16 +193,19 @@ def _attach_history(session: Session, items: list[TimelineItem]) -> None:
             item.history.append(row)
 
 
-def count_entries(*, session: Session, incident: Incident,
-                  filters: TimelineFilter = NO_FILTER) -> int:
-    """How many entries the timeline has (each counted once, however often corrected)."""
+def count_entries(*, session: Session, incident: Incident, filters: TimelineFilter = NO_FILTER,
+                  at_most: int | None = None) -> int:
+    """How many entries the timeline has (each counted once, however often corrected). With
+    `at_most`, counting stops after at_most + 1: a count above at_most means "more than that", and
+    the cost stays bounded on a timeline of a million entries."""
     if filters.active:
-        entry, _root, stmt = _latest_revisions(incident, filters)
-        return session.scalar(select(func.count()).select_from(stmt.subquery()))
-    return session.scalar(
-        select(func.count()).select_from(TimelineEntry).where(
-            TimelineEntry.incident_id == incident.id, TimelineEntry.original_id.is_(None))
-    )
+        _entry, _root, stmt = _latest_revisions(incident, filters)
+    else:
+        stmt = select(TimelineEntry.id).where(TimelineEntry.incident_id == incident.id,
+                                              TimelineEntry.original_id.is_(None))
+    if at_most is not None:
+        stmt = stmt.limit(at_most + 1)
+    return session.scalar(select(func.count()).select_from(stmt.subquery()))
 
 
 # --- pinned key entries ------------------------------------------------------------------------
