@@ -10,16 +10,15 @@ The public status site has its own load test, against a real server: `python -m 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
 from flask_migrate import upgrade
 from sqlalchemy import event
 
+from bench.timing import timed
 from incidents import create_app
 from incidents.auth.models import Role
 from incidents.auth.service import create_user
@@ -92,19 +91,6 @@ def build_app(folder: Path, database_url: str | None):
         db.session.commit()
         demo_reference = demo.reference
     return app, small, large, demo_reference
-
-
-def timed(client, url: str, rounds: int, before=None) -> float:
-    client.get(url)  # warm caches and templates
-    samples = []
-    for _ in range(rounds):
-        if before:
-            before()
-        start = time.perf_counter()
-        response = client.get(url)
-        samples.append(time.perf_counter() - start)
-        assert response.status_code == 200, (url, response.status_code)
-    return statistics.median(samples)
 
 
 def count_queries(app, client, url: str, before=None) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from flask_migrate import upgrade
 from sqlalchemy import insert, select, update
 
+from bench.timing import timed
 from incidents import create_app
 from incidents.actions.enums import ActionKind, ActionPriority, ActionStatus
 from incidents.actions.models import ActionItem
@@ -33,6 +33,7 @@ from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.demo import notice_story, obligations_story, scenario
 from incidents.extensions import db
+from incidents.incident import page_cache
 from incidents.incident.enums import Severity, Status
 from incidents.incident.models import Incident
 from incidents.status.models import Component
@@ -106,19 +107,6 @@ def grow(args, rng: random.Random) -> str:
     return long_ref
 
 
-def median_ms(client, url: str, rounds: int, before=None) -> float:
-    client.get(url)
-    samples = []
-    for _ in range(rounds):
-        if before:
-            before()
-        started = time.perf_counter()
-        answer = client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-        assert answer.status_code == 200, (url, answer.status_code)
-    return statistics.median(samples)
-
-
 def pages(app, long_ref: str | None, demo_ref: str) -> list[tuple[str, str, object]]:
     def component_moves():
         with app.app_context():
@@ -126,7 +114,7 @@ def pages(app, long_ref: str | None, demo_ref: str) -> list[tuple[str, str, obje
             db.session.commit()
 
     def page_empty():
-        app.extensions.get("incident_page_cache", {}).clear()
+        app.extensions.get(page_cache.EXTENSION, {}).clear()
 
     big = long_ref or demo_ref
     return [
@@ -161,7 +149,7 @@ def measure(app, long_ref: str | None, demo_ref: str, rounds: int) -> dict[str, 
         cookie.pop("wrote_at", None)
     results = {}
     for label, url, before in pages(app, long_ref, demo_ref):
-        results[label] = median_ms(client, url or deep_list_url(client), rounds, before)
+        results[label] = timed(client, url or deep_list_url(client), rounds, before) * 1000
     return results
 
 

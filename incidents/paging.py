@@ -4,8 +4,10 @@ however deep it is and however many rows arrive meanwhile. In a query string the
 `<ISO moment>~<id>`; anything else is read as "no cursor" (the first page), never as an error."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import tuple_
 
@@ -17,27 +19,21 @@ class Cursor:
     moment: datetime | date
     row_id: int
 
-    @classmethod
-    def decode_date(cls, raw: str | None) -> Cursor | None:
-        """A cursor of a list ordered by a date (action items by due date), or None."""
-        try:
-            when, row_id = (raw or "").split("~")
-            if not 0 < int(row_id) < 2**31:
-                return None
-            return cls(date.fromisoformat(when), int(row_id))
-        except (ValueError, OverflowError):
-            return None
-
     def encode(self) -> str:
         return f"{self.moment.isoformat()}~{self.row_id}"
 
     @classmethod
-    def decode(cls, raw: str | None) -> Cursor | None:
-        """A cursor from a query string, or None when it is missing or malformed."""
+    def decode(cls, raw: str | None, *, dates: bool = False) -> Cursor | None:
+        """A cursor from a query string (of a list ordered by a date when `dates`: action items by
+        due date), or None when it is missing or malformed."""
         try:
             when, row_id = (raw or "").split("~")
+            if not 0 < int(row_id) < 2**31:
+                return None
+            if dates:
+                return cls(date.fromisoformat(when), int(row_id))
             moment = datetime.fromisoformat(when)
-            if moment.tzinfo is None or not 0 < int(row_id) < 2**31:
+            if moment.tzinfo is None:
                 return None
             # Converted here, where a moment at the edge of the calendar (year 1 at +05:00)
             # overflows harmlessly, rather than in the query, where it would be a server error.
@@ -54,3 +50,12 @@ class Cursor:
     def above(self, moment_column, id_column):
         """The rows after this cursor in oldest-first order."""
         return tuple_(moment_column, id_column) > (self.moment, self.row_id)
+
+
+def split_page(rows: list, cursor_of: Callable[[Any], Cursor], size: int = PAGE_SIZE) -> tuple[list, str | None]:
+    """`rows` read one past a page (size + 1): the page, and the encoded cursor of the next page
+    (None on the last one)."""
+    if len(rows) <= size:
+        return rows, None
+    page = rows[:size]
+    return page, cursor_of(page[-1]).encode()

@@ -172,6 +172,13 @@ def app_config(tmp_path, database_url) -> dict:
 
 
 @pytest.fixture
+def csrf_app(app_config, request):
+    """The app with CSRF protection on, as in production."""
+    app_config["WTF_CSRF_ENABLED"] = True
+    return request.getfixturevalue("app")
+
+
+@pytest.fixture
 def app(app_config, backend):
     app = create_app(app_config)
     yield app

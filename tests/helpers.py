@@ -87,6 +87,19 @@ class FormReader(HTMLParser):
             self._textarea = None
 
 
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "the page has no CSRF token field"
+    return match.group(1)
+
+
+def login_with_token(client, email: str) -> None:
+    """Sign in as a browser would with CSRF protection on: with the login form's token."""
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"email": email, "password": Factory.PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+
+
 def read_form(html: str, action: str | None = None) -> MultiDict:
     reader = FormReader(action)
     reader.feed(html)

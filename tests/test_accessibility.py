@@ -24,6 +24,14 @@ def serious(page) -> list[str]:
             for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
+def tab_to(page, locator, limit: int = 250) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if locator.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {locator}")
+
+
 def test_axe_finds_no_serious_or_critical_violation_on_the_main_pages(browser, server):
     context = browser.new_context(base_url=server.url, viewport={"width": 1366, "height": 900})
     try:
@@ -56,21 +64,10 @@ def test_the_first_tab_reaches_the_skip_link_which_moves_to_the_content(browser,
         expect(page.locator("main#main")).to_be_focused()
         # From there the keyboard reaches the quick-post box and posts with Enter.
         box = page.get_by_label("What's happening?")
-        for _ in range(80):
-            page.keyboard.press("Tab")
-            if box.evaluate("el => el === document.activeElement"):
-                break
+        tab_to(page, box, limit=80)
         expect(box).to_be_focused()
     finally:
         context.close()
-
-
-def tab_to(page, locator, limit: int = 250) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if locator.evaluate("el => el === document.activeElement"):
-            return
-    raise AssertionError(f"Tab never reached {locator}")
 
 
 def test_the_forms_behind_buttons_open_and_work_from_the_keyboard(browser, server):

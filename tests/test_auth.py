@@ -14,6 +14,7 @@ from incidents.auth.service import MIN_PASSWORD_LENGTH
 from incidents.extensions import db
 from incidents.incident.models import Incident
 from tests.factories import Factory
+from tests.helpers import csrf_token, login_with_token
 
 PASSWORD = Factory.PASSWORD
 SITE = "https://tracker.example"
@@ -52,12 +53,6 @@ def set_cookie_attributes(response, name: str) -> dict[str, str | bool] | None:
                 parsed[key.lower()] = value or True
             return parsed
     return None
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "the page has no CSRF token field"
-    return match.group(1)
 
 
 def field_errors(html: str, field: str) -> list[str]:
@@ -158,19 +153,6 @@ def test_cli_set_role(app, runner, make):
 
 
 # CSRF --------------------------------------------------------------------------------------
-
-@pytest.fixture
-def csrf_app(app_config, request):
-    """The app with CSRF protection on, as in production."""
-    app_config["WTF_CSRF_ENABLED"] = True
-    return request.getfixturevalue("app")
-
-
-def login_with_token(client, email: str) -> None:
-    token = csrf_token(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
-
 
 def test_login_needs_the_csrf_token_from_the_login_form(csrf_app):
     email = Factory(csrf_app).user(role="viewer")

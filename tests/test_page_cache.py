@@ -7,13 +7,16 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from incidents.auth.models import LoginSession, User
 from incidents.db import clock_at, utcnow
 from incidents.extensions import db
 from incidents.incident import page_cache
+from incidents.incident.live import STATE_STORE
 from tests.factories import Factory
+from tests.fixtures.plans import statements
+from tests.helpers import csrf_token, login_with_token
 
 KEYS = re.compile(r'name="idempotency_key"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="idempotency_key"')
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="csrf_token"')
@@ -27,33 +30,11 @@ def without_tokens(html: str) -> str:
     return CSRF.sub("csrf", KEYS.sub("key", html))
 
 
-def statements(app, client, url: str, **kwargs):
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, *rest):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+def get_counting(app, client, url: str, **kwargs):
+    """The answer to a GET and the SQL statements it ran."""
+    with app.app_context(), statements() as seen:
         response = client.get(url, **kwargs)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
-    return response, seen
-
-
-@pytest.fixture
-def csrf_app(app_config, request):
-    app_config["WTF_CSRF_ENABLED"] = True
-    return request.getfixturevalue("app")
-
-
-def sign_in(app, client, email: str) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    token = values(CSRF, page)[0]
-    answer = client.post("/login", data={"email": email, "password": Factory.PASSWORD, "csrf_token": token})
-    assert answer.status_code == 302
+    return response, [statement for statement, _parameters in seen]
 
 
 def test_a_page_served_again_is_the_page_rendered_again_without_rendering(app, client, auth, make):
@@ -62,8 +43,8 @@ def test_a_page_served_again_is_the_page_rendered_again_without_rendering(app, c
     make.entry(ref, by=email, body="Restore from the nightly copy started")
     make.impact(ref, by=email, affected=1000, restored=10)
     with clock_at(utcnow()):  # within one minute (the minute is part of the key)
-        first, first_sql = statements(app, client, f"/incidents/{ref}")
-        again, again_sql = statements(app, client, f"/incidents/{ref}")
+        first, first_sql = get_counting(app, client, f"/incidents/{ref}")
+        again, again_sql = get_counting(app, client, f"/incidents/{ref}")
         app.extensions[page_cache.EXTENSION].clear()
         fresh = client.get(f"/incidents/{ref}").get_data(as_text=True)
     assert first.status_code == again.status_code == 200
@@ -78,7 +59,7 @@ def test_every_answer_has_its_own_idempotency_keys_and_a_csrf_token_that_works(c
     email = make.user(role="responder")
     ref = make.incident(by=email)
     client = csrf_app.test_client()
-    sign_in(csrf_app, client, email)
+    login_with_token(client, email)
     pages = [client.get(f"/incidents/{ref}").get_data(as_text=True) for _ in range(3)]
     keys = [values(KEYS, page) for page in pages]
     every_key = [key for page_keys in keys for key in page_keys]
@@ -90,7 +71,7 @@ def test_every_answer_has_its_own_idempotency_keys_and_a_csrf_token_that_works(c
     for page, body in ((pages[2], "First from the cached page"), (pages[1], "Second, from another tab")):
         form = re.search(r'<form class="card quick-post".*?</form>', page, re.S).group(0)
         answer = client.post(f"/incidents/{ref}/timeline", data={
-            "csrf_token": values(CSRF, form)[0], "idempotency_key": values(KEYS, form)[0], "body": body,
+            "csrf_token": csrf_token(form), "idempotency_key": values(KEYS, form)[0], "body": body,
             "kind": "note", "visibility": "internal"})
         assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
     page = client.get(f"/incidents/{ref}").get_data(as_text=True)
@@ -174,7 +155,7 @@ def test_the_live_check_on_the_memo_asks_no_database_and_does_not_keep_a_session
     with memo_app.app_context():
         db.session.execute(update(LoginSession).values(last_seen_at=hour_ago))
         db.session.commit()
-    answer, sql = statements(memo_app, client, f"/incidents/{ref}/live", headers={"If-None-Match": f'"{token}"'})
+    answer, sql = get_counting(memo_app, client, f"/incidents/{ref}/live", headers={"If-None-Match": f'"{token}"'})
     assert answer.status_code == 304 and sql == []
     with memo_app.app_context():
         seen = db.session.scalar(select(LoginSession.last_seen_at))
@@ -210,5 +191,5 @@ def _own_and_others_changes(memo_app, make, ref, mine, theirs):
     # A reader who wrote nothing sees the state of at most LIVE_MEMO_SECONDS ago (60 in this
     # test, 1 by default), then the change.
     assert "Posted by me" not in reader.get(f"/incidents/{ref}").get_data(as_text=True)
-    memo_app.extensions["incident_state_memo"].clear()  # the memo turning over
+    memo_app.extensions[STATE_STORE].clear()  # the memo turning over
     assert "Posted by me" in reader.get(f"/incidents/{ref}").get_data(as_text=True)

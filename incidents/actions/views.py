@@ -16,7 +16,7 @@ from incidents.extensions import db
 from incidents.forms import rebase
 from incidents.idempotency import idempotent, remember
 from incidents.incident.page import load_incident
-from incidents.paging import PAGE_SIZE, Cursor
+from incidents.paging import PAGE_SIZE, Cursor, split_page
 from incidents.versioning import save
 
 bp = Blueprint("actions", __name__)
@@ -25,13 +25,10 @@ ITEM = "/incidents/<reference>/actions/<int(max=2147483647):item_id>"
 
 
 def _list(view: str):
-    after = Cursor.decode_date(request.args.get("after"))
-    items = service.list_action_items(session=db.session, view=view, user=current_user, limit=PAGE_SIZE + 1,
-                                      after=after)
-    later = None
-    if len(items) > PAGE_SIZE:
-        items = items[:PAGE_SIZE]
-        later = Cursor(items[-1].due_on, items[-1].id).encode()
+    after = Cursor.decode(request.args.get("after"), dates=True)
+    items, later = split_page(service.list_action_items(session=db.session, view=view, user=current_user,
+                                                        limit=PAGE_SIZE + 1, after=after),
+                              lambda item: Cursor(item.due_on, item.id))
     return render_template("actions/list.html", items=items, view=view, views=service.LIST_VIEWS,
                            today=service.today(), later=later, paged=after is not None)
 

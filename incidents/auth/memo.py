@@ -16,8 +16,6 @@ takes the full check, which writes it.
 """
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,10 +27,11 @@ from incidents.auth import service
 from incidents.auth.models import LoginSession, Role
 from incidents.db import utcnow
 from incidents.extensions import db
+from incidents.memo import forget, remembered
 
 # Endpoint → whether a request to it counts as the person being active (see the module's text).
 MEMO_ENDPOINTS = {"incident.live_version": False, "incident.detail": True}
-MEMO_SIZE = 10_000
+STORE = "sign_in_memo"
 
 
 @dataclass(frozen=True)
@@ -42,13 +41,6 @@ class Viewer:
     last_seen_at: datetime
 
 
-_lock = threading.Lock()
-
-
-def _memo() -> dict[str, tuple[float, Viewer]]:
-    return current_app.extensions.setdefault("sign_in_memo", {})  # an app per database
-
-
 def memo_viewer(*, activity: bool) -> Viewer | None:
     """The signed-in viewer of this request from the memo, or None: no session cookie, no live
     session, or (for `activity`) the session is due a note in last_seen_at. None means "take the
@@ -56,22 +48,19 @@ def memo_viewer(*, activity: bool) -> Viewer | None:
     token = session.get("_user_id")
     if not isinstance(token, str):
         return None
-    now = time.monotonic()
-    hit = _memo().get(token)
-    viewer = hit[1] if hit and hit[0] > now else _look_up(token, now)
+    viewer = remembered(STORE, token, current_app.config["SIGN_IN_MEMO_SECONDS"], lambda: _look_up(token))
     if viewer is None or (activity and utcnow() - viewer.last_seen_at >= service.SEEN_PRECISION):
         return None
     return viewer
 
 
-def forget(token: str | None) -> None:
+def forget_session(token: str | None) -> None:
     """Drop a session from this process's memo (at sign-out)."""
     if token:
-        with _lock:
-            _memo().pop(token, None)
+        forget(STORE, token)
 
 
-def _look_up(token: str, now: float) -> Viewer | None:
+def _look_up(token: str) -> Viewer | None:
     login = db.session.scalar(select(LoginSession).options(joinedload(LoginSession.user))
                               .where(LoginSession.token == token, LoginSession.revoked_at.is_(None)))
     if login is None or not login.user.active:
@@ -82,10 +71,4 @@ def _look_up(token: str, now: float) -> Viewer | None:
         service.check_lifetime(login=login, lifetimes=session_lifetimes(), now=utcnow())
     except service.SessionExpired:
         return None
-    viewer = Viewer(user_id=login.user_id, role=login.user.role, last_seen_at=login.last_seen_at)
-    memo = _memo()
-    with _lock:
-        if len(memo) >= MEMO_SIZE:
-            memo.clear()
-        memo[token] = (now + current_app.config["SIGN_IN_MEMO_SECONDS"], viewer)
-    return viewer
+    return Viewer(user_id=login.user_id, role=login.user.role, last_seen_at=login.last_seen_at)

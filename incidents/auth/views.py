@@ -126,7 +126,7 @@ def logout():
         audit.record(db.session, action=audit.SIGN_OUT, entity_type="user", entity_id=current_user.id,
                      actor_id=current_user.id)
         db.session.commit()
-        memo.forget(current_user.get_id())
+        memo.forget_session(current_user.get_id())
     # Clear first: logout_user() leaves the note that makes Flask-Login delete the remember cookie.
     session.clear()
     logout_user()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import threading
-import time
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
@@ -20,6 +18,7 @@ from incidents.actions.models import ActionItem
 from incidents.audit.models import AuditEvent
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
+from incidents.memo import remembered
 from incidents.obligations.models import Obligation
 from incidents.postmortem.models import Postmortem
 from incidents.recovery.models import Workstream
@@ -90,20 +89,10 @@ def page_state(*, session: Session, reference: str) -> tuple[str, int] | None:
 # The pollers of every open page ask for the same few incidents: each app process reads an
 # incident's state at most once every LIVE_MEMO_SECONDS (1 by default), like the public site's
 # change check. A change shows on open pages that much later at most.
-_memo_lock = threading.Lock()
-MEMO_SIZE = 10_000
+STATE_STORE = "incident_state_memo"
 
 
 def memo_page_state(*, session: Session, reference: str) -> tuple[str, int] | None:
     """`page_state`, at most LIVE_MEMO_SECONDS old."""
-    memo = current_app.extensions.setdefault("incident_state_memo", {})  # an app per database
-    now = time.monotonic()
-    hit = memo.get(reference)
-    if hit and hit[0] > now:
-        return hit[1]
-    state = page_state(session=session, reference=reference)
-    with _memo_lock:
-        if len(memo) >= MEMO_SIZE:
-            memo.clear()
-        memo[reference] = (now + current_app.config["LIVE_MEMO_SECONDS"], state)
-    return state
+    return remembered(STATE_STORE, reference, current_app.config["LIVE_MEMO_SECONDS"],
+                      lambda: page_state(session=session, reference=reference))

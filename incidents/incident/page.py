@@ -95,10 +95,9 @@ PANELS = (story_panel, status_panel, timeline_panel, impact_panel, recovery_pane
           publishing_panel, deadlines_panel)
 
 
-def render_incident_page(incident: Incident, *, forms: Mapping[str, Any] | None = None, code: int = 200,
-                         live_version: str | None = None):
+def render_incident_page(incident: Incident, *, forms: Mapping[str, Any] | None = None, code: int = 200):
     """The incident page as a response, with any `forms` shown as submitted (errors beside fields)."""
-    return _render(incident, forms=forms or {}, live_version=live_version), code
+    return _render(incident, forms=forms or {}, live_version=None), code
 
 
 def _render(incident: Incident, *, forms: Mapping[str, Any], live_version: str | None) -> str:
@@ -130,15 +129,11 @@ def serve_incident_page(reference: str):
         response = current_app.response_class(status=304)
         response.set_etag(etag)
         return response
-    html = page_cache.cached(key)
-    if html is None:
-        with page_cache.rendering(key):
-            html = page_cache.cached(key)  # rendered by the request this one waited for
-            if html is None:
-                incident = load_incident(reference)
-                with page_cache.drawing_placeholders():
-                    html = _render(incident, forms={}, live_version=state[0])
-                page_cache.keep(key, html)
+    def render() -> str:
+        with page_cache.drawing_placeholders():
+            return _render(load_incident(reference), forms={}, live_version=state[0])
+
+    html = page_cache.pages().get_or_render(key, render)
     response = current_app.response_class(page_cache.filled(html), mimetype="text/html")
     # Again: filling in the CSRF token gives a new session its CSRF secret, part of the tag.
     response.set_etag(page_cache.etag_of(key))

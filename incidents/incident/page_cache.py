@@ -30,16 +30,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
 from contextlib import contextmanager
 
-from flask import current_app, g, request, session
+from flask import g, request, session
 from flask_wtf.csrf import generate_csrf
 
 from incidents.idempotency import new_key
+from incidents.memo import RenderCache, render_cache
 
 # Unguessable, alphanumeric (escaping leaves them alone): user text cannot contain them by chance.
 CSRF_PLACEHOLDER = "csrf" + secrets.token_hex(16)
@@ -48,12 +46,11 @@ _KEY_RE = re.compile(KEY_PLACEHOLDER)
 
 EXTENSION = "incident_page_cache"  # where in app.extensions
 PAGES_KEPT = 200  # about 10 MB at the demo incident's 50 kB
-_lock = threading.Lock()
 
 
-def _pages() -> OrderedDict[tuple, str]:
-    """This app's pages (an app per database: tests make many in one process)."""
-    return current_app.extensions.setdefault(EXTENSION, OrderedDict())
+def pages() -> RenderCache:
+    """This app's rendered incident pages."""
+    return render_cache(EXTENSION, PAGES_KEPT)
 
 
 def page_key(reference: str, version: str, shared: int, user_id: int, role: str, minute: int) -> tuple:
@@ -88,32 +85,6 @@ def cacheable() -> bool:
     return request.method in ("GET", "HEAD") and not session.get("_flashes")
 
 
-def cached(key: tuple) -> str | None:
-    pages = _pages()
-    with _lock:
-        html = pages.get(key)
-        if html is not None:
-            pages.move_to_end(key)
-        return html
-
-
-# One render per page at a time: when a minute turns or a change lands, every open page asks at once;
-# the first request renders and the others wait for it instead of rendering the same page beside it.
-_rendering = [threading.Lock() for _ in range(64)]
-
-
-def rendering(key: tuple) -> threading.Lock:
-    return _rendering[hash(key) % len(_rendering)]
-
-
-def keep(key: tuple, html: str) -> None:
-    pages = _pages()
-    with _lock:
-        pages[key] = html
-        while len(pages) > PAGES_KEPT:
-            pages.popitem(last=False)
-
-
 @contextmanager
 def drawing_placeholders():
     """Render with placeholders for the per-response values (see `filled`)."""
@@ -126,6 +97,6 @@ def drawing_placeholders():
         g.pop("idempotency_placeholder", None)
 
 
-def filled(html: str, fresh_key: Callable[[], str] = new_key) -> str:
+def filled(html: str) -> str:
     """The stored page with this response's CSRF token and a fresh idempotency key per form."""
-    return _KEY_RE.sub(lambda _match: fresh_key(), html.replace(CSRF_PLACEHOLDER, generate_csrf()))
+    return _KEY_RE.sub(lambda _match: new_key(), html.replace(CSRF_PLACEHOLDER, generate_csrf()))

@@ -17,7 +17,7 @@ from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.incident.page import load_incident, render_incident_page, serve_incident_page
 from incidents.obligations import service as obligations
 from incidents.obligations.rules import rule_book
-from incidents.paging import PAGE_SIZE, Cursor
+from incidents.paging import PAGE_SIZE, Cursor, split_page
 from incidents.postmortem.due import due_flags
 from incidents.status import service as status_service
 from incidents.status.forms import component_statuses, with_component_fields
@@ -34,6 +34,7 @@ HOT_ENDPOINTS = {"incident.detail", "incident.live_version"}
 @limiter.request_filter
 def _not_limited() -> bool:
     return request.endpoint in HOT_ENDPOINTS
+
 
 def _list_filters() -> service.IncidentFilter:
     args = request.args
@@ -73,10 +74,9 @@ def index():
     if filters.query:  # ranked by the full-text search: the best matches, no paging
         incidents, hits = service.search_incidents(session=db.session, filters=filters)
     else:
-        incidents = service.list_incidents(session=db.session, filters=filters, limit=PAGE_SIZE + 1, before=before)
-        if len(incidents) > PAGE_SIZE:
-            incidents = incidents[:PAGE_SIZE]
-            older = Cursor(incidents[-1].declared_at, incidents[-1].id).encode()
+        incidents, older = split_page(
+            service.list_incidents(session=db.session, filters=filters, limit=PAGE_SIZE + 1, before=before),
+            lambda incident: Cursor(incident.declared_at, incident.id))
     return render_template("incident/list.html", incidents=incidents, filters=filters, older=older, hits=hits,
                            paged=before is not None, filter_args=_filter_args(filters),
                            postmortem_due=due_flags(session=db.session, incidents=incidents,

@@ -14,7 +14,7 @@ from incidents.forms import has_control_chars, rebase, show_error
 from incidents.idempotency import idempotent, remember
 from incidents.incident.page import load_incident
 from incidents.markdown import render_markdown
-from incidents.paging import PAGE_SIZE, Cursor
+from incidents.paging import PAGE_SIZE, Cursor, split_page
 from incidents.postmortem import service
 from incidents.postmortem.document import build_document, diff_versions
 from incidents.postmortem.due import postmortems_due
@@ -256,10 +256,8 @@ def version(reference: str, number: int):
 def due():
     """Resolved incidents whose postmortem is not yet published, soonest due first, a page at a time."""
     after = Cursor.decode(request.args.get("after"))
-    items = postmortems_due(session=db.session, business_days=_business_days(), limit=PAGE_SIZE + 1, after=after)
-    later = None
-    if len(items) > PAGE_SIZE:
-        items = items[:PAGE_SIZE]
-        later = Cursor(items[-1].incident.resolved_at, items[-1].incident.id).encode()
+    items, later = split_page(postmortems_due(session=db.session, business_days=_business_days(),
+                                              limit=PAGE_SIZE + 1, after=after),
+                              lambda item: Cursor(item.incident.resolved_at, item.incident.id))
     return render_template("postmortem/due.html", items=items, later=later, paged=after is not None,
                            business_days=_business_days())

@@ -11,9 +11,6 @@ reach a poller that sends only If-Modified-Since.
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +18,8 @@ from flask import Response, current_app, request
 from werkzeug.utils import get_content_type
 
 from incidents.extensions import db
+from incidents.memo import RenderCache, remembered
+from incidents.memo import render_cache as shared_render_cache
 from incidents.status import public
 
 MAX_AGE = 60
@@ -31,37 +30,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SETTLE = timedelta(seconds=2)
 
 
-class RenderCache:
-    """A small thread-safe LRU of rendered bodies keyed by (app, key, last change)."""
-
-    def __init__(self, size: int = CACHE_SIZE):
-        self.size = size
-        self._items: OrderedDict[tuple, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_render(self, cache_key: tuple, render: Callable[[], str | bytes]) -> bytes:
-        with self._lock:
-            if cache_key in self._items:
-                self._items.move_to_end(cache_key)
-                return self._items[cache_key]
-        body = render()
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        with self._lock:
-            self._items[cache_key] = body
-            self._items.move_to_end(cache_key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return body
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 def render_cache() -> RenderCache:
     """This app's cache (one per app object, so tests and multiple apps never share bodies)."""
-    return current_app.extensions.setdefault("status_render_cache", RenderCache())
+    return shared_render_cache("status_render_cache", CACHE_SIZE)
 
 
 def last_change() -> datetime:
@@ -77,16 +48,8 @@ def checked_change() -> tuple[datetime, datetime]:
     publish shows on the public site within a second, and the database sees one query a second
     per app server however hard the site is polled.
     """
-    ttl = current_app.config.get("STATUS_CHANGE_CHECK_SECONDS", 1.0)
-    if ttl > 0:
-        checked = current_app.extensions.get("status_last_change")
-        now = time.monotonic()
-        if checked is not None and now - checked[0] < ttl:
-            return checked[1]
-        answer = (_query_last_change(), datetime.now(UTC))
-        current_app.extensions["status_last_change"] = (now, answer)
-        return answer
-    return _query_last_change(), datetime.now(UTC)
+    return remembered("status_last_change", None, current_app.config.get("STATUS_CHANGE_CHECK_SECONDS", 1.0),
+                      lambda: (_query_last_change(), datetime.now(UTC)))
 
 
 def _query_last_change() -> datetime:
@@ -156,6 +119,10 @@ def public_headers(response: Response, *, mimetype: str) -> Response:
     return response
 
 
+def _encoded(body: str | bytes) -> bytes:
+    return body.encode("utf-8") if isinstance(body, str) else body
+
+
 def public_response(*, key: str, mimetype: str, render: Callable[[], str | bytes],
                     status: int = 200) -> Response:
     """A cacheable public response for `key` (e.g. "api/summary.json").
@@ -175,6 +142,6 @@ def public_response(*, key: str, mimetype: str, render: Callable[[], str | bytes
         response.headers.pop("Content-Type", None)
         return response
     # The body holds absolute URLs, so the host it is served on is part of its identity.
-    body = render_cache().get_or_render((key, moment, base_url()), render)
+    body = render_cache().get_or_render((key, moment, base_url()), lambda: _encoded(render()))
     response.set_data(body)
     return response

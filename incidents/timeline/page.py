@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from incidents.incident.models import Incident
-from incidents.paging import Cursor
+from incidents.paging import Cursor, split_page
 from incidents.timeline.forms import EntryForm
 from incidents.timeline.models import EntryKind, Visibility
 from incidents.timeline.service import (
@@ -76,10 +76,7 @@ def timeline_page(*, session: Session, incident: Incident, args: MultiDict, page
     before = Cursor.decode(args.get("before"))
     items = timeline_for(session=session, incident=incident, limit=page_size + 1, before=before,
                          filters=filters)
-    older = None
-    if len(items) > page_size:
-        items = items[:page_size]
-        older = Cursor(items[-1].current.occurred_at, items[-1].current.root_id).encode()
+    items, older = split_page(items, lambda item: Cursor(item.current.occurred_at, item.current.root_id), page_size)
     total = count_entries(session=session, incident=incident, at_most=COUNT_AT_MOST)
     pinned = pinned_for(session=session, incident=incident)
     # Headers only when the (filtered) timeline spans days, judged on all of it, not this page.
