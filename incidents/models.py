@@ -10,4 +10,5 @@ from incidents.obligations.models import IncidentRegime, Obligation, ObligationA
 from incidents.postmortem.models import Postmortem, PostmortemApproval, PostmortemReviewer, PostmortemVersion  # noqa: F401
 from incidents.recovery.models import Workstream, WorkstreamProgress  # noqa: F401
 from incidents.status.models import Component, IncidentComponent, UpdateComponent  # noqa: F401
+from incidents.status.public_status import refresh as _keep_public_status  # noqa: F401 (a session hook)
 from incidents.timeline.models import TimelineEntry, TimelinePin  # noqa: F401

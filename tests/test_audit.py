@@ -482,3 +482,18 @@ def test_events_written_before_the_key_was_set_still_verify(app_config, backend,
     with keyed_app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_audit_page_counts_no_further_than_it_needs(app, client, auth, make, monkeypatch):
+    """A log of a million events is not counted on every view: past COUNT_AT_MOST it says "more than"."""
+    from incidents.audit import service
+
+    email = auth.as_role("admin")
+    make.incident(by=email)
+    with app.app_context():
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert f"{total:,} events" in page
+    monkeypatch.setattr(service, "COUNT_AT_MOST", total - 1)
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert f"More than {total - 1:,} events" in page and f"{total:,} events" not in page

@@ -441,3 +441,33 @@ def test_a_filing_keeps_its_proof_of_sending_as_a_download(app, client, auth, ma
     assert response.status_code == 200 and response.data == receipt
     assert response.mimetype == "application/octet-stream"
     assert response.headers["Content-Disposition"] == "attachment; filename=DPA_receipt.pdf"
+
+
+def test_deadlines_page_fifty_at_a_time_dated_first_then_those_without_a_clock(app, client, auth, make, monkeypatch):
+    """Keyset pages (shrunk to 3 rows here) walk every pending obligation once, in the order of the
+    whole list: dated soonest first, then the ones with no fixed time."""
+    from incidents.obligations import service, views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 3)
+    email = auth.as_role("responder")
+    for n in range(3):
+        ref = make.incident(by=email, title=f"Loss number {n}")
+        set_aware(app, ref, utcnow() - timedelta(hours=10 * n))
+        client.post(url(ref, "/regimes"), data={"regimes": ["gdpr", "hipaa"]})
+    with app.app_context():
+        whole = [o.id for o in service.open_deadlines(session=db.session, limit=1000)]
+        undated = {o.id for o in service.open_deadlines(session=db.session, limit=1000) if o.due_at is None}
+    assert len(whole) > 6 and undated, "the walk should cross from dated to undated obligations"
+    seen, page_url = [], "/deadlines"
+    for _ in range(len(whole)):
+        page = client.get(page_url).get_data(as_text=True)
+        seen += [int(i) for i in re.findall(r'<tr(?: class="overdue")? data-obligation="(\d+)"', page)]
+        later = re.search(r'href="(/deadlines\?after=[^"]+)"', page)
+        if not later:
+            break
+        page_url = later.group(1).replace("&amp;", "&")
+    assert seen == whole
+    # A cursor nobody made is the first page.
+    for junk in ("undated~x", "undated~0", "x~1", "2026-13-01T00:00:00+00:00~1"):
+        response = client.get("/deadlines", query_string={"after": junk})
+        assert response.status_code == 200 and "← Soonest" not in response.get_data(as_text=True)

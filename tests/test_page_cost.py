@@ -61,3 +61,43 @@ def test_incident_page_statements_do_not_grow_with_history(app, client, auth, ma
     # And the large page really shows the large history (the counts are not equal by accident).
     html = client.get(f"/incidents/{large}").get_data(as_text=True)
     assert "Workstream 9" in html and "Older entries" in html
+
+
+LIST_PAGES = ["/", "/?status=", "/?q=photos&status=", "/postmortems/due", "/actions", "/deadlines", "/admin/audit",
+              "/status/", "/status/history", "/status/api/v2/summary.json", "/status/api/v2/incidents.json",
+              "/status/history.atom"]
+
+
+def _grow(app, make, email: str, incidents: int) -> None:
+    """Incidents resolved with their postmortem due, each published with an open action item."""
+    from incidents.status import service as status
+
+    for n in range(incidents):
+        reference = make.incident(by=email, title=f"Photos lost on node {n}")
+        make.action_item(reference, by=email)
+        with app.app_context():
+            incident = get_incident(session=db.session, reference=reference)
+            actor = db.session.scalar(db.select(User).where(User.email == email))
+            status.publish_incident(session=db.session, actor=actor, incident=incident, public_title=f"Outage {n}",
+                                    impact="minor", body="Looking into it.")
+            status.publish_update(session=db.session, actor=actor, incident=incident, status="resolved",
+                                  body="Fixed.")
+            db.session.commit()
+        make.resolve(reference, by=email)
+
+
+def test_list_and_public_pages_statements_do_not_grow_with_history(app, client, auth, make):
+    """Every list and the public site: the same statements for 2 incidents and for 60 (more than a page)."""
+    email = auth.as_role("admin")
+    _grow(app, make, email, 2)
+    few = {url: len(statements_for(app, client, url)) for url in LIST_PAGES}
+    _grow(app, make, email, 58)
+    many = {url: len(statements_for(app, client, url)) for url in LIST_PAGES}
+    # A search runs a bounded number of statements (whole words, then word beginnings when those found
+    # too few, each ranked when all matches are in reach): fewer as matches grow, never more.
+    search = "/?q=photos&status="
+    assert many.pop(search) <= few.pop(search)
+    assert many == few
+    # The pages really hold the larger history (the counts are not equal by accident).
+    assert "Older incidents" in client.get("/?status=").get_data(as_text=True)
+    assert "Older incidents" in client.get("/status/history").get_data(as_text=True)

@@ -76,8 +76,48 @@ def test_the_search_reads_the_text_index_not_the_tables(app, make):
     with app.app_context():
         with statements() as seen:
             assert search(session=db.session, query="tape")
-        lines, scans = plan(*seen[-1])
+        plans = [(statement, *plan(statement, parameters)) for statement, parameters in seen]
         db.session.remove()
-    assert scans == [], lines
-    used = " ".join(lines)
-    assert "search_fts" in used or ("ix_search_entry_text" in used and "ix_search_incident_text" in used), lines
+    for statement, lines, scans in plans:
+        assert scans == [], (statement, lines)
+    # Each look for matching texts goes through the text index of its table.
+    looks = [(statement, " ".join(lines)) for statement, lines, _ in plans if "LIMIT" in statement]
+    assert looks, plans
+    for statement, used in looks:
+        assert "search_fts" in used or "ix_search_entry_text" in used or "ix_search_incident_text" in used, used
+
+
+def test_whole_words_come_before_word_beginnings(app, client, auth, make):
+    email = auth.as_role("responder")
+    partial = make.incident(by=email, title="Tapestry thumbnails missing")
+    whole = make.incident(by=email, title="Photos restored from tape")
+    assert listed(results(client, "tape")) == [whole, partial]
+    assert listed(results(client, "calend")) == []
+    cal = make.incident(by=email, title="Calendars gone")
+    assert listed(results(client, "calend")) == [cal]  # as one types: the beginning of a word
+
+
+def test_the_best_match_comes_first_when_every_match_is_ranked(app, client, auth, make):
+    email = auth.as_role("responder")
+    passing = make.incident(by=email, title="Thumbnails missing")
+    make.entry(passing, by=email, body="Checked the mail queue, the search index, the replica and the firmware "
+                                       "logs of every node, then the vendor's notes about the replica.")
+    central = make.incident(by=email, title="Replica lost")
+    page = results(client, "replica")
+    assert listed(page) == [central, passing] and "best first" in page
+
+
+def test_a_word_in_more_texts_than_a_search_reads_shows_the_newest(app, client, auth, make, monkeypatch):
+    """Ranking a common word would read every text holding it; past the window, the newest
+    incidents are shown (titles first), and the page says so."""
+    from incidents.search import service
+
+    monkeypatch.setattr(service, "WINDOW", 3)
+    email = auth.as_role("responder")
+    refs = [make.incident(by=email, title=f"Storage node {n} down") for n in range(5)]
+    make.entry(refs[0], by=email, body="The storage array was replaced.")
+    page = results(client, "storage")
+    assert listed(page) == [refs[4], refs[3], refs[2], refs[0]]
+    assert "too many texts to rank" in page and "best first" not in page
+    hit = re.findall(r'<p class="hit small">(.*?)</p>', page, re.S)
+    assert len(hit) == 4 and all("<mark>" in h for h in hit)

@@ -35,3 +35,6 @@ class ActionStatus(LabelledEnum):
 
 
 OPEN_ACTION_STATUSES = [s for s in ActionStatus if s.is_open]
+# The same set as SQL, written out: a partial index serves only a query that repeats its condition
+# word for word, which a bound parameter list is not (models.py, service.py).
+OPEN_CONDITION = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN_ACTION_STATUSES))

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from incidents.actions.enums import OPEN_ACTION_STATUSES, ActionKind, ActionPriority, ActionStatus
+from incidents.actions.enums import OPEN_CONDITION, ActionKind, ActionPriority, ActionStatus
 from incidents.actions.models import ActionItem
 from incidents.auth.models import User
 from incidents.db import utcnow
@@ -182,7 +182,7 @@ def list_action_items(*, session: Session, view: str, user: User | None = None, 
     """A page of the open items across incidents ("open"), the user's open items ("mine"), or the
     overdue ones, soonest due first, after the cursor (due date, id)."""
     on = on or today()
-    stmt = (select(ActionItem).where(ActionItem.status.in_(OPEN_ACTION_STATUSES))
+    stmt = (select(ActionItem).where(text(f"action_item.{OPEN_CONDITION}"))  # the partial index's words
             .options(joinedload(ActionItem.owner), joinedload(ActionItem.incident)))
     if view == "mine":
         stmt = stmt.where(ActionItem.owner_id == (user.id if user else -1))

@@ -82,5 +82,11 @@ def incident_id_for(*, session: Session, reference: str) -> int | None:
     return session.scalar(select(Incident.id).where(Incident.reference == reference.strip().upper()))
 
 
-def count(*, session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(AuditEvent))
+COUNT_AT_MOST = 10_000  # the page says "more than 10,000 events" rather than count a million
+
+
+def count(*, session: Session, at_most: int | None = None) -> int:
+    """How many events the log holds, counting no further than at_most + 1 (above at_most means
+    "more than that"): the log grows by every change for years (issue #19)."""
+    limit = (at_most or COUNT_AT_MOST) + 1
+    return session.scalar(select(func.count()).select_from(select(AuditEvent.id).limit(limit).subquery()))

@@ -57,4 +57,5 @@ def index():
             older = url_for("audit.index", **kept, before=shown[-1].event.id)
     return render_template("audit/list.html", form=form, events=shown, older=older,
                            paged=_cursor(request.args.get("before")) is not None,
-                           total=service.count(session=db.session)), 200 if filters is not None else 422
+                           total=service.count(session=db.session),
+                           count_at_most=service.COUNT_AT_MOST), 200 if filters is not None else 422

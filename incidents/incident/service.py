@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from incidents.auth.models import User
 from incidents.db import utcnow
@@ -23,7 +23,7 @@ from incidents.incident.models import Incident, ReferenceCounter
 from incidents.markdown import html_to_store
 from incidents.paging import PAGE_SIZE, Cursor
 from incidents.postmortem.service import has_published_postmortem
-from incidents.search.service import Hit, search
+from incidents.search.service import Hit, search, with_snippets
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
@@ -110,19 +110,33 @@ def list_incidents(*, session: Session, filters: IncidentFilter, limit: int = PA
 
 
 def search_incidents(*, session: Session, filters: IncidentFilter,
-                     limit: int = PAGE_SIZE) -> tuple[list[Incident], dict[int, Hit]]:
+                     limit: int = PAGE_SIZE) -> tuple[list[Incident], dict[int, Hit], bool]:
     """The incidents matching the filters whose reference, title, summary or timeline text
     matches the query (full-text, see incidents/search), best first, with the best hit of each by
-    incident id."""
-    hits = {hit.incident_id: hit for hit in search(session=session, query=filters.query or "")}
+    incident id, and whether every match was ranked (else the newest come first)."""
+    found = search(session=session, query=filters.query or "")
+    hits = {hit.incident_id: hit for hit in found}
     rank = {incident_id: n for n, incident_id in enumerate(hits)}
-    found = list(session.scalars(_filtered(filters).where(Incident.id.in_(list(rank)))).unique())
-    found.sort(key=lambda incident: rank[incident.id])
-    return found[:limit], hits
+    # The filters pick among the hits by id; only the incidents shown are loaded whole.
+    passing = session.scalars(_filtered(filters, select(Incident.id)).where(Incident.id.in_(list(rank)))).all()
+    chosen = sorted(passing, key=rank.__getitem__)[:limit]
+    shown = sorted(session.scalars(_filtered(filters).where(Incident.id.in_(chosen))).unique(),
+                   key=lambda incident: rank[incident.id])
+    # The text around the matching words, for the incidents shown only.
+    snippets = with_snippets(session=session, query=filters.query or "", hits=[hits[i.id] for i in shown])
+    return shown, {hit.incident_id: hit for hit in snippets}, found.ranked
 
 
-def _filtered(filters: IncidentFilter):
-    stmt = select(Incident).options(joinedload(Incident.commander))
+# What a row of the incident list shows (and its postmortem flag needs): a page of fifty loads these
+# and not the summaries, data categories and the rest (issue #19).
+LIST_COLUMNS = (Incident.id, Incident.reference, Incident.title, Incident.severity, Incident.status,
+                Incident.personal_data, Incident.declared_at, Incident.resolved_at, Incident.commander_id)
+
+
+def _filtered(filters: IncidentFilter, stmt=None):
+    """`stmt` (by default: incidents with their commander) narrowed by the filters."""
+    stmt = stmt if stmt is not None else select(Incident).options(joinedload(Incident.commander),
+                                                                  load_only(*LIST_COLUMNS))
     if filters.status == "open":
         stmt = stmt.where(Incident.status.in_([s for s in Status if s.is_open]))
     elif filters.status:

@@ -70,14 +70,15 @@ def _filter_args(filters: service.IncidentFilter) -> dict[str, str]:
 def index():
     filters = _list_filters()
     before = Cursor.decode(request.args.get("before"))
-    older, hits = None, None
+    older, hits, ranked = None, None, True
     if filters.query:  # ranked by the full-text search: the best matches, no paging
-        incidents, hits = service.search_incidents(session=db.session, filters=filters)
+        incidents, hits, ranked = service.search_incidents(session=db.session, filters=filters)
     else:
         incidents, older = split_page(
             service.list_incidents(session=db.session, filters=filters, limit=PAGE_SIZE + 1, before=before),
             lambda incident: Cursor(incident.declared_at, incident.id))
     return render_template("incident/list.html", incidents=incidents, filters=filters, older=older, hits=hits,
+                           ranked=ranked,
                            paged=before is not None, filter_args=_filter_args(filters),
                            postmortem_due=due_flags(session=db.session, incidents=incidents,
                                                     business_days=current_app.config["POSTMORTEM_DUE_BUSINESS_DAYS"]),

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.utils import secure_filename
 
@@ -23,8 +23,9 @@ from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.notices.models import NoticeVersion
 from incidents.obligations.deadlines import Deadline, compute, threshold_state
-from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor, ObligationStatus
+from incidents.obligations.models import PENDING, IncidentRegime, Obligation, ObligationAnchor, ObligationStatus
 from incidents.obligations.rules import RECORDED_ANCHORS, SENT_PREFIX, Rule, RuleBook, rule_book
+from incidents.paging import PAGE_SIZE, Cursor
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
 
@@ -455,11 +456,43 @@ def incident_panel(page: IncidentPage) -> dict:
 
 # --- across incidents ------------------------------------------------------------------------------
 
-def open_deadlines(*, session: Session, limit: int = 500) -> list[Obligation]:
-    """Pending obligations of every incident, soonest due first; those without a fixed time last."""
-    rows = list(session.scalars(select(Obligation).where(Obligation.status == ObligationStatus.pending)
-                                .options(joinedload(Obligation.incident))
-                                .order_by(Obligation.due_at.is_(None), Obligation.due_at, Obligation.id)
-                                .limit(limit)))
+@dataclass(frozen=True)
+class Undated:
+    """Where a page of deadlines ends among the obligations without a due time (listed last, by id)."""
+
+    row_id: int
+
+    def encode(self) -> str:
+        return f"undated~{self.row_id}"
+
+    @classmethod
+    def decode(cls, raw: str | None) -> Undated | None:
+        kind, _, row_id = (raw or "").partition("~")
+        if kind == "undated" and row_id.isascii() and row_id.isdigit() and 0 < int(row_id) < 2**31:
+            return cls(int(row_id))
+        return None
+
+
+def deadline_cursor(obligation: Obligation) -> Cursor | Undated:
+    return Cursor(obligation.due_at, obligation.id) if obligation.due_at else Undated(obligation.id)
+
+
+def open_deadlines(*, session: Session, limit: int = PAGE_SIZE,
+                   after: Cursor | Undated | None = None) -> list[Obligation]:
+    """A page of the pending obligations of every incident, soonest due first, those without a fixed
+    time last, after the cursor: each part a range of the pending obligations' own index."""
+    pending = (select(Obligation).where(text(f"obligation.{PENDING}"))  # the partial index's words
+               .options(joinedload(Obligation.incident)))
+    rows: list[Obligation] = []
+    if not isinstance(after, Undated):
+        dated = pending.where(Obligation.due_at.is_not(None))
+        if after is not None:
+            dated = dated.where(after.above(Obligation.due_at, Obligation.id))
+        rows = list(session.scalars(dated.order_by(Obligation.due_at, Obligation.id).limit(limit)))
+    if len(rows) < limit:
+        undated = pending.where(Obligation.due_at.is_(None))
+        if isinstance(after, Undated):
+            undated = undated.where(Obligation.id > after.row_id)
+        rows += session.scalars(undated.order_by(Obligation.id).limit(limit - len(rows)))
     return rows
 

@@ -26,6 +26,7 @@ from incidents.obligations.forms import (
     RegimesForm,
 )
 from incidents.obligations.rules import ANCHOR_LABELS, RECIPIENTS, RECORDED_ANCHORS, rule_book
+from incidents.paging import PAGE_SIZE, Cursor, split_page
 from incidents.versioning import Saved, save
 
 bp = Blueprint("obligations", __name__)
@@ -209,8 +210,12 @@ def attachment(reference: str, obligation_id: int):
 
 @bp.route("/deadlines")
 def deadlines():
-    rows = service.open_deadlines(session=db.session)
-    return render_template("obligations/deadlines.html", rows=rows, rules=rule_book(), now=utcnow())
+    raw = request.args.get("after")
+    after = service.Undated.decode(raw) or Cursor.decode(raw)
+    rows, later = split_page(service.open_deadlines(session=db.session, limit=PAGE_SIZE + 1, after=after),
+                             service.deadline_cursor, PAGE_SIZE)
+    return render_template("obligations/deadlines.html", rows=rows, rules=rule_book(), now=utcnow(), later=later,
+                           paged=after is not None)
 
 
 @bp.app_template_filter("in_zone")

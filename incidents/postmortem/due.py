@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from incidents.db import utcnow
 from incidents.incident.enums import Status
-from incidents.incident.models import Incident
+from incidents.incident.models import NOT_CLOSED, Incident
 from incidents.paging import PAGE_SIZE, Cursor
 from incidents.postmortem.enums import PostmortemStatus
 from incidents.postmortem.models import Postmortem
@@ -69,7 +69,7 @@ def postmortems_due(*, session: Session, business_days: int, on: date | None = N
     first. A due date is the resolution plus business days, so it rises with (resolved_at, id):
     the page is a range of that index, after the cursor, however many are due."""
     stmt = (select(Incident, Postmortem).outerjoin(Postmortem, Postmortem.incident_id == Incident.id)
-            .where(Incident.resolved_at.is_not(None), Incident.status != Status.closed)
+            .where(Incident.resolved_at.is_not(None), text(f"incident.{NOT_CLOSED}"))
             .where((Postmortem.id.is_(None)) | (Postmortem.status != PostmortemStatus.published)))
     if after is not None:
         stmt = stmt.where(after.above(Incident.resolved_at, Incident.id))

@@ -5,7 +5,7 @@ incident; the public side never searches."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from markupsafe import Markup, escape
 from sqlalchemy import bindparam, text
@@ -16,7 +16,11 @@ from incidents.search.schema import ENTRY_TEXT_PG, FTS_TABLE, INCIDENT_TEXT_PG, 
 # Snippet markers: private-use characters nobody types; the text around them is escaped, then they
 # become <mark>.
 START, STOP = "\ue000", "\ue001"
-CANDIDATES = 500  # best-ranked matching texts read per search, before grouping by incident
+# Texts of each kind (incidents' titles and summaries, timeline entries) a search reads, newest
+# first. When fewer match, all of them are ranked by relevance; when more do (a common word in
+# years of history), ranking them all would read every one, so the newest are shown, titles first.
+WINDOW = 500
+ENOUGH = 50  # incidents whole-word matches must find before word beginnings are looked for too
 _MARKS = re.compile(r"\*\*|__|`")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: what both engines' tokenizers keep as words
 
@@ -25,7 +29,8 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits: what both engines' tokeniz
 class Hit:
     incident_id: int
     entry_id: int | None  # None: the incident's title or summary matched
-    snippet: str  # plain text with START/STOP around the matching words
+    snippet: str = ""  # plain text with START/STOP around the matching words (see `with_snippets`)
+    prefix: bool = False  # found by the words' beginnings, not the whole words
 
     @property
     def snippet_markup(self) -> Markup:
@@ -40,52 +45,149 @@ def words(query: str) -> list[str]:
     return _WORD.findall(query)[:20]
 
 
-def search(*, session: Session, query: str) -> list[Hit]:
-    """The matching incidents, best first, each with its best hit (at most CANDIDATES texts read)."""
+class Found(list):
+    """Hits best first; `ranked` is False when too many texts matched to rank them all (then the
+    newest come first, titles and summaries before timeline entries)."""
+
+    ranked: bool = True
+
+
+def search(*, session: Session, query: str) -> Found:
+    """The matching incidents, best first, each with its best hit (no snippet yet: `with_snippets`).
+
+    Every word must occur, as a whole word first (in any form: "restoring" finds "restored"); when
+    that finds fewer than ENOUGH incidents, as the beginning of one too ("restor" finds "restored",
+    as one types). Only word characters reach either engine, never its operators.
+    """
+    found = Found()
     terms = words(query)
     if not terms:
-        return []
-    # Every word must occur, as a word or the start of one ("restor" finds "restored", as one
-    # types); only word characters reach either engine, never its operators.
-    if session.get_bind().dialect.name == "postgresql":
-        query = " & ".join(term + ":*" for term in terms)
-        rows = session.execute(_PG_SEARCH, {"query": query, "limit": CANDIDATES}).all()
-    else:
-        match = " ".join('"' + term + '"*' for term in terms)
-        rows = session.execute(_SQLITE_SEARCH, {"match": match, "limit": CANDIDATES}).all()
+        return found
+    engine = _Postgres(session, terms) if session.get_bind().dialect.name == "postgresql" else _Sqlite(session, terms)
     best: dict[int, Hit] = {}
-    for incident_id, entry_id, snippet in rows:
-        if incident_id is not None and incident_id not in best:
-            best[incident_id] = Hit(incident_id=incident_id, entry_id=entry_id, snippet=snippet or "")
-    return list(best.values())
+    for prefix in (False, True):
+        texts, ranked = engine.ranked(prefix=prefix)
+        found.ranked = found.ranked and ranked
+        for incident_id, entry_id in texts:
+            best.setdefault(incident_id, Hit(incident_id=incident_id, entry_id=entry_id, prefix=prefix))
+        if len(best) >= ENOUGH:
+            break
+    found.extend(best.values())
+    return found
 
 
-# rowid < 0: an incident's title and summary (minus its id); otherwise a timeline entry's id.
-_SQLITE_SEARCH = text(f"""
-    SELECT CASE WHEN hit.rowid < 0 THEN -hit.rowid ELSE entry.incident_id END,
-           CASE WHEN hit.rowid < 0 THEN NULL ELSE hit.rowid END,
-           hit.snip
-    FROM (SELECT rowid, snippet({FTS_TABLE}, 0, '{START}', '{STOP}', '…', 16) AS snip, bm25({FTS_TABLE}) AS rank
-          FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match ORDER BY rank LIMIT :limit) AS hit
-    LEFT JOIN timeline_entry AS entry ON entry.id = hit.rowid
-    ORDER BY hit.rank
-""").bindparams(bindparam("match"), bindparam("limit"))
+def with_snippets(*, session: Session, query: str, hits: list[Hit]) -> list[Hit]:
+    """The same hits, each with the text around its matching words."""
+    terms = words(query)
+    if not terms or not hits:
+        return hits
+    engine = _Postgres(session, terms) if session.get_bind().dialect.name == "postgresql" else _Sqlite(session, terms)
+    found: dict[tuple[int | None, int], str] = {}
+    for prefix in (False, True):
+        chosen = [hit for hit in hits if hit.prefix is prefix]
+        if chosen:
+            found.update(engine.snippets(prefix=prefix, hits=chosen))
+    return [replace(hit, snippet=found.get((hit.entry_id, hit.incident_id), "")) for hit in hits]
+
+
+class _Engine:
+    """Candidates (the newest WINDOW texts of each kind), then their order: by relevance when all
+    matches are among them, else as read (newest incidents by title first, then newest entries)."""
+
+    def __init__(self, session: Session, terms: list[str]):
+        self.session, self.terms = session, terms
+
+    def ranked(self, *, prefix: bool) -> tuple[list[tuple[int, int | None]], bool]:
+        """(incident id, entry id or None) of the matching texts, best first; and whether every
+        match was ranked."""
+        incident_ids = self.newest_incidents(prefix=prefix)
+        entries = self.newest_entries(prefix=prefix)  # (entry id, incident id)
+        texts = [(incident_id, None) for incident_id in incident_ids] + [(i, e) for e, i in entries]
+        if len(incident_ids) < WINDOW and len(entries) < WINDOW:
+            # Every match is here, so ranking them reads no more than these.
+            order = {key: n for n, key in enumerate(self.relevance(prefix=prefix, incident_ids=incident_ids,
+                                                                   entry_ids=[e for e, _ in entries]))}
+            texts.sort(key=lambda text: order.get(text[1] if text[1] is not None else -text[0], len(order)))
+            return texts, True
+        return texts, False
+
+
+class _Sqlite(_Engine):
+    """FTS5: rowid = the entry's id, or minus the incident's id (schema.py)."""
+
+    def match(self, prefix: bool) -> str:
+        return " ".join('"' + term + ('"*' if prefix else '"') for term in self.terms)
+
+    def newest_incidents(self, *, prefix: bool) -> list[int]:
+        return [-rowid for rowid in self.session.scalars(text(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match AND rowid < 0 ORDER BY rowid LIMIT :window"),
+            {"match": self.match(prefix), "window": WINDOW})]
+
+    def newest_entries(self, *, prefix: bool) -> list[tuple[int, int]]:
+        return self.session.execute(text(
+            f"SELECT hit.rowid, entry.incident_id FROM (SELECT rowid FROM {FTS_TABLE} "
+            f"WHERE {FTS_TABLE} MATCH :match AND rowid > 0 ORDER BY rowid DESC LIMIT :window) AS hit "
+            f"JOIN timeline_entry AS entry ON entry.id = hit.rowid ORDER BY hit.rowid DESC"),
+            {"match": self.match(prefix), "window": WINDOW}).all()
+
+    def relevance(self, *, prefix: bool, incident_ids: list[int], entry_ids: list[int]) -> list[int]:
+        """Rowids best first (bm25; an incident's title counts as much as a text twice its length)."""
+        return list(self.session.scalars(text(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match "
+            f"ORDER BY bm25({FTS_TABLE}) * CASE WHEN rowid < 0 THEN 2 ELSE 1 END, rowid DESC"),
+            {"match": self.match(prefix)}))
+
+    def snippets(self, *, prefix: bool, hits: list[Hit]) -> dict[tuple[int | None, int], str]:
+        rowids = {(hit.entry_id if hit.entry_id is not None else -hit.incident_id): hit for hit in hits}
+        rows = self.session.execute(text(
+            f"SELECT rowid, snippet({FTS_TABLE}, 0, '{START}', '{STOP}', '…', 16) FROM {FTS_TABLE} "
+            f"WHERE {FTS_TABLE} MATCH :match AND rowid IN :rowids").bindparams(bindparam("rowids", expanding=True)),
+            {"match": self.match(prefix), "rowids": list(rowids)})
+        return {(rowids[rowid].entry_id, rowids[rowid].incident_id): snippet or "" for rowid, snippet in rows}
+
 
 _HEADLINE = f"StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=10, MaxFragments=1"
-_PG_SEARCH = text(f"""
-    WITH q AS (SELECT to_tsquery('{PG_CONFIG}', :query) AS query),
-    hits AS (
-        (SELECT incident.id AS incident_id, NULL::integer AS entry_id,
-                title || ' ' || coalesce(summary, '') AS body,
-                ts_rank(to_tsvector('{PG_CONFIG}', {INCIDENT_TEXT_PG}), q.query) * 2 AS rank
-         FROM incident, q WHERE to_tsvector('{PG_CONFIG}', {INCIDENT_TEXT_PG}) @@ q.query
-         ORDER BY rank DESC LIMIT :limit)
-        UNION ALL
-        (SELECT entry.incident_id, entry.id, entry.body,
-                ts_rank(to_tsvector('{PG_CONFIG}', {ENTRY_TEXT_PG}), q.query) AS rank
-         FROM timeline_entry AS entry, q WHERE to_tsvector('{PG_CONFIG}', {ENTRY_TEXT_PG}) @@ q.query
-         ORDER BY rank DESC LIMIT :limit)
-    )
-    SELECT hits.incident_id, hits.entry_id, ts_headline('{PG_CONFIG}', hits.body, q.query, '{_HEADLINE}')
-    FROM hits, q ORDER BY hits.rank DESC, hits.entry_id NULLS FIRST LIMIT :limit
-""").bindparams(bindparam("query"), bindparam("limit"))
+_TSQUERY = f"to_tsquery('{PG_CONFIG}', :query)"
+_INCIDENT_VECTOR = f"to_tsvector('{PG_CONFIG}', {INCIDENT_TEXT_PG})"
+_ENTRY_VECTOR = f"to_tsvector('{PG_CONFIG}', {ENTRY_TEXT_PG})"
+
+
+class _Postgres(_Engine):
+    """Text search over the expression GIN indexes (schema.py)."""
+
+    def query(self, prefix: bool) -> str:
+        return " & ".join(term + (":*" if prefix else "") for term in self.terms)
+
+    def newest_incidents(self, *, prefix: bool) -> list[int]:
+        return list(self.session.scalars(text(
+            f"SELECT id FROM incident WHERE {_INCIDENT_VECTOR} @@ {_TSQUERY} ORDER BY id DESC LIMIT :window"),
+            {"query": self.query(prefix), "window": WINDOW}))
+
+    def newest_entries(self, *, prefix: bool) -> list[tuple[int, int]]:
+        return self.session.execute(text(
+            f"SELECT id, incident_id FROM timeline_entry WHERE {_ENTRY_VECTOR} @@ {_TSQUERY} "
+            f"ORDER BY id DESC LIMIT :window"), {"query": self.query(prefix), "window": WINDOW}).all()
+
+    def relevance(self, *, prefix: bool, incident_ids: list[int], entry_ids: list[int]) -> list[int]:
+        """Keys best first (ts_rank; an incident's title and summary count twice): entry ids, and
+        minus the incident's id for a title or summary, as on SQLite."""
+        return list(self.session.scalars(text(
+            f"SELECT key FROM ("
+            f"SELECT -id AS key, ts_rank({_INCIDENT_VECTOR}, {_TSQUERY}) * 2 AS rank FROM incident "
+            f"WHERE id IN :incidents "
+            f"UNION ALL SELECT id, ts_rank({_ENTRY_VECTOR}, {_TSQUERY}) FROM timeline_entry WHERE id IN :entries"
+            f") AS scored ORDER BY rank DESC, key DESC").bindparams(
+                bindparam("incidents", expanding=True), bindparam("entries", expanding=True)),
+            {"query": self.query(prefix), "incidents": incident_ids or [0], "entries": entry_ids or [0]}))
+
+    def snippets(self, *, prefix: bool, hits: list[Hit]) -> dict[tuple[int | None, int], str]:
+        incident_ids = [hit.incident_id for hit in hits if hit.entry_id is None] or [0]
+        entry_ids = [hit.entry_id for hit in hits if hit.entry_id is not None] or [0]
+        rows = self.session.execute(text(
+            f"SELECT NULL::integer, id, ts_headline('{PG_CONFIG}', title || ' ' || coalesce(summary, ''), "
+            f"{_TSQUERY}, '{_HEADLINE}') FROM incident WHERE id IN :incidents "
+            f"UNION ALL SELECT id, incident_id, ts_headline('{PG_CONFIG}', body, {_TSQUERY}, '{_HEADLINE}') "
+            f"FROM timeline_entry WHERE id IN :entries").bindparams(
+                bindparam("incidents", expanding=True), bindparam("entries", expanding=True)),
+            {"query": self.query(prefix), "incidents": incident_ids, "entries": entry_ids})
+        return {(entry_id, incident_id): snippet or "" for entry_id, incident_id, snippet in rows}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from incidents.markdown import plain_text, stored_html
-from incidents.status.models import COMPONENT_IMPACT, COMPONENT_SEVERITY, IMPACTS
+from incidents.status.models import COMPONENT_IMPACT, COMPONENT_SEVERITY, IMPACTS, OPEN_PUBLIC_STATUSES
 
 INDICATOR_DESCRIPTIONS = {
     "none": "All Systems Operational",
@@ -80,8 +80,12 @@ class PublicIncident:
 class PublicView:
     page: PublicPage
     components: tuple[PublicComponent, ...]
-    incidents: tuple[PublicIncident, ...]  # newest first, published only
+    incidents: tuple[PublicIncident, ...]  # newest first: every unresolved one, and those `listed`
     scheduled_maintenances: tuple = field(default=())
+    # The page of history asked for, newest published first, and the cursor of the next page (None:
+    # no older incident). A view never reads every incident ever published (issue #19).
+    listed: tuple[PublicIncident, ...] = ()
+    older: str | None = None
 
     @property
     def unresolved(self) -> tuple[PublicIncident, ...]:
@@ -99,47 +103,113 @@ class PublicView:
         return INDICATOR_DESCRIPTIONS[self.indicator]
 
 
+@dataclass(frozen=True)
+class HistoryCursor:
+    """Where a page of public history ends: (published_at, public id) of its last incident. Public
+    ids only, so a cursor says nothing about incidents that were never published."""
+
+    published_at: datetime
+    public_id: str
+
+    def encode(self) -> str:
+        return f"{self.published_at.isoformat()}~{self.public_id}"
+
+    @classmethod
+    def decode(cls, raw: str | None) -> HistoryCursor | None:
+        """A cursor from a query string, or None (the first page) when missing or malformed."""
+        when, _, public_id = (raw or "").partition("~")
+        if not (public_id.isalnum() and public_id.isascii() and len(public_id) <= 20):
+            return None
+        try:
+            moment = datetime.fromisoformat(when)
+            return cls(moment.astimezone(UTC), public_id) if moment.tzinfo else None
+        except (ValueError, OverflowError):
+            return None
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Incidents of history a view reads at most: the page's past incidents, incidents.json's 50 and the
+# feeds' 25 all come from the newest this many, so no view grows with the years.
+RECENT = 50
 
 
 def _short_hash(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def build_public_view(*, session, base_url: str) -> PublicView:
+def build_public_view(*, session, base_url: str, public_id: str | None = None,
+                      before: HistoryCursor | None = None, listed: int | None = None) -> PublicView:
     """Everything the public may see, copied field by field from published records only.
 
     `base_url` is the absolute URL of the public site's root (e.g. https://status.example.com/status).
+    The view holds every unresolved incident and either the one with `public_id` or a page of
+    history: the `listed` (default RECENT) newest published, older than `before` when given.
     """
     from flask import current_app, has_app_context
 
     base = base_url.rstrip("/")
     config = current_app.config if has_app_context() else {}
-    rows = _published_incident_rows(session=session)
-    updates = _published_updates(session=session, public_ids={row.id: str(row.public_id) for row in rows})
-    links = _component_links(session=session)
-    by_row = {row.id: _public_incident(row=row, updates=updates.get(row.id, []), links=links, base=base)
-              for row in rows}
+    open_rows = _unresolved_rows(session=session)
+    if public_id is not None:
+        page_rows, older = _incident_rows(session=session, public_id=public_id), None
+    else:
+        page_rows, older = _history_rows(session=session, before=before, size=listed or RECENT)
+    rows = {row.id: row for row in [*open_rows, *page_rows]}
+    updates = _published_updates(session=session, public_ids={row.id: str(row.public_id) for row in rows.values()})
+    links = _component_links(session=session, incident_ids=list(rows))
+    by_row = {row_id: _public_incident(row=row, updates=updates.get(row_id, []), links=links, base=base)
+              for row_id, row in rows.items()}
     unresolved_ids = {row_id for row_id, incident in by_row.items()
                       if incident.status not in ("resolved", "postmortem")}
     incidents = sorted(by_row.values(), key=lambda i: (i.started_at, i.id), reverse=True)
     components = _public_components(session=session, worst=_worst_statuses(links=links,
                                                                            incident_ids=unresolved_ids))
     return PublicView(page=_public_page(session=session, config=config, base=base), components=components,
-                      incidents=tuple(incidents))
+                      incidents=tuple(incidents), listed=tuple(by_row[row.id] for row in page_rows),
+                      older=older.encode() if older else None)
 
 
-def _published_incident_rows(*, session) -> list:
-    """Published incidents, named columns only."""
+def _public_columns():
+    from incidents.incident.models import Incident
+
+    return (Incident.id, Incident.public_id, Incident.public_title, Incident.public_impact, Incident.published_at)
+
+
+def _unresolved_rows(*, session) -> list:
+    """Published incidents whose newest public update is not resolved (a few rows of a small index)."""
+    from sqlalchemy import select, text
+
+    from incidents.incident.models import Incident
+
+    # Written out, as the partial index ix_incident_public_status is, so both databases use it.
+    still_open = text("incident.public_status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_PUBLIC_STATUSES)))
+    return session.execute(select(*_public_columns()).where(still_open, Incident.published_at.is_not(None))).all()
+
+
+def _incident_rows(*, session, public_id: str) -> list:
     from sqlalchemy import select
 
     from incidents.incident.models import Incident
 
-    return session.execute(
-        select(Incident.id, Incident.public_id, Incident.public_title, Incident.public_impact,
-               Incident.published_at)
-        .where(Incident.published_at.is_not(None), Incident.public_id.is_not(None))
-    ).all()
+    return session.execute(select(*_public_columns()).where(
+        Incident.public_id == public_id, Incident.published_at.is_not(None))).all()
+
+
+def _history_rows(*, session, before: HistoryCursor | None, size: int) -> tuple[list, HistoryCursor | None]:
+    """A page of published incidents, newest published first: a range of ix_incident_published."""
+    from sqlalchemy import select, tuple_
+
+    from incidents.incident.models import Incident
+
+    stmt = select(*_public_columns()).where(Incident.published_at.is_not(None), Incident.public_id.is_not(None))
+    if before is not None:
+        stmt = stmt.where(tuple_(Incident.published_at, Incident.public_id) < (before.published_at, before.public_id))
+    rows = session.execute(stmt.order_by(Incident.published_at.desc(), Incident.public_id.desc())
+                           .limit(size + 1)).all()
+    if len(rows) <= size:
+        return rows, None
+    rows = rows[:size]
+    return rows, HistoryCursor(rows[-1].published_at, str(rows[-1].public_id))
 
 
 def _published_updates(*, session, public_ids: dict[int, str]) -> dict[int, list[PublicUpdate]]:
@@ -194,16 +264,18 @@ def _affected_components(*, session, root_ids: list[int]) -> dict[int, list[tupl
     return affected
 
 
-def _component_links(*, session) -> list:
-    """Which incident puts which shown component in which status."""
+def _component_links(*, session, incident_ids: list[int]) -> list:
+    """Which of these incidents puts which shown component in which status."""
     from sqlalchemy import select
 
     from incidents.status.models import Component, IncidentComponent
 
+    if not incident_ids:
+        return []
     return session.execute(
         select(IncidentComponent.incident_id, IncidentComponent.status, Component.id, Component.public_id)
         .join(Component, Component.id == IncidentComponent.component_id)
-        .where(Component.archived_at.is_(None))
+        .where(Component.archived_at.is_(None), IncidentComponent.incident_id.in_(incident_ids))
     ).all()
 
 

@@ -10,7 +10,7 @@ from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.status.blueprint import bp
 from incidents.status.http import public_response
-from incidents.status.public import COMPONENT_SEVERITY, build_public_view, is_published
+from incidents.status.public import COMPONENT_SEVERITY, HistoryCursor, build_public_view, is_published
 
 HISTORY_DAYS = 90
 STATUS_LABELS = {
@@ -22,8 +22,9 @@ STATUS_LABELS = {
 }
 
 
-def _view():
-    return build_public_view(session=db.session, base_url=request.url_root.rstrip("/") + bp_prefix())
+def _view(**selection):
+    return build_public_view(session=db.session, base_url=request.url_root.rstrip("/") + bp_prefix(),
+                             **selection)
 
 
 def bp_prefix() -> str:
@@ -47,8 +48,8 @@ def page():
 def _render_page() -> str:
     view = _view()
     cutoff = utcnow() - timedelta(days=HISTORY_DAYS)
-    history = [i for i in view.incidents if i not in view.unresolved and
-               (i.resolved_at or i.updated_at) >= cutoff]
+    # Past incidents: the resolved among the newest published (public.RECENT), within the window.
+    history = [i for i in view.listed if i not in view.unresolved and (i.resolved_at or i.updated_at) >= cutoff]
     shown = [c for c in view.components
              if not c.only_show_if_degraded or COMPONENT_SEVERITY[c.status] > 0]
     groups: list[tuple[str | None, list]] = []
@@ -59,21 +60,26 @@ def _render_page() -> str:
             groups.append((component.group_name, [component]))
     names = {c.id: c.name for c in view.components}
     return render_template("status/page.html", view=view, groups=groups, history=history,
-                           names=names, history_days=HISTORY_DAYS, older=len(view.incidents) > len(history)
-                           + len(view.unresolved), page_name=view.page.name, status_prefix=view.page.url)
+                           names=names, history_days=HISTORY_DAYS,
+                           older=view.older is not None or any(i not in history for i in view.listed
+                                                               if i not in view.unresolved),
+                           page_name=view.page.name, status_prefix=view.page.url)
 
 
 @bp.route("/history")
 def history():
-    """Every published incident, newest first: the page links here for anything past 90 days."""
-    return public_response(key="history", mimetype="text/html", render=_render_history)
+    """Every published incident, newest first, a page at a time: the page links here for anything
+    past its window. `?before=` (a cursor from the previous page) asks for the next page."""
+    before = HistoryCursor.decode(request.args.get("before"))
+    key = f"history:{before.encode() if before else ''}"
+    return public_response(key=key, mimetype="text/html", render=lambda: _render_history(before))
 
 
-def _render_history() -> str:
-    view = _view()
+def _render_history(before: HistoryCursor | None) -> str:
+    view = _view(before=before)
     names = {c.id: c.name for c in view.components}
-    return render_template("status/history.html", view=view, incidents=view.incidents, names=names,
-                           page_name=view.page.name, status_prefix=view.page.url)
+    return render_template("status/history.html", view=view, incidents=view.listed, names=names,
+                           paged=before is not None, page_name=view.page.name, status_prefix=view.page.url)
 
 
 @bp.route("/incidents/<public_id>")
@@ -87,7 +93,7 @@ def incident(public_id: str):
 
 
 def _render_incident(public_id: str) -> str:
-    view = _view()
+    view = _view(public_id=public_id)
     found = next(i for i in view.incidents if i.id == public_id)
     names = {c.id: c.name for c in view.components}
     return render_template("status/incident.html", view=view, incident=found, names=names,
