@@ -67,5 +67,9 @@ def downgrade():
     op.drop_index('ix_incident_published', table_name='incident')
     op.create_index('ix_incident_published_at', 'incident', ['published_at'], unique=False)
     op.drop_index('ix_incident_public_status', table_name='incident')
-    with op.batch_alter_table('incident') as batch_op:
-        batch_op.drop_column('public_status')
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite drops an unindexed column in place. A batch copy would drop the incident table, and
+        # its cascade would try to delete every timeline entry, which the append-only trigger refuses.
+        op.execute("ALTER TABLE incident DROP COLUMN public_status")
+    else:
+        op.drop_column('incident', 'public_status')
