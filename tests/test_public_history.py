@@ -91,7 +91,10 @@ def test_a_rolled_back_update_leaves_the_public_status_as_it_was(app, make):
 
 
 def test_an_unresolved_incident_older_than_the_history_window_stays_on_the_page(app, make, monkeypatch):
+    from incidents.status import views
+
     monkeypatch.setattr(public, "RECENT", 2)
+    monkeypatch.setattr(views, "PAST_SHOWN", 2)
     email = make.user(role="responder")
     old = make.incident(by=email, title="The old one")
     _publish(app, old, email, title="Calendars missing", at=utcnow() - timedelta(days=30))

@@ -119,7 +119,7 @@ class FakePublished:
         monkeypatch.setattr(public, "build_public_view", self.build)
         monkeypatch.setattr(public, "last_published_change", self.last_change)
 
-    def build(self, *, session, base_url):
+    def build(self, *, session, base_url, **selection):  # selection: which history (ignored)
         self.builds += 1
         self.base_url = base_url
         return make_view(base_url, changed=self.changed, **self.view_options)

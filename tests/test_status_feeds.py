@@ -152,7 +152,7 @@ def published(monkeypatch):
     own app, and with it its own render cache.)"""
     state = {"view": VIEW, "renders": 0}
 
-    def build_public_view(*, session, base_url):
+    def build_public_view(*, session, base_url, **selection):
         state["renders"] += 1
         state["base_url"] = base_url
         return state["view"]

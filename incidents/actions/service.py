@@ -183,7 +183,9 @@ def list_action_items(*, session: Session, view: str, user: User | None = None, 
     overdue ones, soonest due first, after the cursor (due date, id)."""
     on = on or today()
     stmt = (select(ActionItem).where(text(f"action_item.{OPEN_CONDITION}"))  # the partial index's words
-            .options(joinedload(ActionItem.owner), joinedload(ActionItem.incident)))
+            # A row names its incident by reference: not the incident's summary, categories and the rest.
+            .options(joinedload(ActionItem.owner),
+                     joinedload(ActionItem.incident).load_only(Incident.id, Incident.reference)))
     if view == "mine":
         stmt = stmt.where(ActionItem.owner_id == (user.id if user else -1))
     elif view == "overdue":

@@ -109,8 +109,13 @@ def list_incidents(*, session: Session, filters: IncidentFilter, limit: int = PA
     return list(session.scalars(stmt).unique())
 
 
+# Search results show each incident with the text that matched: a page of the best twenty, like a
+# search engine's, rather than a list's fifty (the page asks for more words when there are more).
+SEARCH_SHOWN = 20
+
+
 def search_incidents(*, session: Session, filters: IncidentFilter,
-                     limit: int = PAGE_SIZE) -> tuple[list[Incident], dict[int, Hit], bool]:
+                     limit: int = SEARCH_SHOWN) -> tuple[list[Incident], dict[int, Hit], bool]:
     """The incidents matching the filters whose reference, title, summary or timeline text
     matches the query (full-text, see incidents/search), best first, with the best hit of each by
     incident id, and whether every match was ranked (else the newest come first)."""

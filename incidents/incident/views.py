@@ -78,7 +78,7 @@ def index():
             service.list_incidents(session=db.session, filters=filters, limit=PAGE_SIZE + 1, before=before),
             lambda incident: Cursor(incident.declared_at, incident.id))
     return render_template("incident/list.html", incidents=incidents, filters=filters, older=older, hits=hits,
-                           ranked=ranked,
+                           ranked=ranked, search_shown=service.SEARCH_SHOWN,
                            paged=before is not None, filter_args=_filter_args(filters),
                            postmortem_due=due_flags(session=db.session, incidents=incidents,
                                                     business_days=current_app.config["POSTMORTEM_DUE_BUSINESS_DAYS"]),

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from incidents.db import utcnow
 from incidents.incident.enums import Status
@@ -69,6 +69,10 @@ def postmortems_due(*, session: Session, business_days: int, on: date | None = N
     first. A due date is the resolution plus business days, so it rises with (resolved_at, id):
     the page is a range of that index, after the cursor, however many are due."""
     stmt = (select(Incident, Postmortem).outerjoin(Postmortem, Postmortem.incident_id == Incident.id)
+            # What a row shows: not the incident's summary or the postmortem's sections.
+            .options(load_only(Incident.id, Incident.reference, Incident.title, Incident.severity,
+                               Incident.status, Incident.resolved_at),
+                     load_only(Postmortem.id, Postmortem.incident_id, Postmortem.status))
             .where(Incident.resolved_at.is_not(None), text(f"incident.{NOT_CLOSED}"))
             .where((Postmortem.id.is_(None)) | (Postmortem.status != PostmortemStatus.published)))
     if after is not None:

@@ -19,7 +19,7 @@ START, STOP = "\ue000", "\ue001"
 # Texts of each kind (incidents' titles and summaries, timeline entries) a search reads, newest
 # first. When fewer match, all of them are ranked by relevance; when more do (a common word in
 # years of history), ranking them all would read every one, so the newest are shown, titles first.
-WINDOW = 500
+WINDOW = 200
 ENOUGH = 50  # incidents whole-word matches must find before word beginnings are looked for too
 _MARKS = re.compile(r"\*\*|__|`")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: what both engines' tokenizers keep as words
@@ -121,7 +121,7 @@ class _Sqlite(_Engine):
     def newest_incidents(self, *, prefix: bool) -> list[int]:
         return [-rowid for rowid in self.session.scalars(text(
             f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match AND rowid < 0 ORDER BY rowid LIMIT :window"),
-            {"match": self.match(prefix), "window": WINDOW})]
+            {"match": self.match(prefix), "window": WINDOW}).all()]
 
     def newest_entries(self, *, prefix: bool) -> list[tuple[int, int]]:
         return self.session.execute(text(

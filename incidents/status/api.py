@@ -205,7 +205,9 @@ def document_response(name: str):
     site = base_url()
 
     def render() -> str:
-        view = public.build_public_view(session=db.session, base_url=site)
+        # Only incidents.json lists past incidents; the others show the present (unresolved) alone.
+        view = public.build_public_view(session=db.session, base_url=site,
+                                        listed=INCIDENT_LIMIT if name == "incidents.json" else 0)
         return dumps(DOCUMENTS[name](view))
 
     return public_response(key=f"api/v2/{name}", mimetype=JSON, render=render)

@@ -167,7 +167,7 @@ def _feed(name: str, mimetype: str, renderer):
     self_url = f"{base}/{name}"
 
     def render() -> bytes:
-        view = public.build_public_view(session=db.session, base_url=base)
+        view = public.build_public_view(session=db.session, base_url=base, listed=MAX_INCIDENTS)
         return renderer(view, self_url=self_url)
 
     return public_response(key=f"feeds/{self_url}", mimetype=mimetype, render=render)

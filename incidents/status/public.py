@@ -153,7 +153,7 @@ def build_public_view(*, session, base_url: str, public_id: str | None = None,
     if public_id is not None:
         page_rows, older = _incident_rows(session=session, public_id=public_id), None
     else:
-        page_rows, older = _history_rows(session=session, before=before, size=listed or RECENT)
+        page_rows, older = _history_rows(session=session, before=before, size=RECENT if listed is None else listed)
     rows = {row.id: row for row in [*open_rows, *page_rows]}
     updates = _published_updates(session=session, public_ids={row.id: str(row.public_id) for row in rows.values()})
     links = _component_links(session=session, incident_ids=list(rows))
@@ -201,6 +201,8 @@ def _history_rows(*, session, before: HistoryCursor | None, size: int) -> tuple[
 
     from incidents.incident.models import Incident
 
+    if size <= 0:  # a view of the present only (summary.json): no history at all
+        return [], None
     stmt = select(*_public_columns()).where(Incident.published_at.is_not(None), Incident.public_id.is_not(None))
     if before is not None:
         stmt = stmt.where(tuple_(Incident.published_at, Incident.public_id) < (before.published_at, before.public_id))

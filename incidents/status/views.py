@@ -13,6 +13,7 @@ from incidents.status.http import public_response
 from incidents.status.public import COMPONENT_SEVERITY, HistoryCursor, build_public_view, is_published
 
 HISTORY_DAYS = 90
+PAST_SHOWN = 25  # past incidents the page shows at most; the history pages through the rest
 STATUS_LABELS = {
     "operational": "Operational", "degraded_performance": "Degraded performance",
     "partial_outage": "Partial outage", "major_outage": "Major outage",
@@ -46,9 +47,9 @@ def page():
 
 
 def _render_page() -> str:
-    view = _view()
+    view = _view(listed=PAST_SHOWN)
     cutoff = utcnow() - timedelta(days=HISTORY_DAYS)
-    # Past incidents: the resolved among the newest published (public.RECENT), within the window.
+    # Past incidents: the resolved among the newest published, within the window.
     history = [i for i in view.listed if i not in view.unresolved and (i.resolved_at or i.updated_at) >= cutoff]
     shown = [c for c in view.components
              if not c.only_show_if_degraded or COMPONENT_SEVERITY[c.status] > 0]
