@@ -81,8 +81,9 @@ def severity_badge(severity) -> Markup:
     return Markup(f'<span class="badge sev sev-{value.lower()}" title="{escape(severity.label)}">{value}</span>')
 
 
-def status_badge(status) -> Markup:
-    return Markup(f'<span class="badge status {tone(status)}">{escape(status.label)}</span>')
+def status_badge(status, kind: str = "status") -> Markup:
+    """An incident's (or, with kind "ai-status" / "ws-status", an action item's or workstream's) status."""
+    return Markup(f'<span class="badge {kind} {tone(status)}">{escape(status.label)}</span>')
 
 
 def when(moment: datetime | None) -> Markup:
