@@ -333,7 +333,9 @@ def time_migrations(app) -> float:
 
 @contextlib.contextmanager
 def database(args, tmp: str):
-    if args.postgres:
+    if args.database_url:  # kept afterwards, to look into
+        yield args.database_url
+    elif args.postgres:
         with throwaway_postgres(args.postgres_url) as url:
             yield url
     else:
@@ -349,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--postgres", action="store_true", help="a throwaway database on --postgres-url's server")
     parser.add_argument("--postgres-url", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
+    parser.add_argument("--database-url", help="an empty database to grow and keep, instead of a throwaway one")
     parser.add_argument("--migrations", action="store_true", help="then time the #19 migrations at size")
     args = parser.parse_args(argv)
     args.incidents = max(args.incidents, 11_000)

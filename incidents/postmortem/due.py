@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import exists, select, text
+from sqlalchemy.orm import Session, aliased, load_only
 
 from incidents.db import utcnow
 from incidents.incident.enums import Status
@@ -68,13 +68,17 @@ def postmortems_due(*, session: Session, business_days: int, on: date | None = N
     """One page of the resolved incidents whose postmortem is not yet published, soonest due
     first. A due date is the resolution plus business days, so it rises with (resolved_at, id):
     the page is a range of that index, after the cursor, however many are due."""
+    published = aliased(Postmortem)
     stmt = (select(Incident, Postmortem).outerjoin(Postmortem, Postmortem.incident_id == Incident.id)
             # What a row shows: not the incident's summary or the postmortem's sections.
             .options(load_only(Incident.id, Incident.reference, Incident.title, Incident.severity,
                                Incident.status, Incident.resolved_at),
                      load_only(Postmortem.id, Postmortem.incident_id, Postmortem.status))
             .where(Incident.resolved_at.is_not(None), text(f"incident.{NOT_CLOSED}"))
-            .where((Postmortem.id.is_(None)) | (Postmortem.status != PostmortemStatus.published)))
+            # "No published postmortem" as an anti-join: PostgreSQL then walks the index in order and
+            # stops at the page; an OR over the outer join's columns read all and sorted (issue #19).
+            .where(~exists().where(published.incident_id == Incident.id,
+                                   published.status == PostmortemStatus.published)))
     if after is not None:
         stmt = stmt.where(after.above(Incident.resolved_at, Incident.id))
     rows = session.execute(stmt.order_by(Incident.resolved_at, Incident.id).limit(limit)).all()

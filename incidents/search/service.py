@@ -11,7 +11,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from incidents.search.schema import ENTRY_TEXT_PG, FTS_TABLE, INCIDENT_TEXT_PG, PG_CONFIG
+from incidents.search.schema import FTS_TABLE, PG_CONFIG, PG_VECTOR_COLUMN
 
 # Snippet markers: private-use characters nobody types; the text around them is escaped, then they
 # become <mark>.
@@ -148,12 +148,12 @@ class _Sqlite(_Engine):
 
 _HEADLINE = f"StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=10, MaxFragments=1"
 _TSQUERY = f"to_tsquery('{PG_CONFIG}', :query)"
-_INCIDENT_VECTOR = f"to_tsvector('{PG_CONFIG}', {INCIDENT_TEXT_PG})"
-_ENTRY_VECTOR = f"to_tsvector('{PG_CONFIG}', {ENTRY_TEXT_PG})"
+_INCIDENT_VECTOR = f"incident.{PG_VECTOR_COLUMN}"
+_ENTRY_VECTOR = f"timeline_entry.{PG_VECTOR_COLUMN}"
 
 
 class _Postgres(_Engine):
-    """Text search over the expression GIN indexes (schema.py)."""
+    """Text search over the stored vectors and their GIN indexes (schema.py)."""
 
     def query(self, prefix: bool) -> str:
         return " & ".join(term + (":*" if prefix else "") for term in self.terms)
