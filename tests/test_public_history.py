@@ -5,8 +5,8 @@ of public fields only."""
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 
