@@ -9,6 +9,6 @@ from incidents.notices.models import Notice, NoticeRelease, NoticeVersion  # noq
 from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor  # noqa: F401
 from incidents.postmortem.models import Postmortem, PostmortemApproval, PostmortemReviewer, PostmortemVersion  # noqa: F401
 from incidents.recovery.models import Workstream, WorkstreamProgress  # noqa: F401
-from incidents.status.models import Component, IncidentComponent, UpdateComponent  # noqa: F401
+from incidents.status.models import Component, ComponentStatusChange, IncidentComponent, UpdateComponent  # noqa: F401
 from incidents.status.public_status import refresh as _keep_public_status  # noqa: F401 (a session hook)
 from incidents.timeline.models import TimelineEntry, TimelinePin  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incidents.db import UTCDateTime, db, utcnow
@@ -97,4 +97,22 @@ class UpdateComponent(db.Model):
 
     __table_args__ = (
         CheckConstraint(_in("status", COMPONENT_STATUSES), name="status_valid"),
+    )
+
+
+class ComponentStatusChange(db.Model):
+    """A component's public status from `changed_at` on, recorded as it changes (never edited), so
+    uptime over past days is computed from what the page showed then, not from today's settings.
+    Written by incidents/status/history.py in the transaction that made the change."""
+
+    __tablename__ = "component_status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("component.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(30))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(_in("status", COMPONENT_STATUSES), name="status_valid"),
+        Index("ix_component_status_change_component_changed", "component_id", "changed_at", "id"),
     )

@@ -86,6 +86,9 @@ class PublicView:
     # no older incident). A view never reads every incident ever published (issue #19).
     listed: tuple[PublicIncident, ...] = ()
     older: str | None = None
+    # The last 90 days of each showcased component (by public id), when the view was asked for them
+    # (the page): recorded status history, so past days stay as they were (status/uptime.py).
+    uptime: dict = field(default_factory=dict)
 
     @property
     def unresolved(self) -> tuple[PublicIncident, ...]:
@@ -138,7 +141,8 @@ def _short_hash(text: str) -> str:
 
 
 def build_public_view(*, session, base_url: str, public_id: str | None = None,
-                      before: HistoryCursor | None = None, listed: int | None = None) -> PublicView:
+                      before: HistoryCursor | None = None, listed: int | None = None,
+                      uptime: bool = False) -> PublicView:
     """Everything the public may see, copied field by field from published records only.
 
     `base_url` is the absolute URL of the public site's root (e.g. https://status.example.com/status).
@@ -166,7 +170,22 @@ def build_public_view(*, session, base_url: str, public_id: str | None = None,
                                                                            incident_ids=unresolved_ids))
     return PublicView(page=_public_page(session=session, config=config, base=base), components=components,
                       incidents=tuple(incidents), listed=tuple(by_row[row.id] for row in page_rows),
-                      older=older.encode() if older else None)
+                      older=older.encode() if older else None,
+                      uptime=_uptime(session=session, components=components) if uptime else {})
+
+
+def _uptime(*, session, components: tuple[PublicComponent, ...]) -> dict[str, tuple]:
+    """The 90 days of each showcased component, by public id."""
+    from sqlalchemy import select
+
+    from incidents.db import utcnow
+    from incidents.status.models import Component
+    from incidents.status.uptime import component_days
+
+    shown = {c.id for c in components if c.showcase}
+    ids = dict(session.execute(select(Component.public_id, Component.id).where(Component.public_id.in_(shown))).all())
+    found = component_days(session=session, component_ids=list(ids.values()), now=utcnow())
+    return {public_id: tuple(found[row_id]) for public_id, row_id in ids.items()}
 
 
 def _public_columns():

@@ -9,7 +9,8 @@ were ever published (issue #19).
 It is kept by the database session itself: whenever a flush writes a timeline entry that carries a
 public status (a new update, or a correction of one, which may change its time or take it off the
 public side), the incident's status is worked out again in the same transaction. No service can
-forget to keep it, and a rollback takes it back with the update.
+forget to keep it, and a rollback takes it back with the update. The same hook then records any
+component whose public status this moved (status/history.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, event, exists, func, select, update
 from sqlalchemy.orm import Session, aliased, attributes
 
 from incidents.incident.models import Incident
+from incidents.status import history
 from incidents.timeline.models import TimelineEntry, Visibility
 
 
@@ -54,3 +56,6 @@ def _keep_public_status(session: Session, _context) -> None:
                if isinstance(entry, TimelineEntry) and entry.public_status is not None}
     if touched:
         refresh(session.connection(), touched, session)
+    # The components' status history follows, once the incidents' public statuses are current.
+    if touched or history.touches_status(session):
+        history.record_changes(session.connection())

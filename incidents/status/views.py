@@ -11,6 +11,7 @@ from incidents.extensions import db
 from incidents.status.blueprint import bp
 from incidents.status.http import public_response
 from incidents.status.public import COMPONENT_SEVERITY, HistoryCursor, build_public_view, is_published
+from incidents.status.uptime import percentage
 
 HISTORY_DAYS = 90
 PAST_SHOWN = 25  # past incidents the page shows at most; the history pages through the rest
@@ -47,7 +48,7 @@ def page():
 
 
 def _render_page() -> str:
-    view = _view(listed=PAST_SHOWN)
+    view = _view(listed=PAST_SHOWN, uptime=True)
     cutoff = utcnow() - timedelta(days=HISTORY_DAYS)
     # Past incidents: the resolved among the newest published, within the window.
     history = [i for i in view.listed if i not in view.unresolved and (i.resolved_at or i.updated_at) >= cutoff]
@@ -60,11 +61,51 @@ def _render_page() -> str:
         else:
             groups.append((component.group_name, [component]))
     names = {c.id: c.name for c in view.components}
-    return render_template("status/page.html", view=view, groups=groups, history=history,
+    group_uptime = {name: percentage_of_members(view, members) for name, members in groups if name}
+    return render_template("status/page.html", view=view, groups=groups, history=history, group_uptime=group_uptime,
                            names=names, history_days=HISTORY_DAYS,
                            older=view.older is not None or any(i not in history for i in view.listed
                                                                if i not in view.unresolved),
                            page_name=view.page.name, status_prefix=view.page.url)
+
+
+def percentage_of_members(view, members) -> float | None:
+    """A group's uptime: the mean of its showcased members' (those with any observed minute)."""
+    figures = [percentage(list(view.uptime[c.id])) for c in members if c.id in view.uptime]
+    figures = [f for f in figures if f is not None]
+    return sum(figures) / len(figures) if figures else None
+
+
+@bp.app_template_filter("uptime_percent")
+def uptime_percent(value: float | None) -> str:
+    """99.95% style, never rounding a partial day's loss up to a clean 100%."""
+    if value is None:
+        return "no data"
+    return "100%" if value >= 1 else f"{min(value * 100, 99.99):.2f}%"
+
+
+@bp.app_template_filter("uptime_total")
+def uptime_total(days) -> str:
+    return uptime_percent(percentage(list(days)))
+
+
+@bp.app_template_filter("worst_status")
+def worst_status(statuses) -> str:
+    return max(statuses, key=COMPONENT_SEVERITY.__getitem__, default="operational")
+
+
+@bp.app_template_filter("uptime_day")
+def uptime_day(day) -> str:
+    """What a day's bar says, as text (its tooltip and what a screen reader reads)."""
+    if day.uptime is None:
+        return f"{day.on:%d %b %Y}: no data"
+    parts = [f"{minutes_label(spent)} {status_label(status).lower()}" for status, spent in day.minutes.items()]
+    return f"{day.on:%d %b %Y}: {uptime_percent(day.uptime)} up" + (f"; {', '.join(parts)}" if parts else "")
+
+
+def minutes_label(minutes: float) -> str:
+    hours, rest = divmod(round(minutes), 60)
+    return f"{hours} h {rest} min" if hours else f"{rest} min"
 
 
 @bp.route("/history")
