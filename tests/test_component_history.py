@@ -189,6 +189,11 @@ def test_the_page_shows_a_bar_a_day_with_its_figures_and_folds_groups_that_are_w
     assert contacts[86][0] == "operational"
     day_of_outage = contacts[87]
     assert day_of_outage[0] == "major_outage" and "1 h 30 min major outage" in day_of_outage[1]
+    # Each day names the published incidents that touched the component, by their public title; the
+    # incident is still open (monitoring), so up to today.
+    assert [text.endswith("Incidents: Sync down") for _, text in contacts[86:]] == [False, True, True, True]
+    billing = page[page.index('aria-label="Billing'):]
+    assert "Incidents:" not in billing[:billing.index("</ol>")]
     # The group with a component still in partial outage is open; the well one is folded.
     assert re.search(r'<details class="status-group" open>\s*<summary><span class="status-group-name">Sync', page)
     assert re.search(r'<details class="status-group">\s*<summary><span class="status-group-name">Back office', page)

@@ -8,10 +8,10 @@ or the part of today still to come, is no data, not uptime. A group's figure is 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from incidents.status.models import ComponentStatusChange
@@ -25,6 +25,7 @@ class Day:
     on: date
     observed: float = 0.0  # minutes of the day the history covers
     minutes: dict[str, float] = field(default_factory=dict)  # status -> minutes, operational left out
+    incidents: tuple[str, ...] = ()  # public titles of the published incidents that touched it that day
 
     @property
     def outage(self) -> float:
@@ -96,4 +97,51 @@ def component_days(*, session: Session, component_ids: list[int], now: datetime,
     changes: dict[int, list[tuple[str, datetime]]] = {cid: [] for cid in component_ids}
     for component_id, status, changed_at in rows:
         changes[component_id].append((str(status), max(changed_at, opened)))
-    return {cid: days_of(found, first=first, last=last, now=now) for cid, found in changes.items()}
+    titles = incidents_by_day(session=session, component_ids=component_ids, first=first, now=now)
+    return {cid: [replace(day, incidents=tuple(titles.get(cid, {}).get(day.on, ())))
+                  for day in days_of(found, first=first, last=last, now=now)]
+            for cid, found in changes.items()}
+
+
+def incidents_by_day(*, session: Session, component_ids: list[int], first: date,
+                     now: datetime) -> dict[int, dict[date, list[str]]]:
+    """For each component, the public titles of the published incidents that named it, on every
+    day from the first public update in the window naming it to the incident's resolution (or
+    today; an unresolved incident that puts it in a status now, from the window's start). Public
+    fields only: the incident's public title, its updates' public times."""
+    from incidents.incident.models import Incident
+    from incidents.status.models import CLOSED_PUBLIC_STATUSES, OPEN_PUBLIC_STATUSES, IncidentComponent, UpdateComponent
+    from incidents.timeline.models import TimelineEntry
+
+    opened = datetime.combine(first, time(), UTC)
+    columns = (Incident.id, Incident.public_title, Incident.public_status)
+    named = [(component_id, incident_id, title, state, when) for component_id, incident_id, title, state, when
+             in session.execute(
+                 select(UpdateComponent.component_id, *columns, TimelineEntry.occurred_at)
+                 .join(TimelineEntry, TimelineEntry.id == UpdateComponent.entry_id)
+                 .join(Incident, Incident.id == TimelineEntry.incident_id)
+                 .where(UpdateComponent.component_id.in_(component_ids), Incident.published_at.is_not(None),
+                        TimelineEntry.occurred_at >= opened))]
+    named += [(component_id, incident_id, title, state, opened) for component_id, incident_id, title, state
+              in session.execute(
+                  select(IncidentComponent.component_id, *columns)
+                  .join(Incident, Incident.id == IncidentComponent.incident_id)
+                  .where(IncidentComponent.component_id.in_(component_ids), Incident.published_at.is_not(None),
+                         Incident.public_status.in_(OPEN_PUBLIC_STATUSES)))]
+    incident_ids = {row[1] for row in named}
+    last_update = dict(session.execute(
+        select(TimelineEntry.incident_id, func.max(TimelineEntry.occurred_at))
+        .where(TimelineEntry.incident_id.in_(incident_ids), TimelineEntry.public_status.is_not(None))
+        .group_by(TimelineEntry.incident_id)).all()) if incident_ids else {}
+    spans: dict[tuple[int, int], list] = {}
+    for component_id, incident_id, title, state, when in named:
+        start, end, _title = spans.get((component_id, incident_id), (when, when, None))
+        ended = last_update.get(incident_id, when) if state in CLOSED_PUBLIC_STATUSES else now
+        spans[(component_id, incident_id)] = [min(start, when), max(end, ended), str(title or "")]
+    out: dict[int, dict[date, list[str]]] = {}
+    for (component_id, _incident), (start, end, title) in sorted(spans.items(), key=lambda item: item[1][0]):
+        on = max(start, opened).astimezone(UTC).date()
+        while on <= end.astimezone(UTC).date():
+            out.setdefault(component_id, {}).setdefault(on, []).append(title)
+            on += timedelta(days=1)
+    return out

@@ -100,7 +100,8 @@ def uptime_day(day) -> str:
     if day.uptime is None:
         return f"{day.on:%d %b %Y}: no data"
     parts = [f"{minutes_label(spent)} {status_label(status).lower()}" for status, spent in day.minutes.items()]
-    return f"{day.on:%d %b %Y}: {uptime_percent(day.uptime)} up" + (f"; {', '.join(parts)}" if parts else "")
+    said = f"{day.on:%d %b %Y}: {uptime_percent(day.uptime)} up" + (f"; {', '.join(parts)}" if parts else "")
+    return said + (f". Incidents: {'; '.join(day.incidents)}" if day.incidents else "")
 
 
 def minutes_label(minutes: float) -> str:
