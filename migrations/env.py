@@ -1,4 +1,5 @@
 import logging
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
@@ -108,7 +109,7 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    with connectable.connect() as connection, _foreign_keys_checked_after(connection):
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -120,6 +121,25 @@ def run_migrations_online():
         with context.begin_transaction():
             context.run_migrations()
 
+
+@contextmanager
+def _foreign_keys_checked_after(connection):
+    """SQLite alters a table by copying it (Alembic's batch mode): with foreign keys on, dropping the
+    old copy would cascade into its children (the append-only timeline refuses the delete; others
+    would lose rows). As Alembic advises, they are off while migrating, every reference is checked
+    afterwards, and they are back on whatever happened (the connection returns to the pool)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection  # outside any transaction: inside one SQLite ignores it
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
 
 if context.is_offline_mode():
     run_migrations_offline()
