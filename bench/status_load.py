@@ -6,6 +6,10 @@ the same load in turn (wrk, or a threaded Python client when wrk is missing) and
 second, p50/p99 latency and errors, each as a ratio against /bench/bare, a route that returns a
 fixed small JSON body from the same app and server in the same run. Target: the public endpoints at
 0.8x the bare route or better. Loopback only; the server is stopped when the run ends.
+
+`--components 50 --groups 8` first adds that many showcased components in that many groups, each
+with 90 days of status history (an outage every ten days or so), as issue #16 asks the page to be
+measured, and prints what the page's first (uncached) render costs with them.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = "/bench/bare"
-TARGETS = [BARE, "/status/api/v2/summary.json", "/status/history.atom"]
+TARGETS = [BARE, "/status/", "/status/api/v2/summary.json", "/status/history.atom"]
 TARGET_RATIO = 0.8
 
 
@@ -132,6 +136,45 @@ def run_python(url: str, *, duration: int, connections: int, threads: int) -> di
     return {"rps": len(latencies) / elapsed, "p50": pick(0.5), "p99": pick(0.99), "errors": errors[0]}
 
 
+def seed_components(instance: str, count: int, groups: int) -> float:
+    """Add `count` showcased components in `groups` groups, each with 90 days of status history (an
+    outage of one to three hours about every ten days), then time the page's first render (ms)."""
+    import random
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from incidents import create_app
+    from incidents.db import clock_at, utcnow
+    from incidents.extensions import db
+    from incidents.status import service
+    from incidents.status.models import ComponentStatusChange
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/incidents.db", "INSTANCE_PATH": instance,
+                      "SECRET_KEY": "status-bench"})
+    rng, now = random.Random(16), utcnow()
+    with app.app_context():
+        with clock_at(now - timedelta(days=91)):
+            made = [service.create_component(session=db.session, name=f"Service {n:02d}", position=n,
+                                             group_name=f"Region {n % groups + 1}") for n in range(count)]
+        rows = []
+        for component in made:
+            at = now - timedelta(days=90)
+            while True:
+                at += timedelta(days=rng.uniform(6, 14))
+                if at >= now - timedelta(hours=4):
+                    break
+                rows.append({"component_id": component.id, "changed_at": at,
+                             "status": rng.choice(["partial_outage", "major_outage", "degraded_performance"])})
+                rows.append({"component_id": component.id, "status": "operational",
+                             "changed_at": at + timedelta(hours=rng.uniform(1, 3))})
+        db.session.execute(insert(ComponentStatusChange.__table__), rows)
+        db.session.commit()
+        started = time.perf_counter()
+        assert app.test_client().get("/status/").status_code == 200
+        return (time.perf_counter() - started) * 1000
+
+
 def ensure_wrk() -> bool:
     if shutil.which("wrk"):
         return True
@@ -148,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (default 1)")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
     parser.add_argument("--python-client", action="store_true", help="use the Python client, not wrk")
+    parser.add_argument("--components", type=int, default=0, help="add this many components with 90 days of history")
+    parser.add_argument("--groups", type=int, default=8, help="in this many groups (with --components)")
     args = parser.parse_args(argv)
 
     use_wrk = not args.python_client and ensure_wrk()
@@ -159,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("DATABASE_URL", None)
         flask(env, "db", "upgrade")
         flask(env, "demo", "load")
+        if args.components:
+            first_render = seed_components(instance, args.components, args.groups)
+            print(f"{args.components} showcased components in {args.groups} groups, 90 days of history each; "
+                  f"the page's first render (uncached, in-process): {first_render:.1f} ms")
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
              "-k", "gthread", "--threads", str(args.threads), "--log-level", "warning",
