@@ -88,9 +88,10 @@ class FormReader(HTMLParser):
 
 
 def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "the page has no CSRF token field"
-    return match.group(1)
+    """The CSRF token of the page's first form (its attributes in any order)."""
+    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html)
+    assert tag, "the page has no CSRF token field"
+    return unescape(re.search(r'value="([^"]*)"', tag.group(0)).group(1))
 
 
 def login_with_token(client, email: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import http.client
 import os
 import random
-import re
 import secrets
 import shutil
 import signal
@@ -40,6 +39,7 @@ from incidents.audit.chain import verify
 from incidents.extensions import db
 from tests.conftest import IN_CI, PG_URL, base_config, require
 from tests.factories import Factory
+from tests.helpers import csrf_token
 
 pytestmark = pytest.mark.slow
 
@@ -146,10 +146,6 @@ def request(method: str, port: int, path: str, *, data: dict | None = None, cook
         return Answer(response.status, dict(response.getheaders()), set_cookies, text)
     finally:
         conn.close()
-
-
-def csrf_token(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
 # --- the clients ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from incidents.auth.models import Role
 from incidents.auth.service import create_user
 from incidents.extensions import db
 from tests.conftest import base_config, require
+from tests.helpers import csrf_token
 from tests.live_server import clean_env, free_port, gunicorn
 
 EMAIL, PASSWORD = "scale.out@example.com", "scale-out-" + secrets.token_hex(8)
@@ -103,12 +104,6 @@ def new_client() -> requests.Session:
     session = requests.Session()
     OPENED.append(session)
     return session
-
-
-def csrf_token(html: str) -> str:
-    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html)
-    assert tag, "no CSRF token on the page"
-    return unescape(re.search(r'value="([^"]*)"', tag.group(0)).group(1))
 
 
 def sign_in(base: str) -> requests.Session:

@@ -51,7 +51,7 @@ ROLE_CHANGE, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT = "role_change", "sign_in", "sign
 ACTIONS = ["create", "update", "delete", ROLE_CHANGE, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT]
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A value as JSON can hold it."""
     if isinstance(value, enum.Enum):
         return value.value
@@ -62,9 +62,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
+        return [plain_value(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_value(v) for k, v in value.items()}
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
@@ -73,7 +73,7 @@ def _plain(value: Any) -> Any:
 def _dump(values: dict | None) -> str | None:
     if values is None:
         return None
-    return json.dumps(_plain(values), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json.dumps(plain_value(values), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def audited(obj) -> bool:

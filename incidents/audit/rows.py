@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.audit.models import AuditEvent
-from incidents.audit.recorder import _plain
+from incidents.audit.recorder import plain_value
 
 # Tables whose rows the app never updates or deletes (or sets a field once, which the log records).
 HISTORY_TABLES = ("timeline_entry", "notice_version", "notice_release", "postmortem_version",
@@ -68,7 +68,7 @@ def _differences(table: str, row_id: str, recorded: dict, row: dict, users: set)
     for column, value in sorted(recorded.items()):
         if column not in row:
             continue
-        now = _plain(row[column])
+        now = plain_value(row[column])
         if _same(value, now):
             continue
         if column in USER_COLUMNS and now is None and value not in users:
