@@ -380,8 +380,8 @@ def main(argv: list[str] | None = None) -> int:
             http.close()
         print_table(url.split(":")[0].split("+")[0], args, grown_in, before, after)
         if args.migrations:
-            print(f"the #19 migrations (indexes, full-text index, public status) redone on the grown database "
-                  f"in {time_migrations(app):.1f} s")
+            print(f"the migrations after {MIGRATIONS_FROM} (indexes, search, public status, status history) redone "
+                  f"on the grown database in {time_migrations(app):.1f} s")
         with app.app_context():
             db.engine.dispose()
     return 0

@@ -74,9 +74,9 @@ class DropIndentation(Extension):
         return self._indent.sub("\n", source)
 
 
-# The small pieces every incident row shows. Python rather than template macros: a list page draws
-# fifty rows of them, and a macro call costs several times a filter call (issue #19).
-# Filters, as they are called directly where a global function goes through the template context.
+# The small pieces every incident row shows, as filters rather than template macros: a list page
+# draws fifty rows of them, and a macro call (or a global function, which goes through the template
+# context) costs several times a filter call (issue #19).
 def severity_badge(severity) -> Markup:
     value = escape(severity.value)
     return Markup(f'<span class="badge sev sev-{value.lower()}" title="{escape(severity.label)}">{value}</span>')

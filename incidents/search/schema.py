@@ -1,23 +1,16 @@
 """The full-text index, which lives outside the models: an FTS5 table on SQLite, stored tsvector
-columns with GIN indexes on PostgreSQL. Each database keeps it in step with every write, in the same transaction:
-SQLite by triggers, PostgreSQL by maintaining its indexes. Created and filled by a migration;
+columns with GIN indexes on PostgreSQL. Each database keeps it in step with every write, in the same
+transaction: SQLite by triggers, PostgreSQL by its generated columns and indexes. Created and filled by a migration;
 `is_search_object` tells schema comparisons (autogenerate, the migration tests) to leave it be."""
 from __future__ import annotations
 
 FTS_TABLE = "search_fts"  # SQLite; rowid = the timeline entry's id, or minus the incident's id
 PG_INCIDENT_INDEX = "ix_search_incident_text"
 PG_ENTRY_INDEX = "ix_search_entry_text"
-# PostgreSQL's text search configuration and SQLite's tokenizer: English stemming on both
-# ("restoring" finds "restored"), accents folded on SQLite.
+# PostgreSQL's text search configuration, which the queries must name as the index does: English
+# stemming ("restoring" finds "restored"), as SQLite's porter tokenizer does. The tokenizer and the
+# text each side indexes are written in the migrations that build them (b2a7c3d6f8e1, d5c9e0f1a3b4).
 PG_CONFIG = "english"
-SQLITE_TOKENIZE = "porter unicode61 remove_diacritics 2"
-
-# What each side indexes, as SQL over its table.
-INCIDENT_TEXT_SQLITE = "new.reference || ' ' || new.title || char(10) || coalesce(new.summary, '')"
-# Hyphens read as spaces: PostgreSQL's parser would keep "-3" of "storage-3" as a signed number.
-INCIDENT_TEXT_PG = "translate(reference || ' ' || title || ' ' || coalesce(summary, ''), '-', ' ')"
-ENTRY_TEXT_PG = "translate(body, '-', ' ')"
-
 
 # PostgreSQL: each searched table carries its text's tsvector as a stored generated column, which the
 # GIN index covers. Stored, not recomputed: a search for a common word walks the newest rows and

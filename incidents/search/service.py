@@ -63,7 +63,7 @@ def search(*, session: Session, query: str) -> Found:
     terms = words(query)
     if not terms:
         return found
-    engine = _Postgres(session, terms) if session.get_bind().dialect.name == "postgresql" else _Sqlite(session, terms)
+    engine = _engine(session, terms)
     best: dict[int, Hit] = {}
     for prefix in (False, True):
         texts, ranked = engine.ranked(prefix=prefix)
@@ -81,13 +81,17 @@ def with_snippets(*, session: Session, query: str, hits: list[Hit]) -> list[Hit]
     terms = words(query)
     if not terms or not hits:
         return hits
-    engine = _Postgres(session, terms) if session.get_bind().dialect.name == "postgresql" else _Sqlite(session, terms)
+    engine = _engine(session, terms)
     found: dict[tuple[int | None, int], str] = {}
     for prefix in (False, True):
         chosen = [hit for hit in hits if hit.prefix is prefix]
         if chosen:
             found.update(engine.snippets(prefix=prefix, hits=chosen))
     return [replace(hit, snippet=found.get((hit.entry_id, hit.incident_id), "")) for hit in hits]
+
+
+def _engine(session: Session, terms: list[str]) -> _Engine:
+    return (_Postgres if session.get_bind().dialect.name == "postgresql" else _Sqlite)(session, terms)
 
 
 class _Engine:

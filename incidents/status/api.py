@@ -14,13 +14,12 @@ from incidents.extensions import db
 from incidents.status import public
 from incidents.status.blueprint import bp
 from incidents.status.http import base_url, public_response
+from incidents.status.models import worst_status
 from incidents.status.public import PublicComponent, PublicIncident, PublicUpdate, PublicView
 
 JSON = "application/json"
 API = "/api/v2"
 INCIDENT_LIMIT = 50  # incidents.json lists the 50 most recent, like Statuspage
-COMPONENT_LEVEL = {"operational": 0, "under_maintenance": 1, "degraded_performance": 2,
-                   "partial_outage": 3, "major_outage": 4}
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -86,7 +85,7 @@ def group_json(view: PublicView, group_id: str, members: list[PublicComponent]) 
     return {
         "id": group_id,
         "name": members[0].group_name or group_id,
-        "status": max((m.status for m in members), key=COMPONENT_LEVEL.__getitem__),
+        "status": worst_status(m.status for m in members),
         "created_at": iso(min(m.created_at for m in members), tz),
         "updated_at": iso(max(m.updated_at for m in members), tz),
         "position": min(m.position for m in members),

@@ -10,31 +10,26 @@ edited later.
 """
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from incidents.db import utcnow
 from incidents.incident.models import Incident
 from incidents.status.models import (
-    COMPONENT_SEVERITY,
     OPEN_PUBLIC_STATUSES,
     Component,
     ComponentStatusChange,
     IncidentComponent,
+    worst_by_component,
 )
-
-_STILL_OPEN = text("incident.public_status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_PUBLIC_STATUSES)))
 
 
 def current_statuses(connection: Connection) -> dict[int, str]:
     """Every shown component's public status now, by component id."""
-    worst: dict[int, str] = {}
-    for component_id, status in connection.execute(
-            select(IncidentComponent.component_id, IncidentComponent.status)
-            .join(Incident, Incident.id == IncidentComponent.incident_id)
-            .where(Incident.published_at.is_not(None), _STILL_OPEN)):
-        if COMPONENT_SEVERITY[status] > COMPONENT_SEVERITY[worst.get(component_id, "operational")]:
-            worst[component_id] = status
+    worst = worst_by_component(connection.execute(
+        select(IncidentComponent.component_id, IncidentComponent.status)
+        .join(Incident, Incident.id == IncidentComponent.incident_id)
+        .where(Incident.published_at.is_not(None), Incident.public_status.in_(OPEN_PUBLIC_STATUSES))))
     return {component_id: override or worst.get(component_id, "operational")
             for component_id, override in connection.execute(
                 select(Component.id, Component.status_override).where(Component.archived_at.is_(None)))}

@@ -3,6 +3,7 @@ statuses each public update announced."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
@@ -21,6 +22,21 @@ IMPACTS = ("none", "minor", "major", "critical")
 # Best to worst: a component several unresolved incidents affect shows the worst of their statuses.
 COMPONENT_SEVERITY = {status: rank for rank, status in enumerate(
     ("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"))}
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    """The worst of these component statuses ("operational" when there are none)."""
+    return max(statuses, key=COMPONENT_SEVERITY.__getitem__, default="operational")
+
+
+def worst_by_component(pairs: Iterable[tuple[int, str]]) -> dict[int, str]:
+    """Each component's worst status among (component id, status) pairs."""
+    statuses: dict[int, list[str]] = {}
+    for component_id, status in pairs:
+        statuses.setdefault(component_id, []).append(str(status))
+    return {component_id: worst_status(found) for component_id, found in statuses.items()}
+
+
 # The page indicator each component status implies: planned maintenance is no outage.
 COMPONENT_IMPACT = {"operational": "none", "under_maintenance": "none", "degraded_performance": "minor",
                     "partial_outage": "major", "major_outage": "critical"}

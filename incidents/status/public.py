@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from incidents.markdown import plain_text, stored_html
-from incidents.status.models import COMPONENT_IMPACT, COMPONENT_SEVERITY, IMPACTS, OPEN_PUBLIC_STATUSES
+from incidents.status.models import (
+    COMPONENT_IMPACT,
+    IMPACTS,
+    OPEN_PUBLIC_STATUSES,
+    worst_by_component,
+)
 
 INDICATOR_DESCRIPTIONS = {
     "none": "All Systems Operational",
@@ -196,13 +201,13 @@ def _public_columns():
 
 def _unresolved_rows(*, session) -> list:
     """Published incidents whose newest public update is not resolved (a few rows of a small index)."""
-    from sqlalchemy import select, text
+    from sqlalchemy import select
 
     from incidents.incident.models import Incident
 
-    # Written out, as the partial index ix_incident_public_status is, so both databases use it.
-    still_open = text("incident.public_status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_PUBLIC_STATUSES)))
-    return session.execute(select(*_public_columns()).where(still_open, Incident.published_at.is_not(None))).all()
+    # Any comparison implies "IS NOT NULL", the partial index's condition, so both databases use it.
+    return session.execute(select(*_public_columns()).where(
+        Incident.public_status.in_(OPEN_PUBLIC_STATUSES), Incident.published_at.is_not(None))).all()
 
 
 def _incident_rows(*, session, public_id: str) -> list:
@@ -323,13 +328,7 @@ def _public_incident(*, row, updates: list[PublicUpdate], links: list, base: str
 
 def _worst_statuses(*, links: list, incident_ids: set[int]) -> dict[int, str]:
     """Each component's worst status among the links of these (unresolved) incidents."""
-    worst: dict[int, str] = {}
-    for link in links:
-        if link.incident_id in incident_ids:
-            current = worst.get(link.id, "operational")
-            if COMPONENT_SEVERITY[link.status] > COMPONENT_SEVERITY[current]:
-                worst[link.id] = str(link.status)
-    return worst
+    return worst_by_component((link.id, link.status) for link in links if link.incident_id in incident_ids)
 
 
 def _public_components(*, session, worst: dict[int, str]) -> tuple[PublicComponent, ...]:

@@ -14,7 +14,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from incidents.status.models import ComponentStatusChange
+from incidents.incident.models import Incident
+from incidents.status.models import (
+    CLOSED_PUBLIC_STATUSES,
+    OPEN_PUBLIC_STATUSES,
+    ComponentStatusChange,
+    IncidentComponent,
+    UpdateComponent,
+)
+from incidents.timeline.models import TimelineEntry
 
 DAYS = 90
 OUTAGE_WEIGHT = {"major_outage": 1.0, "partial_outage": 0.3}
@@ -109,19 +117,14 @@ def incidents_by_day(*, session: Session, component_ids: list[int], first: date,
     day from the first public update in the window naming it to the incident's resolution (or
     today; an unresolved incident that puts it in a status now, from the window's start). Public
     fields only: the incident's public title, its updates' public times."""
-    from incidents.incident.models import Incident
-    from incidents.status.models import CLOSED_PUBLIC_STATUSES, OPEN_PUBLIC_STATUSES, IncidentComponent, UpdateComponent
-    from incidents.timeline.models import TimelineEntry
-
     opened = datetime.combine(first, time(), UTC)
     columns = (Incident.id, Incident.public_title, Incident.public_status)
-    named = [(component_id, incident_id, title, state, when) for component_id, incident_id, title, state, when
-             in session.execute(
-                 select(UpdateComponent.component_id, *columns, TimelineEntry.occurred_at)
-                 .join(TimelineEntry, TimelineEntry.id == UpdateComponent.entry_id)
-                 .join(Incident, Incident.id == TimelineEntry.incident_id)
-                 .where(UpdateComponent.component_id.in_(component_ids), Incident.published_at.is_not(None),
-                        TimelineEntry.occurred_at >= opened))]
+    named = list(session.execute(
+        select(UpdateComponent.component_id, *columns, TimelineEntry.occurred_at)
+        .join(TimelineEntry, TimelineEntry.id == UpdateComponent.entry_id)
+        .join(Incident, Incident.id == TimelineEntry.incident_id)
+        .where(UpdateComponent.component_id.in_(component_ids), Incident.published_at.is_not(None),
+               TimelineEntry.occurred_at >= opened)))
     named += [(component_id, incident_id, title, state, opened) for component_id, incident_id, title, state
               in session.execute(
                   select(IncidentComponent.component_id, *columns)

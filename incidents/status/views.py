@@ -10,7 +10,8 @@ from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.status.blueprint import bp
 from incidents.status.http import public_response
-from incidents.status.public import COMPONENT_SEVERITY, HistoryCursor, build_public_view, is_published
+from incidents.status.models import COMPONENT_SEVERITY, worst_status
+from incidents.status.public import HistoryCursor, build_public_view, is_published
 from incidents.status.uptime import percentage
 
 HISTORY_DAYS = 90
@@ -89,9 +90,7 @@ def uptime_total(days) -> str:
     return uptime_percent(percentage(list(days)))
 
 
-@bp.app_template_filter("worst_status")
-def worst_status(statuses) -> str:
-    return max(statuses, key=COMPONENT_SEVERITY.__getitem__, default="operational")
+bp.app_template_filter("worst_status")(worst_status)
 
 
 @bp.app_template_filter("uptime_day")
