@@ -22,6 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     configure_logging(app)
     load_obligation_rules(app)
+    load_outbound_policy(app)
     register_extensions(app)
     register_blueprints(app)
     register_security(app)
@@ -42,6 +43,13 @@ def load_obligation_rules(app: Flask) -> None:
     from incidents.obligations.rules import RULES_DIR, load_rules
 
     app.extensions["obligation_rules"] = load_rules(Path(app.config.get("OBLIGATION_RULES_DIR") or RULES_DIR))
+
+
+def load_outbound_policy(app: Flask) -> None:
+    """Check which private addresses webhooks may reach: a bad entry stops the app here, named."""
+    from incidents.outbound import policy_from_config
+
+    app.extensions["outbound_policy"] = policy_from_config(app.config)
 
 
 def register_extensions(app: Flask) -> None:
@@ -70,6 +78,8 @@ def register_blueprints(app: Flask) -> None:
     from incidents.auth import views as auth
     from incidents.impact import views as impact
     from incidents.incident import views as incident
+    from incidents.jobs import views as jobs
+    from incidents.maintenance import views as maintenance
     from incidents.notices import views as notices
     from incidents.obligations import views as obligations
     from incidents.postmortem import views as postmortem
@@ -80,7 +90,8 @@ def register_blueprints(app: Flask) -> None:
     from incidents.timeline import views as timeline
 
     for blueprint in (auth.bp, incident.bp, timeline.bp, impact.bp, recovery.bp, admin.bp, publishing.bp,
-                      postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp, obligations.bp):
+                      postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp, obligations.bp,
+                      maintenance.bp, jobs.bp):
         app.register_blueprint(blueprint)
     # The public status site needs no login and lives under one prefix, so it can have its own host name.
     app.register_blueprint(status_site, url_prefix=app.config["STATUS_PREFIX"])

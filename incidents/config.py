@@ -114,4 +114,19 @@ def default_config(instance_path: Path) -> dict:
         # how long a request waits for a free slot before it gets a 503 with Retry-After.
         "PDF_MAX_CONCURRENT_RENDERS": int(os.environ.get("PDF_MAX_CONCURRENT_RENDERS", "2") or 2),
         "PDF_RENDER_WAIT_SECONDS": float(os.environ.get("PDF_RENDER_WAIT_SECONDS", "2") or 0),
+        # Background jobs (incidents/jobs): Huey's SQLite queue in the instance folder needs nothing
+        # installed on one machine; with REDIS_URL set the queue is in Redis, so workers on several
+        # machines (same DATABASE_URL and REDIS_URL) share it.
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "JOBS_SQLITE_PATH": os.environ.get("JOBS_SQLITE_PATH") or str(instance_path / "jobs.db"),
+        # The queue's name (its Redis key prefix): trackers sharing one Redis need different names.
+        "JOBS_QUEUE_NAME": os.environ.get("JOBS_QUEUE_NAME") or "incidents",
+        # Run each job inline when its transaction commits, with no worker: for tests of features
+        # that enqueue jobs. Never in production (long work would run inside the request).
+        "JOBS_IMMEDIATE": False,
+        # Outbound requests (webhooks, incidents/outbound) never reach loopback, private or link-local
+        # addresses: comma-separated networks and host names an admin allows anyway (an intranet
+        # chat server), and whether plain http:// is allowed. Checked at start-up.
+        "OUTBOUND_ALLOW_PRIVATE": os.environ.get("OUTBOUND_ALLOW_PRIVATE", ""),
+        "OUTBOUND_ALLOW_HTTP": os.environ.get("OUTBOUND_ALLOW_HTTP", "") or False,
     }

@@ -23,6 +23,11 @@ NAMING_CONVENTION = {
 }
 
 
+def in_values(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK constraint that `column` holds one of `values` (NULL passes, as in SQL)."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

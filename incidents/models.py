@@ -5,6 +5,8 @@ from incidents.auth.models import LoginSession, User  # noqa: F401
 from incidents.idempotency import IdempotencyKey  # noqa: F401
 from incidents.impact.models import CategoryImpact, ImpactUpdate  # noqa: F401
 from incidents.incident.models import Incident, ReferenceCounter  # noqa: F401
+from incidents.jobs.models import BackgroundJob  # noqa: F401
+from incidents.maintenance.models import Maintenance, MaintenanceComponent, MaintenanceUpdate  # noqa: F401
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion  # noqa: F401
 from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor  # noqa: F401
 from incidents.postmortem.models import Postmortem, PostmortemApproval, PostmortemReviewer, PostmortemVersion  # noqa: F401

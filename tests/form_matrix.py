@@ -23,6 +23,7 @@ from incidents.impact.models import ImpactUpdate
 from incidents.incident.fields import FIELDS
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
+from incidents.maintenance.models import Maintenance, MaintenanceUpdate
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.obligations.models import ContractRule, IncidentRegime, Obligation, ObligationAnchor, ObligationStatus
 from incidents.postmortem.models import Postmortem, PostmortemReviewer
@@ -150,6 +151,9 @@ def snapshot(app) -> dict:
                                        .order_by(IncidentRegime.id)).all(),
             "contract rules": session.execute(select(ContractRule.id, ContractRule.version)
                                               .order_by(ContractRule.id)).all(),
+            "maintenance": session.execute(select(Maintenance.id, Maintenance.version)
+                                           .order_by(Maintenance.id)).all(),
+            "maintenance updates": session.scalar(select(func.count()).select_from(MaintenanceUpdate)),
         }
         session.remove()
         return state
@@ -466,6 +470,44 @@ def _with_impact(ctx: Ctx):
 def _with_workstream(ctx: Ctx):
     _with_impact(ctx)
     ctx.ws_id = ctx.make.workstream(ctx.ref, by=ctx.email, target=1000, category="contacts")
+
+
+def _with_maintenance(ctx: Ctx):
+    from datetime import timedelta
+
+    from incidents.maintenance import service as maintenance
+
+    ctx.email = ctx.auth.as_role("responder")
+    with ctx.app.app_context():
+        planned = maintenance.schedule(
+            session=db.session, actor=db.session.scalar(select(User).where(User.email == ctx.email)),
+            title="Photo storage upgrade", body="Uploads pause for an hour.",
+            scheduled_for=datetime.now(UTC) + timedelta(days=2),
+            scheduled_until=datetime.now(UTC) + timedelta(days=2, hours=1))
+        db.session.commit()
+        ctx.maintenance_id = planned.id
+        db.session.remove()
+
+
+def _maintenance_window() -> dict:
+    from datetime import timedelta
+
+    start = datetime.now(UTC) + timedelta(days=3)
+    return {"scheduled_for": start.strftime(FORM_TIME),
+            "scheduled_until": (start + timedelta(hours=2)).strftime(FORM_TIME)}
+
+
+def _maintenance_plan_baseline(ctx: Ctx) -> dict:
+    with ctx.app.app_context():
+        version = db.session.get(Maintenance, ctx.maintenance_id).version
+        db.session.remove()
+    return {"version": str(version), "_number": str(version), "title": f"Storage upgrade {next(_unique)}",
+            "auto_start": "y", "auto_complete": "y", **_maintenance_window()}
+
+
+def _maintenance_fields() -> dict:
+    return {"title": Text(max=200, one_line=True), "scheduled_for": When(required=True),
+            "scheduled_until": When(required=True), "auto_start": Flag(), "auto_complete": Flag()}
 
 
 def _impact_baseline(ctx: Ctx) -> dict:
@@ -1010,6 +1052,22 @@ FORMS: dict[str, Form] = {
         fields={"public_status": Choice(extra_bad=["Identified", "postmortem "]),
                 "public_body": Text(max=5000),
                 "reopen": Flag()},
+    ),
+    "schedule maintenance": Form(
+        role="responder", setup=_signed_in("responder"), url=lambda c: "/maintenance",
+        baseline=lambda c: {"title": "Photo storage upgrade", "body": f"Uploads pause ({next(_unique)}).",
+                            "auto_start": "y", "auto_complete": "y", **_maintenance_window()},
+        fields={**_maintenance_fields(), "body": Text(max=5000)},
+    ),
+    "maintenance plan": Form(
+        role="responder", setup=_with_maintenance, url=lambda c: f"/maintenance/{c.maintenance_id}/plan",
+        baseline=_maintenance_plan_baseline, hidden=("version",),
+        fields={"version": HiddenNumber(), **_maintenance_fields()},
+    ),
+    "maintenance update": Form(
+        role="responder", setup=_with_maintenance, url=lambda c: f"/maintenance/{c.maintenance_id}/updates",
+        baseline=lambda c: {"status": "scheduled", "body": f"Still on for Tuesday ({next(_unique)})."},
+        fields={"status": Choice(extra_bad=["In progress", "cancelled"]), "body": Text(max=5000)},
     ),
     "new notice": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/notices/new",

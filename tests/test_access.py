@@ -19,6 +19,7 @@ from incidents.extensions import db
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
+from incidents.maintenance.models import Maintenance, MaintenanceUpdate
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.obligations.models import ContractRule, IncidentRegime, Obligation, ObligationAnchor
 from incidents.postmortem.models import PostmortemReviewer
@@ -109,6 +110,7 @@ MINIMUM_ROLE = {
     "notices.release": RESPONDER,
     "notices.checklist": RESPONDER,
     "incident.live_version": VIEWER,
+    "jobs.status": VIEWER,  # and only for the job's creator or an admin (test_jobs.py)
     "obligations.attachment": VIEWER,
     "obligations.contract_rules": ADMIN,
     "obligations.contract_rule": ADMIN,
@@ -124,6 +126,13 @@ MINIMUM_ROLE = {
     "obligations.recompute": RESPONDER,
     "obligations.file": RESPONDER,
     "obligations.not_required": RESPONDER,
+    "maintenance.index": VIEWER,
+    "maintenance.detail": VIEWER,
+    "maintenance.schedule": RESPONDER,
+    "maintenance.edit": RESPONDER,
+    "maintenance.post_update": RESPONDER,
+    "maintenance.cancel": RESPONDER,
+    "status.maintenance": PUBLIC,
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
@@ -216,6 +225,11 @@ def probe(app, world) -> dict[str, object]:
             "obligations.contract_rule": db.session.get(ContractRule, world.contract_rule_id).title,
             "obligations.retire_contract_rule": db.session.get(ContractRule, world.contract_rule_id).retired_at,
             "obligations.not_required": db.session.get(Obligation, world.obligations["gdpr-34-individuals"]).status,
+            "maintenance.schedule": db.session.scalar(sa.select(sa.func.count(Maintenance.id))),
+            "maintenance.edit": db.session.get(Maintenance, world.url_values["maintenance_id"]).title,
+            "maintenance.post_update": db.session.scalar(sa.select(sa.func.count(MaintenanceUpdate.id))),
+            "maintenance.cancel": db.session.get(Maintenance, world.url_overrides["maintenance.cancel"]
+                                                 ["maintenance_id"]).cancelled_at,
         }
 
 
@@ -262,6 +276,9 @@ def expected_status(endpoint: str, method: str, walker: str | None) -> int:
         return 200
     if endpoint == "status.api_not_found":
         return 404 if method in SAFE_METHODS else 405
+    if endpoint == "jobs.status":
+        # The walk's id names no job of the walker's: told, as for any id, that there is none.
+        return 404
     if endpoint == "auth.login":
         # A signed-in visitor is sent on; an anonymous one gets the form (empty: shown again).
         return 302 if walker else 200

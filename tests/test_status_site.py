@@ -164,7 +164,11 @@ def test_nothing_internal_reaches_the_public_pages(leak_world, client):
     assert incident.status_code == 200
     missing = client.get("/status/incidents/unknown")
     assert missing.status_code == 404
-    for where, response in (("/status/", page), ("incident page", incident), ("404 page", missing)):
+    maintenance_pages = [(f"maintenance page {m.id}", client.get(m.shortlink.removeprefix("http://localhost")))
+                         for m in view(app).scheduled_maintenances]
+    assert len(maintenance_pages) == 2 and all(r.status_code == 200 for _where, r in maintenance_pages)
+    for where, response in (("/status/", page), ("incident page", incident), ("404 page", missing),
+                            *maintenance_pages):
         _assert_no_markers(response.get_data(as_text=True), markers, where)
     # The published facts do show, with the corrected body of the corrected update.
     text = incident.get_data(as_text=True)
@@ -195,6 +199,9 @@ def test_nothing_internal_reaches_the_json_api_or_the_feeds(leak_world, client):
         # Each document really carries the published incident, so "no marker" means something.
         if "scheduled-maintenances" not in url and "status.json" not in url and "components.json" not in url:
             assert public_id in body, url
+        if "scheduled-maintenances" in url or "summary" in url or "history." in url:
+            assert "Contacts storage upgrade" in body or "upcoming" in url, url
+            assert "Photo backup move" in body or "active" in url or "summary" in url, url
     for url in ("/status/api/v2/nothing-here.json", "/status/api/v2/incidents/nope.json",
                 "/status/history.json", "/status/incidents/" + "x" * 300):
         response = client.get(url)

@@ -227,11 +227,11 @@ def _play(session: Session, incident: Incident, p: dict[str, User], step: Step) 
 
 
 # The public services on the status page (name, description, position).
-COMPONENTS = [
-    ("Contacts sync", "Address books synced between phones and the service.", 1),
-    ("Calendar sync", "Calendars and to-do lists synced between phones and the service.", 2),
-    ("Photo backup", "Photos backed up from phones.", 3),
-    ("Web viewer", "Viewing your synced data in a web browser.", 4),
+COMPONENTS = [  # name, description, group, position
+    ("Contacts sync", "Address books synced between phones and the service.", "Sync", 1),
+    ("Calendar sync", "Calendars and to-do lists synced between phones and the service.", "Sync", 2),
+    ("Photo backup", "Photos backed up from phones.", "Photos", 3),
+    ("Web viewer", "Viewing your synced data in a web browser.", "Photos", 4),
 ]
 PUBLIC_TITLE = "Contacts, calendars and photos not syncing"
 
@@ -239,9 +239,9 @@ PUBLIC_TITLE = "Contacts, calendars and photos not syncing"
 def _status_components(session: Session) -> None:
     from incidents.status import service as status
 
-    for name, description, position in COMPONENTS:
+    for name, description, group, position in COMPONENTS:
         status.create_component(session=session, name=name, description=description,
-                                group_name="Skylark Sync", position=position)
+                                group_name=group, position=position)
 
 
 def _publish(session: Session, incident: Incident, author: User, step: Step) -> None:

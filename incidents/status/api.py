@@ -161,10 +161,24 @@ def incident_json(view: PublicView, incident: PublicIncident) -> dict:
     }
 
 
-# Scheduled maintenances: the tracker has none yet, so these lists are always empty; the keys and
-# their shape are Statuspage's so consumers need no special case.
+def maintenance_json(view: PublicView, maintenance) -> dict:
+    """A scheduled maintenance as Statuspage shows one: an incident with impact "maintenance" and
+    its window."""
+    tz = zone(view)
+    return {**incident_json(view, maintenance), "scheduled_for": iso(maintenance.scheduled_for, tz),
+            "scheduled_until": iso(maintenance.scheduled_until, tz)}
+
+
+MAINTENANCE_LISTS = {
+    "all": lambda v: v.scheduled_maintenances,  # not over yet, and the 50 latest (newest first)
+    "upcoming": lambda v: v.upcoming_maintenances,
+    "active": lambda v: v.active_maintenances,
+    "upcoming_or_active": lambda v: (*v.active_maintenances, *v.upcoming_maintenances),
+}
+
+
 def maintenances_json(view: PublicView, which: str) -> list[dict]:
-    return []
+    return [maintenance_json(view, m) for m in MAINTENANCE_LISTS[which](view)]
 
 
 # --- documents --------------------------------------------------------------------------------
@@ -204,9 +218,11 @@ def document_response(name: str):
     site = base_url()
 
     def render() -> str:
-        # Only incidents.json lists past incidents; the others show the present (unresolved) alone.
-        view = public.build_public_view(session=db.session, base_url=site,
-                                        listed=INCIDENT_LIMIT if name == "incidents.json" else 0)
+        # Only incidents.json lists past incidents, and scheduled-maintenances.json past maintenance;
+        # the others show the present (unresolved, not over yet) alone.
+        view = public.build_public_view(
+            session=db.session, base_url=site, listed=INCIDENT_LIMIT if name == "incidents.json" else 0,
+            maintenances=INCIDENT_LIMIT if name == "scheduled-maintenances.json" else 0)
         return dumps(DOCUMENTS[name](view))
 
     return public_response(key=f"api/v2/{name}", mimetype=JSON, render=render)

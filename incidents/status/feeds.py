@@ -15,7 +15,9 @@ Resolved, Postmortem), except that an update which leaves the status where the p
 update had it is labelled "Update" (the oldest update always shows its status). Published feeds from
 Statuspage pages show exactly that: "Update" entries between two updates of the same status.
 
-The feeds carry recent history only: the 25 newest incidents, like Statuspage's. No time window is
+Scheduled maintenance is an entry like an incident (as on Statuspage), its steps its updates.
+
+The feeds carry recent history only: the 25 newest incidents and maintenances, like Statuspage's. No time window is
 applied, so a feed's bytes depend on the published data alone and can be cached on its change time.
 
 Everything comes from `PublicView` (public.py): no model is read here. The XML is written by
@@ -98,8 +100,9 @@ def incident_html(incident: public.PublicIncident) -> str:
     return "".join(paragraphs)
 
 
-def feed_incidents(view: public.PublicView) -> list[public.PublicIncident]:
-    ordered = sorted(view.incidents, key=lambda i: _utc(i.created_at), reverse=True)
+def feed_incidents(view: public.PublicView) -> list:
+    """The newest incidents and scheduled maintenances (Statuspage's feeds carry both alike)."""
+    ordered = sorted([*view.incidents, *view.scheduled_maintenances], key=lambda i: _utc(i.created_at), reverse=True)
     return ordered[:MAX_INCIDENTS]
 
 
@@ -167,7 +170,8 @@ def _feed(name: str, mimetype: str, renderer):
     self_url = f"{base}/{name}"
 
     def render() -> bytes:
-        view = public.build_public_view(session=db.session, base_url=base, listed=MAX_INCIDENTS)
+        view = public.build_public_view(session=db.session, base_url=base, listed=MAX_INCIDENTS,
+                                        maintenances=MAX_INCIDENTS)
         return renderer(view, self_url=self_url)
 
     return public_response(key=f"feeds/{self_url}", mimetype=mimetype, render=render)

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.db import UTCDateTime, db, utcnow
+from incidents.db import UTCDateTime, db, in_values, utcnow
 
 COMPONENT_STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage",
                       "under_maintenance")
@@ -49,10 +49,6 @@ def new_public_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class Component(db.Model):
     """A public-facing service shown on the status page."""
 
@@ -74,7 +70,7 @@ class Component(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
-        CheckConstraint(_in("status_override", COMPONENT_STATUSES), name="status_override_valid"),
+        CheckConstraint(in_values("status_override", COMPONENT_STATUSES), name="status_override_valid"),
     )
 
     def __repr__(self) -> str:
@@ -95,7 +91,7 @@ class IncidentComponent(db.Model):
     component: Mapped[Component] = relationship()
 
     __table_args__ = (
-        CheckConstraint(_in("status", AFFECTED_STATUSES), name="status_valid"),
+        CheckConstraint(in_values("status", AFFECTED_STATUSES), name="status_valid"),
     )
 
 
@@ -112,7 +108,7 @@ class UpdateComponent(db.Model):
     component: Mapped[Component] = relationship()
 
     __table_args__ = (
-        CheckConstraint(_in("status", COMPONENT_STATUSES), name="status_valid"),
+        CheckConstraint(in_values("status", COMPONENT_STATUSES), name="status_valid"),
     )
 
 
@@ -129,6 +125,6 @@ class ComponentStatusChange(db.Model):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        CheckConstraint(_in("status", COMPONENT_STATUSES), name="status_valid"),
+        CheckConstraint(in_values("status", COMPONENT_STATUSES), name="status_valid"),
         Index("ix_component_status_change_component_changed", "component_id", "changed_at", "id"),
     )

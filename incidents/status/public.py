@@ -86,6 +86,8 @@ class PublicView:
     page: PublicPage
     components: tuple[PublicComponent, ...]
     incidents: tuple[PublicIncident, ...]  # newest first: every unresolved one, and those `listed`
+    # Maintenance windows not over yet and, when asked for, the latest ones (newest first):
+    # maintenance/public.py's PublicMaintenance records.
     scheduled_maintenances: tuple = field(default=())
     # The page of history asked for, newest published first, and the cursor of the next page (None:
     # no older incident). A view never reads every incident ever published (issue #19).
@@ -100,6 +102,17 @@ class PublicView:
         return tuple(i for i in self.incidents if i.status not in ("resolved", "postmortem"))
 
     @property
+    def upcoming_maintenances(self) -> tuple:
+        """Maintenance yet to start, soonest first."""
+        return tuple(sorted((m for m in self.scheduled_maintenances if m.upcoming),
+                            key=lambda m: (m.scheduled_for, m.id)))
+
+    @property
+    def active_maintenances(self) -> tuple:
+        """Maintenance under way now."""
+        return tuple(m for m in self.scheduled_maintenances if m.active)
+
+    @property
     def indicator(self) -> str:
         """none / minor / major / critical: the worst of the unresolved incidents' impacts, or
         what the components' statuses imply."""
@@ -108,6 +121,8 @@ class PublicView:
 
     @property
     def description(self) -> str:
+        if self.indicator == "none" and self.active_maintenances:
+            return "Service Under Maintenance"
         return INDICATOR_DESCRIPTIONS[self.indicator]
 
 
@@ -147,14 +162,18 @@ def _short_hash(text: str) -> str:
 
 def build_public_view(*, session, base_url: str, public_id: str | None = None,
                       before: HistoryCursor | None = None, listed: int | None = None,
-                      uptime: bool = False) -> PublicView:
+                      uptime: bool = False, maintenances: int = 0, maintenance_id: str | None = None) -> PublicView:
     """Everything the public may see, copied field by field from published records only.
 
     `base_url` is the absolute URL of the public site's root (e.g. https://status.example.com/status).
     The view holds every unresolved incident and either the one with `public_id` or a page of
-    history: the `listed` (default RECENT) newest published, older than `before` when given.
+    history: the `listed` (default RECENT) newest published, older than `before` when given; and
+    every maintenance not over yet, with the `maintenances` latest others (or the one `maintenance_id`).
     """
     from flask import current_app, has_app_context
+
+    from incidents.db import utcnow
+    from incidents.maintenance import public as maintenance
 
     base = base_url.rstrip("/")
     config = current_app.config if has_app_context() else {}
@@ -171,10 +190,15 @@ def build_public_view(*, session, base_url: str, public_id: str | None = None,
     unresolved_ids = {row_id for row_id, incident in by_row.items()
                       if incident.status not in ("resolved", "postmortem")}
     incidents = sorted(by_row.values(), key=lambda i: (i.started_at, i.id), reverse=True)
-    components = _public_components(session=session, worst=_worst_statuses(links=links,
-                                                                           incident_ids=unresolved_ids))
+    planned = maintenance.load(session=session, base=base, now=utcnow(), recent=maintenances,
+                               public_id=maintenance_id)
+    # An incident during a maintenance is still an incident: the worse status shows.
+    worst = worst_by_component([*((link.id, link.status) for link in links if link.incident_id in unresolved_ids),
+                                *planned.under_way])
+    components = _public_components(session=session, worst=worst)
     return PublicView(page=_public_page(session=session, config=config, base=base), components=components,
                       incidents=tuple(incidents), listed=tuple(by_row[row.id] for row in page_rows),
+                      scheduled_maintenances=planned.maintenances,
                       older=older.encode() if older else None,
                       uptime=_uptime(session=session, components=components) if uptime else {})
 
@@ -326,11 +350,6 @@ def _public_incident(*, row, updates: list[PublicUpdate], links: list, base: str
     )
 
 
-def _worst_statuses(*, links: list, incident_ids: set[int]) -> dict[int, str]:
-    """Each component's worst status among the links of these (unresolved) incidents."""
-    return worst_by_component((link.id, link.status) for link in links if link.incident_id in incident_ids)
-
-
 def _public_components(*, session, worst: dict[int, str]) -> tuple[PublicComponent, ...]:
     """Shown components in page order, each with its override, else the worst status `worst` gives."""
     from sqlalchemy import select
@@ -377,7 +396,9 @@ def last_published_change(*, session):
     """The time of the latest published change (cheap: the cache key of every public response)."""
     from sqlalchemy import func, select
 
+    from incidents.db import utcnow
     from incidents.incident.models import Incident
+    from incidents.maintenance.public import change_moments
     from incidents.status.models import Component
     from incidents.timeline.models import TimelineEntry
 
@@ -386,6 +407,7 @@ def last_published_change(*, session):
         .scalar_subquery(),
         select(func.max(Component.updated_at)).scalar_subquery(),
         select(func.max(Incident.published_at)).scalar_subquery(),
+        *change_moments(utcnow()),
     )).one()
     moments = [m for m in row if m is not None]
     return max(moments) if moments else None

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from incidents.incident.models import Incident
+from incidents.maintenance import public as maintenance
 from incidents.status.models import (
     CLOSED_PUBLIC_STATUSES,
     OPEN_PUBLIC_STATUSES,
@@ -34,6 +35,7 @@ class Day:
     observed: float = 0.0  # minutes of the day the history covers
     minutes: dict[str, float] = field(default_factory=dict)  # status -> minutes, operational left out
     incidents: tuple[str, ...] = ()  # public titles of the published incidents that touched it that day
+    maintenances: tuple[str, ...] = ()  # titles of the maintenance work on it that day
 
     @property
     def outage(self) -> float:
@@ -106,9 +108,26 @@ def component_days(*, session: Session, component_ids: list[int], now: datetime,
     for component_id, status, changed_at in rows:
         changes[component_id].append((str(status), max(changed_at, opened)))
     titles = incidents_by_day(session=session, component_ids=component_ids, first=first, now=now)
-    return {cid: [replace(day, incidents=tuple(titles.get(cid, {}).get(day.on, ())))
+    work = maintenance.windows(session=session, component_ids=component_ids, opened=opened, now=now)
+    return {cid: [with_maintenance(replace(day, incidents=tuple(titles.get(cid, {}).get(day.on, ()))),
+                                   work.get(cid, ()))
                   for day in days_of(found, first=first, last=last, now=now)]
             for cid, found in changes.items()}
+
+
+def with_maintenance(day: Day, windows) -> Day:
+    """The day with the maintenance work done on it: its minutes count as under maintenance (never
+    against uptime) and its titles are named. Worked out from the maintenance's own steps, so a
+    window that opened automatically counts though no one wrote anything at that moment."""
+    start = datetime.combine(day.on, time(), UTC)
+    end = start + timedelta(days=1)
+    minutes, titles = dict(day.minutes), []
+    for title, since, until in windows:
+        overlap = (min(until, end) - max(since, start)).total_seconds() / 60
+        if overlap > 0:
+            minutes["under_maintenance"] = minutes.get("under_maintenance", 0.0) + overlap
+            titles.append(title)
+    return replace(day, minutes=minutes, maintenances=tuple(titles)) if titles else day
 
 
 def incidents_by_day(*, session: Session, component_ids: list[int], first: date,

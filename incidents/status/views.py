@@ -8,6 +8,7 @@ from flask import abort, render_template, request
 
 from incidents.db import utcnow
 from incidents.extensions import db
+from incidents.maintenance.public import is_announced
 from incidents.status.blueprint import bp
 from incidents.status.http import public_response
 from incidents.status.models import COMPONENT_SEVERITY, worst_status
@@ -21,7 +22,8 @@ STATUS_LABELS = {
     "partial_outage": "Partial outage", "major_outage": "Major outage",
     "under_maintenance": "Under maintenance", "investigating": "Investigating",
     "identified": "Identified", "monitoring": "Monitoring", "resolved": "Resolved",
-    "postmortem": "Postmortem",
+    "postmortem": "Postmortem", "scheduled": "Scheduled", "in_progress": "In progress",
+    "verifying": "Verifying", "completed": "Completed",
 }
 
 
@@ -49,10 +51,13 @@ def page():
 
 
 def _render_page() -> str:
-    view = _view(listed=PAST_SHOWN, uptime=True)
+    view = _view(listed=PAST_SHOWN, uptime=True, maintenances=PAST_SHOWN)
     cutoff = utcnow() - timedelta(days=HISTORY_DAYS)
-    # Past incidents: the resolved among the newest published, within the window.
+    # Past incidents: the resolved among the newest published, and completed maintenance, within the window.
     history = [i for i in view.listed if i not in view.unresolved and (i.resolved_at or i.updated_at) >= cutoff]
+    history = sorted([*history, *(m for m in view.scheduled_maintenances
+                                  if m.status == "completed" and m.resolved_at >= cutoff)],
+                     key=lambda i: i.resolved_at or i.updated_at, reverse=True)
     shown = [c for c in view.components
              if not c.only_show_if_degraded or COMPONENT_SEVERITY[c.status] > 0]
     groups: list[tuple[str | None, list]] = []
@@ -100,7 +105,8 @@ def uptime_day(day) -> str:
         return f"{day.on:%d %b %Y}: no data"
     parts = [f"{minutes_label(spent)} {status_label(status).lower()}" for status, spent in day.minutes.items()]
     said = f"{day.on:%d %b %Y}: {uptime_percent(day.uptime)} up" + (f"; {', '.join(parts)}" if parts else "")
-    return said + (f". Incidents: {'; '.join(day.incidents)}" if day.incidents else "")
+    said += f". Incidents: {'; '.join(day.incidents)}" if day.incidents else ""
+    return said + (f". Maintenance: {'; '.join(day.maintenances)}" if day.maintenances else "")
 
 
 def minutes_label(minutes: float) -> str:
@@ -124,14 +130,17 @@ def _render_history(before: HistoryCursor | None) -> str:
                            paged=before is not None, page_name=view.page.name, status_prefix=view.page.url)
 
 
+def _one_record(kind: str, public_id: str, exists, render):
+    """The public page of one incident or maintenance: 404 for a malformed or unknown id, else
+    cached like the rest of the site."""
+    if len(public_id) > 40 or not public_id.isalnum() or not exists(session=db.session, public_id=public_id):
+        abort(404)
+    return public_response(key=f"{kind}:{public_id}", mimetype="text/html", render=lambda: render(public_id))
+
+
 @bp.route("/incidents/<public_id>")
 def incident(public_id: str):
-    if len(public_id) > 40 or not public_id.isalnum():
-        abort(404)
-    if not is_published(session=db.session, public_id=public_id):
-        abort(404)
-    return public_response(key=f"incident:{public_id}", mimetype="text/html",
-                           render=lambda: _render_incident(public_id))
+    return _one_record("incident", public_id, is_published, _render_incident)
 
 
 def _render_incident(public_id: str) -> str:
@@ -139,6 +148,18 @@ def _render_incident(public_id: str) -> str:
     found = next(i for i in view.incidents if i.id == public_id)
     names = {c.id: c.name for c in view.components}
     return render_template("status/incident.html", view=view, incident=found, names=names,
+                           page_name=view.page.name, status_prefix=view.page.url)
+
+
+@bp.route("/maintenance/<public_id>")
+def maintenance(public_id: str):
+    return _one_record("maintenance", public_id, is_announced, _render_maintenance)
+
+
+def _render_maintenance(public_id: str) -> str:
+    view = _view(listed=0, maintenance_id=public_id)
+    found = next(m for m in view.scheduled_maintenances if m.id == public_id)
+    return render_template("status/maintenance.html", view=view, maintenance=found,
                            page_name=view.page.name, status_prefix=view.page.url)
 
 
