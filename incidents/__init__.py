@@ -85,13 +85,20 @@ def register_blueprints(app: Flask) -> None:
     from incidents.postmortem import views as postmortem
     from incidents.recovery import views as recovery
     from incidents.reports import views as reports
-    from incidents.status import api, feeds, publishing, views  # noqa: F401  (each adds its routes to the status site)
+    from incidents.status import (  # noqa: F401  (each adds its routes to the status site)
+        api,
+        feeds,
+        publishing,
+        subscribing,
+        views,
+    )
     from incidents.status.blueprint import bp as status_site
+    from incidents.subscribers import admin as subscribers_admin
     from incidents.timeline import views as timeline
 
     for blueprint in (auth.bp, incident.bp, timeline.bp, impact.bp, recovery.bp, admin.bp, publishing.bp,
                       postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp, obligations.bp,
-                      maintenance.bp, jobs.bp):
+                      maintenance.bp, jobs.bp, subscribers_admin.bp):
         app.register_blueprint(blueprint)
     # The public status site needs no login and lives under one prefix, so it can have its own host name.
     app.register_blueprint(status_site, url_prefix=app.config["STATUS_PREFIX"])

@@ -129,4 +129,22 @@ def default_config(instance_path: Path) -> dict:
         # chat server), and whether plain http:// is allowed. Checked at start-up.
         "OUTBOUND_ALLOW_PRIVATE": os.environ.get("OUTBOUND_ALLOW_PRIVATE", ""),
         "OUTBOUND_ALLOW_HTTP": os.environ.get("OUTBOUND_ALLOW_HTTP", "") or False,
+        # E-mail to status-page subscribers (incidents/subscribers/mail.py). Without SMTP_HOST the
+        # messages are written to instance/outbox/ as .eml files (a laptop, the demo).
+        "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT") or 587),
+        "SMTP_SECURITY": os.environ.get("SMTP_SECURITY") or None,  # starttls / ssl / none (by port)
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD") or None,
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "Skylark Sync status <status@localhost>",
+        # The public status site's address as subscribers reach it: e-mails and webhooks are sent
+        # by the worker, outside any request, and their links must point somewhere real.
+        # Subscribe-form posts allowed per client address (the `limits` notation).
+        "SUBSCRIBE_RATE_LIMIT": os.environ.get("SUBSCRIBE_RATE_LIMIT") or "10 per hour",
+        "STATUS_PUBLIC_URL": (os.environ.get("STATUS_PUBLIC_URL") or "http://127.0.0.1:5000/status").rstrip("/"),
+        # A running job's worker writes a heartbeat every quarter of this (seconds); a job silent for
+        # longer lost its worker (SIGKILL, a power cut) and is put back on the queue. It is also how
+        # long a dead worker's claim on a periodic function lasts. Longer than any pause a live
+        # worker may take (a stalled disk, a VM migration); shorter means a crashed job resumes sooner.
+        "JOBS_STALE_SECONDS": seconds("JOBS_STALE_SECONDS", 120),
     }

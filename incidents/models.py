@@ -5,7 +5,7 @@ from incidents.auth.models import LoginSession, User  # noqa: F401
 from incidents.idempotency import IdempotencyKey  # noqa: F401
 from incidents.impact.models import CategoryImpact, ImpactUpdate  # noqa: F401
 from incidents.incident.models import Incident, ReferenceCounter  # noqa: F401
-from incidents.jobs.models import BackgroundJob  # noqa: F401
+from incidents.jobs.models import BackgroundJob, PeriodicRun  # noqa: F401
 from incidents.maintenance.models import Maintenance, MaintenanceComponent, MaintenanceUpdate  # noqa: F401
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion  # noqa: F401
 from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor  # noqa: F401
@@ -13,4 +13,5 @@ from incidents.postmortem.models import Postmortem, PostmortemApproval, Postmort
 from incidents.recovery.models import Workstream, WorkstreamProgress  # noqa: F401
 from incidents.status.models import Component, ComponentStatusChange, IncidentComponent, UpdateComponent  # noqa: F401
 from incidents.status.public_status import refresh as _keep_public_status  # noqa: F401 (a session hook)
+from incidents.subscribers.models import Announcement, Delivery, Subscriber, SubscriberComponent  # noqa: F401
 from incidents.timeline.models import TimelineEntry, TimelinePin  # noqa: F401

@@ -20,7 +20,8 @@ from tests.factories import Factory
 
 # Fixtures shared by several test modules live in tests/fixtures/; helpers in tests/helpers.py.
 # No test module imports another one.
-pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.leak_world", "tests.fixtures.world"]
+pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.leak_world", "tests.fixtures.world",
+                  "tests.subscriber_fixtures"]
 # Helper modules that assert: rewrite their asserts so a failure shows the values, as in a test module.
 pytest.register_assert_rewrite("tests.helpers", "tests.form_matrix", "tests.live_server")
 

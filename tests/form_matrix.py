@@ -29,6 +29,7 @@ from incidents.obligations.models import ContractRule, IncidentRegime, Obligatio
 from incidents.postmortem.models import Postmortem, PostmortemReviewer
 from incidents.postmortem.sections import SECTION_KEYS
 from incidents.recovery.models import Workstream
+from incidents.subscribers.models import Subscriber, SubscriberComponent
 from incidents.timeline.models import TimelineEntry
 
 RAW_SCRIPT = "<script>alert(1)"
@@ -154,6 +155,13 @@ def snapshot(app) -> dict:
             "maintenance": session.execute(select(Maintenance.id, Maintenance.version)
                                            .order_by(Maintenance.id)).all(),
             "maintenance updates": session.scalar(select(func.count()).select_from(MaintenanceUpdate)),
+            "subscribers": session.execute(select(Subscriber.id, Subscriber.kind, Subscriber.email, Subscriber.url,
+                                                  Subscriber.all_components, Subscriber.confirmed_at,
+                                                  Subscriber.unsubscribed_at).order_by(Subscriber.id)).all(),
+            "subscriber components": session.execute(select(SubscriberComponent.subscriber_id,
+                                                            SubscriberComponent.component_id)
+                                                     .order_by(SubscriberComponent.subscriber_id,
+                                                               SubscriberComponent.component_id)).all(),
         }
         session.remove()
         return state
@@ -399,6 +407,25 @@ class ReviewerEmail:
         out = [(label, v, REJECT) for label, v in BLANK + CONTROL + HUGE + BIDI]
         out += [(repr(v)[:40], v, REJECT) for v in bad]
         out.append(("a viewer", lambda base: base["_viewer"], REJECT))
+        return out
+
+
+@dataclass
+class WebhookUrl:
+    """Where a webhook is posted: https, on the public internet, written one unambiguous way."""
+
+    def values(self):
+        bad = ["javascript:alert(1)", "http://hooks.example.com/plain", "ftp://hooks.example.com/x", "https://",
+               "hooks.example.com/status", "https://hooks.example.com/a b", "https://user:pw@hooks.example.com/",
+               "https://127.0.0.1/hook", "https://10.0.0.5/hook", "https://[::1]/hook", "https://169.254.169.254/",
+               "https://localhost/hook", "https://2130706433/", "https://hooks.example.com./x",
+               "https://hooks.example.com\\@10.0.0.5/", "https://" + "x" * 500 + ".example.com",
+               "<script>alert(1)</script>"]
+        out = [(repr(v)[:40], v, REJECT) for v in bad]
+        out += [(label, v, REJECT) for label, v in BLANK + CONTROL + HUGE + BIDI]
+        out += [("https link", lambda base: f"https://hooks{next(_unique)}.example.com/status", SAVE),
+                ("port and query", lambda base: f"https://hooks.example.com:8443/in?n={next(_unique)}", SAVE),
+                ("two values", lambda base: [f"https://hooks{next(_unique)}.example.com/a", "garbage"], SAVE)]
         return out
 
 
@@ -845,6 +872,23 @@ def _pending_obligation(ctx: Ctx) -> int:
     return found
 
 
+def _with_components(ctx: Ctx):
+    """Two components on the status page, for an anonymous visitor to subscribe to."""
+    from incidents.status import service as status
+
+    with ctx.app.app_context():
+        made = [status.create_component(session=db.session, name=name, group_name=group)
+                for name, group in (("Contacts sync", "Sync"), ("Web viewer", None))]
+        db.session.commit()
+        ctx.component_ids = [c.public_id for c in made]
+        db.session.remove()
+
+
+def _subscription(**fields) -> Callable[[Ctx], dict]:
+    """A new address each time, so every accepted post subscribes someone."""
+    return lambda ctx: {"kind": "email", "email": f"reader{next(_unique)}@example.com", "scope": "all", **fields}
+
+
 def _regimes_baseline(ctx: Ctx) -> dict:
     """Alternate, so every accepted post is a real change."""
     with ctx.app.app_context():
@@ -1136,6 +1180,24 @@ FORMS: dict[str, Form] = {
         url=lambda c: f"/incidents/{c.ref}/obligations/{_pending_obligation(c)}/not-required",
         baseline=lambda c: {"exemption": "", "explanation": f"The data was encrypted ({next(_unique)})."},
         fields={"exemption": Choice(blank_ok=True), "explanation": Text(max=5000)},
+    ),
+    # The status site's subscribe form, used anonymously: by e-mail, by webhook, for some components.
+    "subscribe by e-mail": Form(
+        role=None, setup=_with_components, url=lambda c: "/status/subscribe", baseline=_subscription(),
+        fields={"kind": Choice(extra_bad=["Email", "sms", "webhook "]), "email": Email(),
+                "scope": Choice(extra_bad=["All", "none"])},
+        elsewhere=("url", "components"),
+    ),
+    "subscribe a webhook": Form(
+        role=None, setup=_with_components, url=lambda c: "/status/subscribe",
+        baseline=lambda c: {**_subscription()(c), "kind": "webhook",
+                            "url": f"https://hooks{next(_unique)}.example.com/status"},
+        fields={"url": WebhookUrl()}, elsewhere=("kind", "email", "scope", "components"),
+    ),
+    "subscribe to some components": Form(
+        role=None, setup=_with_components, url=lambda c: "/status/subscribe",
+        baseline=lambda c: _subscription(scope="some", components=c.component_ids[:1])(c),
+        fields={"components": IdSet()}, elsewhere=("kind", "email", "scope", "url"),
     ),
 }
 

@@ -324,3 +324,27 @@ def test_the_demo_customer_notice_shows_the_one_item_the_law_asks_that_it_lacks(
         notice_id = db.session.scalar(select(NoticeVersion.notice_id).join(NoticeRelease).limit(1))
     page = client.get(f"/incidents/{reference}/notices/{notice_id}").get_data(as_text=True)
     assert re.search(r"<strong>1 of \d+ not yet ticked as covered</strong>", page)
+
+
+def test_demo_status_page_has_groups_maintenance_uptime_and_subscribers(app, runner, client):
+    """Issue #16's demo: two component groups, a past and an upcoming maintenance, today's incident
+    on the uptime bars, and a few subscribers, none of them mailed about the replayed history."""
+    from incidents.jobs import BackgroundJob, JobState
+    from incidents.subscribers.models import Subscriber
+
+    load_demo(runner)
+    components = client.get("/status/api/v2/components.json").get_json()["components"]
+    assert sorted(c["name"] for c in components if c["group"]) == ["Photos", "Sync"]
+    maintenance = client.get("/status/api/v2/scheduled-maintenances.json").get_json()["scheduled_maintenances"]
+    assert sorted(m["status"] for m in maintenance) == ["completed", "scheduled"]
+    assert len(client.get("/status/api/v2/scheduled-maintenances/upcoming.json").get_json()
+               ["scheduled_maintenances"]) == 1
+    page = client.get("/status/").get_data(as_text=True)
+    today = f"{datetime.now(UTC):%d %b %Y}"
+    assert re.search(rf'<li class="ub ub-degraded_performance"><i>{today}:[^<]*Some photo previews missing', page)
+    assert re.search(r'<li class="ub ub-under_maintenance"><i>[^<]*Maintenance: Photo storage disk replacement', page)
+    with app.app_context():
+        active = [s for s in db.session.scalars(select(Subscriber)) if s.active]
+        assert {s.kind for s in active} == {"email", "webhook"} and len(active) >= 4
+        assert db.session.scalar(select(func.count(BackgroundJob.id)).where(
+            BackgroundJob.kind == "subscribers.fan_out", BackgroundJob.state == JobState.queued)) == 0

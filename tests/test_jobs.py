@@ -3,13 +3,18 @@
 The worker runs in threads of the test process (Huey's consumer, as `flask jobs worker` runs it),
 so the jobs below can wait on events the tests set. Each test has its own queue (a SQLite file
 under tmp_path, or a Redis queue name of its own), so pytest-xdist workers never share one.
+Workers started here run only the periodic functions a test names; those a test defines are
+forgotten after it.
 """
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -18,16 +23,34 @@ from flask import jsonify, request
 from flask_login import current_user
 
 from incidents import create_app
+from incidents.db import utcnow
 from incidents.extensions import db
-from incidents.jobs import BackgroundJob, JobFailed, cancel, current_job, enqueue, job, progress
+from incidents.jobs import (
+    BackgroundJob,
+    JobFailed,
+    JobState,
+    cancel,
+    current_job,
+    enqueue,
+    heartbeat,
+    job,
+    periodic,
+    progress,
+    registry,
+)
+from incidents.jobs.models import PeriodicRun
 from incidents.jobs.queue import queue_of
 from incidents.jobs.registry import JobKind
+from incidents.jobs.runner import JobCancelled
+from incidents.jobs.scheduler import kinds_named, period_start
 from incidents.jobs.worker import make_consumer
 from tests.conftest import require
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BOTH_QUEUES = pytest.mark.parametrize("queue_backend", ["sqlite", "redis"], indirect=True)
 GATES: dict[str, threading.Event] = {}  # jobs of kind tests.gated wait on these
+LATE_WRITES: dict[str, str] = {}  # what became of a frozen run's write once it woke up, per gate
+STALE_AFTER_1S = pytest.mark.parametrize("stale_seconds", [1], indirect=True)
 
 
 @job("tests.echo")
@@ -61,6 +84,21 @@ def refused() -> None:
     raise JobFailed("The file has no header row: upload a CSV whose first line names the columns.")
 
 
+@job("tests.freezes_first")
+def freezes_first(*, gate: str) -> dict:
+    run = current_job()
+    progress(1, 2, f"Attempt {run.attempt} started")
+    if run.attempt == 1:
+        GATES[gate].wait(10)  # its worker froze (a VM paused, a stalled disk), then wakes up
+        try:
+            progress(2, 2, "Attempt 1 woke up")
+        except JobCancelled:
+            LATE_WRITES[gate] = "refused"
+            raise
+        LATE_WRITES[gate] = "written"
+    return {"attempt": run.attempt}
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
@@ -82,8 +120,15 @@ def queue_backend(request) -> str:
 
 
 @pytest.fixture
-def app_config(app_config, queue_backend, tmp_path, request):
+def stale_seconds(request) -> float:
+    """JOBS_STALE_SECONDS: the default, or (STALE_AFTER_1S) short enough to see a sweep in a test."""
+    return getattr(request, "param", 120)
+
+
+@pytest.fixture
+def app_config(app_config, queue_backend, stale_seconds, tmp_path, request):
     """This test's own queue: a SQLite file under tmp_path, or a Redis queue name nobody else uses."""
+    app_config["JOBS_STALE_SECONDS"] = stale_seconds
     app_config["JOBS_SQLITE_PATH"] = str(tmp_path / "jobs.db")
     app_config["JOBS_QUEUE_NAME"] = f"test_{os.getpid()}_{uuid.uuid4().hex[:12]}"
     if queue_backend == "redis":
@@ -119,12 +164,15 @@ def app(app, queue_backend):
 
 
 @pytest.fixture
-def start_worker(app):
-    """`start_worker(some_app)` starts a consumer with its job threads, stopped after the test."""
+def start_worker(app, second_machine):
+    """`start_worker(some_app)` starts a consumer with its job threads, stopped after the test
+    (before any `second_machine` app goes away); it runs the periodic functions named in
+    `periodic` (none unless asked)."""
     consumers = []
 
-    def start(of=None, *, workers: int = 2):
-        consumer = make_consumer(of or app, workers=workers, poll_seconds=0.05, shutdown_timeout=5)
+    def start(of=None, *, workers: int = 2, periodic: tuple[str, ...] = ()):
+        consumer = make_consumer(of or app, workers=workers, poll_seconds=0.05, shutdown_timeout=5,
+                                 periodic=periodic)
         if hasattr(consumer.huey.storage, "read_timeout"):
             consumer.huey.storage.read_timeout = 0.1  # Redis: stop within 0.1 s rather than 1 s
         consumer.start()
@@ -136,6 +184,29 @@ def start_worker(app):
         gate.set()
     for consumer in consumers:
         consumer.stop(graceful=True)
+
+
+@pytest.fixture
+def own_periodic(monkeypatch):
+    """Periodic functions a test defines with @periodic exist for that test only."""
+    monkeypatch.setattr(registry, "PERIODIC", dict(registry.PERIODIC))
+
+
+@pytest.fixture
+def second_machine(app_config):
+    """Another app instance on the same database and queue, as a worker on another machine has."""
+    apps = []
+
+    def make():
+        apps.append(create_app(dict(app_config)))
+        return apps[-1]
+
+    yield make
+    for other in apps:
+        queue_of(other).close()
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def start(client, kind: str, then: str = "commit", **params) -> str:
@@ -160,6 +231,22 @@ def wait_until(client, public_id: str, condition, timeout: float = 10) -> dict:
         assert not seen["finished"], f"the job ended otherwise: {seen}"
         assert time.monotonic() < deadline, f"gave up waiting; the job is {seen}"
         time.sleep(0.02)
+
+
+def eventually(condition, what: str, timeout: float = 10):
+    """Wait until `condition()` is true (returning it), or fail saying `what` never happened."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.02)
+    return result
+
+
+def periodic_row(app, name: str) -> PeriodicRun | None:
+    with app.app_context():
+        row = db.session.get(PeriodicRun, name)
+        db.session.expunge_all()
+        return row
 
 
 def finished(seen: dict) -> bool:
@@ -346,3 +433,160 @@ def test_a_job_the_queue_cannot_take_is_marked_failed(app_config, request):
     seen = status(client, start(client, "tests.echo", text="lost?"))
     assert (seen["state"], seen["attempts"]) == ("failed", 0)
     assert seen["error"].startswith("The job could not be handed to the job queue")
+
+
+def test_periodic_work_is_registered_by_name_with_a_period():
+    assert [kind.name for kind in kinds_named(["jobs.requeue_stale"])] == ["jobs.requeue_stale"]
+    assert kinds_named(["jobs.requeue_stale"])[0].seconds({"JOBS_STALE_SECONDS": 120}) == 30
+    with pytest.raises(LookupError, match="no periodic function 'tests.nothing'"):
+        kinds_named(["tests.nothing"])
+    with pytest.raises(ValueError, match="over 0 seconds"):
+        periodic("tests.never", every=0)
+    # Periods are counted from the epoch, so every worker on every machine agrees on them.
+    moment = datetime(2026, 11, 29, 8, 30, 59, tzinfo=UTC).timestamp()
+    assert period_start(moment, 60) == datetime(2026, 11, 29, 8, 30, tzinfo=UTC)
+    assert period_start(moment + 0.5, 60) == period_start(moment, 60)
+
+
+@BOTH_QUEUES
+def test_a_periodic_function_runs_once_a_period_in_its_own_transaction(app, start_worker, own_periodic):
+    periods = []
+
+    @periodic("tests.tick", every=0.3)
+    def tick() -> None:
+        # An app context and a session of its own; enqueued jobs go out when the worker commits.
+        periods.append(db.session.get(PeriodicRun, "tests.tick").period_start)
+        enqueue("tests.echo", text=f"tick {len(periods)}")
+
+    consumer = start_worker(periodic=("tests.tick",))
+    eventually(lambda: len(periods) >= 3, "three periods of tests.tick")
+
+    def echoes(state=None) -> int:
+        with app.app_context():
+            query = sa.select(sa.func.count()).where(BackgroundJob.kind == "tests.echo")
+            return db.session.scalar(query if state is None else query.where(BackgroundJob.state == state))
+
+    eventually(lambda: echoes(JobState.succeeded) >= 1, "a job enqueued by tests.tick to run")
+    consumer.stop(graceful=True)
+    assert periods == sorted(set(periods)), "a period ran twice"
+    assert all((later - earlier).total_seconds() >= 0.3 - 1e-3 for earlier, later in itertools.pairwise(periods))
+    assert echoes() == len(periods)  # each run's transaction committed
+    row = periodic_row(app, "tests.tick")
+    assert (row.period_start, row.error, row.lease_until) == (periods[-1], None, None)
+
+
+def test_two_workers_run_each_period_once_and_never_two_runs_at_once(app, start_worker, second_machine,
+                                                                    own_periodic):
+    periods, overlapping, running = [], [], []
+    lock = threading.Lock()
+
+    @periodic("tests.quick", every=0.5)
+    def quick() -> None:
+        periods.append(db.session.get(PeriodicRun, "tests.quick").period_start)
+
+    @periodic("tests.slow", every=0.25)
+    def slow() -> None:
+        with lock:
+            running.append(1)
+            overlapping.append(len(running) > 1)
+        time.sleep(0.3)  # longer than its period: the next run waits for this one to end
+        with lock:
+            running.pop()
+
+    names = ("tests.quick", "tests.slow")
+    eventually(lambda: time.time() % 0.5 < 0.1, "the start of a period")
+    workers = [start_worker(periodic=names)]
+    eventually(lambda: periods and periodic_row(app, "tests.quick").lease_until is None, "the first run")
+    # Most likely still in the first run's period, which the second worker must not run again.
+    workers.append(start_worker(second_machine(), periodic=names))
+    eventually(lambda: len(periods) >= 4 and len(overlapping) >= 4, "four runs of each")
+    for worker in workers:
+        worker.stop(graceful=True)
+    assert len(periods) == len(set(periods)), f"a period ran twice: {periods}"
+    assert not any(overlapping), "two runs of tests.slow at once"
+
+
+def test_a_failing_periodic_function_stops_neither_the_others_nor_the_worker(app, start_worker, own_periodic):
+    calls = {"broken": 0, "steady": 0}
+
+    @periodic("tests.broken", every=0.2)
+    def broken() -> None:
+        calls["broken"] += 1
+        enqueue("tests.echo", text="rolled back with the failed run")
+        raise ConnectionError("the mail server at 10.0.0.9:25 refused the connection")
+
+    @periodic("tests.steady", every=0.2)
+    def steady() -> None:
+        calls["steady"] += 1
+
+    start_worker(periodic=("tests.broken", "tests.steady"))
+    eventually(lambda: calls["broken"] >= 3 and calls["steady"] >= 3, "both to run three times")
+    assert periodic_row(app, "tests.broken").error == (
+        "ConnectionError: the mail server at 10.0.0.9:25 refused the connection")
+    assert periodic_row(app, "tests.steady").error is None
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(BackgroundJob)) == 0
+        public_id = enqueue("tests.echo", text="jobs still run").public_id
+        db.session.commit()
+
+    def echoed():
+        with app.app_context():
+            return db.session.scalar(sa.select(BackgroundJob.state).where(BackgroundJob.public_id == public_id))
+
+    assert eventually(lambda: echoed() is JobState.succeeded, "the job to succeed")
+
+
+@STALE_AFTER_1S
+@BOTH_QUEUES
+def test_the_sweeper_puts_back_a_job_whose_worker_died_and_fails_one_that_keeps_dying(
+        app, client, auth, make, start_worker):
+    """What a worker killed with SIGKILL leaves: the job running, its heartbeat old, its message gone."""
+    user_id = make.user_id(auth.as_role("responder"))
+    long_ago = utcnow() - timedelta(minutes=10)
+    with app.app_context():
+        lost, dying = (BackgroundJob(kind="tests.echo", params={"text": text}, state=JobState.running,
+                                     attempts=attempts, started_at=long_ago, heartbeat_at=long_ago,
+                                     created_by_id=user_id)
+                       for text, attempts in (("after the power cut", 1), ("again", 2)))
+        db.session.add_all([lost, dying])
+        db.session.commit()
+        lost_id, dying_id = lost.public_id, dying.public_id
+    start_worker(periodic=("jobs.requeue_stale",))
+    seen = wait_until(client, lost_id, finished)
+    assert (seen["state"], seen["attempts"], seen["result"]["echo"]) == ("succeeded", 2, "after the power cut")
+    # tests.echo has no retries: it survives one lost worker, not a second.
+    seen = wait_until(client, dying_id, finished)
+    assert (seen["state"], seen["attempts"]) == ("failed", 2)
+    assert seen["error"].startswith("The worker running this job stopped (killed, or its machine lost power) "
+                                    "during each of its 2 attempts")
+
+
+@STALE_AFTER_1S
+def test_a_live_job_keeps_its_worker_past_the_stale_limit(app, client, auth, start_worker):
+    auth.as_role("responder")
+    start_worker(periodic=("jobs.requeue_stale",))
+    gate = new_gate()
+    public_id = start(client, "tests.gated", gate=gate)
+    wait_until(client, public_id, lambda s: s["state"] == "running")
+    time.sleep(2.5)  # more than twice the limit, swept four times a second; only the heartbeat speaks
+    assert (status(client, public_id)["state"], status(client, public_id)["attempts"]) == ("running", 1)
+    GATES[gate].set()
+    seen = wait_until(client, public_id, finished)
+    assert (seen["state"], seen["attempts"]) == ("succeeded", 1)
+
+
+@STALE_AFTER_1S
+def test_a_frozen_run_is_replaced_and_its_late_writes_change_nothing(app, client, auth, start_worker,
+                                                                    monkeypatch):
+    auth.as_role("responder")
+    monkeypatch.setattr(heartbeat, "beating", lambda app, run: contextlib.nullcontext())  # frozen: silent
+    start_worker(workers=1)
+    gate = new_gate()
+    public_id = start(client, "tests.freezes_first", gate=gate)
+    wait_until(client, public_id, lambda s: s["message"] == "Attempt 1 started")
+    start_worker(periodic=("jobs.requeue_stale",))  # its sweeper finds the first worker silent
+    seen = wait_until(client, public_id, finished)
+    assert (seen["state"], seen["attempts"], seen["result"]) == ("succeeded", 2, {"attempt": 2})
+    GATES[gate].set()  # the first run wakes up and reports progress as attempt 1
+    assert eventually(lambda: LATE_WRITES.get(gate), "the frozen run to wake up") == "refused"
+    assert status(client, public_id) == seen

@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from incidents.demo import maintenance_story, notice_story, obligations_story, scenario
+from incidents.demo import maintenance_story, notice_story, obligations_story, scenario, subscribers_story
 from incidents.extensions import db
 
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -23,6 +23,7 @@ def load(force: bool) -> None:
         notice_story.play(session=db.session, incident=incident)
         obligations_story.play(session=db.session, incident=incident)
         maintenance_story.play(session=db.session)
+        subscribers_story.play(session=db.session)
         db.session.commit()
         click.echo(f"Loaded demo incident {incident.reference}.")
     click.echo(f"Demo login: {scenario.ADMIN_EMAIL} / {password}  (other demo people use the same password)")

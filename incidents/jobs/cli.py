@@ -24,7 +24,10 @@ def worker(workers: int, shutdown_timeout: float) -> None:
     app = current_app._get_current_object()
     consumer = make_consumer(app, workers=workers, shutdown_timeout=shutdown_timeout)
     kinds = ", ".join(sorted(registry.KINDS)) or "none defined yet"
-    click.echo(f"Job worker: {workers} at once, from the {describe(app)}. Job kinds: {kinds}. Ctrl+C stops it.")
+    every = ", ".join(f"{name} (every {spec.seconds(app.config):g} s)"
+                      for name, spec in sorted(registry.PERIODIC.items()))
+    click.echo(f"Job worker: {workers} at once, from the {describe(app)}. Job kinds: {kinds}. "
+               f"Periodic: {every or 'none'}. Ctrl+C stops it.")
     consumer.run()
 
 

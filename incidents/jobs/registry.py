@@ -1,15 +1,16 @@
-"""Job kinds: `@job("ledger.import", retries=3)` names a function the worker may run.
+"""Job kinds and periodic work: `@job("ledger.import", retries=3)` names a function the worker may
+run when asked; `@periodic("maintenance.announce_due_steps", every=60)` one the workers call on a clock.
 
-A feature defines its kinds in `incidents/<feature>/jobs.py`; `discover()` imports every such
-module when the app is built, so the web (which checks the kind when it enqueues) and the worker
-(which runs it) always know the same kinds.
+A feature defines both in `incidents/<feature>/jobs.py`; `discover()` imports every such module
+when the app is built, so the web (which checks the kind when it enqueues) and the worker (which
+runs it) always know the same kinds.
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,48 @@ def job(name: str, *, retries: int = 0, retry_delay: float = 10.0, backoff: floa
             raise ValueError(f"job kind {name!r} is defined twice: {_where(known.func)} and {_where(func)}")
         KINDS[name] = JobKind(name=name, func=func, retries=retries, retry_delay=retry_delay,
                               backoff=backoff, permanent=tuple(permanent), priority=priority)
+        return func
+
+    return decorator
+
+
+@dataclass(frozen=True)
+class PeriodicKind:
+    """A function the workers call once every `every` seconds (see scheduler.py)."""
+
+    name: str
+    func: Callable[[], Any]
+    every: float | Callable[[Mapping[str, Any]], float]  # seconds, or seconds from the app's config
+
+    def seconds(self, config: Mapping[str, Any]) -> float:
+        """The period in seconds under this configuration (ValueError unless positive)."""
+        seconds = float(self.every(config) if callable(self.every) else self.every)
+        if not seconds > 0:
+            raise ValueError(f"periodic {self.name!r}: every={seconds:g}; the period must be over 0 seconds")
+        return seconds
+
+
+PERIODIC: dict[str, PeriodicKind] = {}
+NAME_MAX = 100  # periodic_run.name
+
+
+def periodic(name: str, *, every: float | Callable[[Mapping[str, Any]], float]):
+    """Register the decorated function (no arguments) to be called by the workers every `every` seconds.
+
+    `every` is a number of seconds, or a function of the app's config giving one. Periods are
+    counted from the Unix epoch, so every worker agrees when one begins; each period's run happens
+    once, in whichever worker claims it first (see scheduler.py).
+    """
+    if len(name) > NAME_MAX:
+        raise ValueError(f"periodic {name!r}: a name has at most {NAME_MAX} characters")
+    if not callable(every) and not float(every) > 0:
+        raise ValueError(f"periodic {name!r}: every={every}; the period must be over 0 seconds")
+
+    def decorator(func: Callable[[], Any]) -> Callable[[], Any]:
+        known = PERIODIC.get(name)
+        if known is not None and _where(known.func) != _where(func):
+            raise ValueError(f"periodic {name!r} is defined twice: {_where(known.func)} and {_where(func)}")
+        PERIODIC[name] = PeriodicKind(name=name, func=func, every=every)
         return func
 
     return decorator

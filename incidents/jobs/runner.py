@@ -6,7 +6,9 @@ run leaves: upsert by a natural key, skip what is already done) or atomic (all i
 the one commit the runner makes at the end, together with the success record).
 
 Each run is fenced by its attempt number: once its job is cancelled or handed to a newer attempt,
-the old run's progress and result are refused and its open transaction is rolled back.
+the old run's progress and result are refused and its open transaction is rolled back. While it
+runs, a heartbeat (heartbeat.py) tells the other workers it is alive; one that goes silent is
+handed to a newer attempt by the sweeper (sweeper.py).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from incidents.db import db, utcnow
 from incidents.errors import DomainError
-from incidents.jobs import registry
+from incidents.jobs import heartbeat, registry
 from incidents.jobs.models import BackgroundJob, JobState
 
 log = logging.getLogger(__name__)
@@ -95,7 +97,8 @@ def progress(done: int, total: int | None = None, message: str | None = None) ->
     if now - current.written_at < PROGRESS_INTERVAL and not (total is not None and done >= total):
         return
     current.written_at = now
-    statement = (update(BackgroundJob).where(*current.fence()).values(**current.progress_values())
+    statement = (update(BackgroundJob).where(*current.fence())
+                 .values(**current.progress_values(), heartbeat_at=utcnow())
                  .execution_options(synchronize_session=False))
     if db.engine.dialect.name == "sqlite" and db.session().in_transaction():
         # The job's open transaction holds SQLite's only write lock (the worker begins IMMEDIATE):
@@ -113,8 +116,11 @@ def run(app: Flask, public_id: str, *, immediate: bool = False) -> None:
     with app.app_context():
         try:
             current = _claim_or_wait(public_id, immediate=immediate)
-            if current is not None:
-                _run_claimed(current, immediate=immediate)
+            if current is not None and immediate:
+                _run_claimed(current, immediate=True)  # inline: no worker, so no sweeper to tell
+            elif current is not None:
+                with heartbeat.beating(app, current):
+                    _run_claimed(current, immediate=False)
         finally:
             db.session.remove()
 
@@ -154,7 +160,8 @@ def _claim(public_id: str) -> Run | None:
         update(BackgroundJob)
         .where(BackgroundJob.id == job.id, BackgroundJob.state == JobState.queued,
                BackgroundJob.attempts == job.attempts)
-        .values(state=JobState.running, attempts=attempt, started_at=job.started_at or utcnow(), message=message)
+        .values(state=JobState.running, attempts=attempt, started_at=job.started_at or utcnow(),
+                heartbeat_at=utcnow(), message=message)
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return current if claimed == 1 else None

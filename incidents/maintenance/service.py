@@ -18,6 +18,7 @@ from incidents.maintenance.models import MAINTENANCE_STATUSES, Maintenance, Main
 from incidents.markdown import html_to_store
 from incidents.status.models import AFFECTED_STATUSES, Component, new_public_id
 from incidents.status.service import component_field_name
+from incidents.subscribers.service import announce
 
 # A window longer than this is a typo (a year for a month), not a maintenance.
 LONGEST_WINDOW = timedelta(days=31)
@@ -126,9 +127,11 @@ def schedule(*, session: Session, actor: User, title: str, body: str, scheduled_
                               scheduled_until=scheduled_until, auto_start=auto_start, auto_complete=auto_complete,
                               created_at=now, updated_at=now, created_by=actor)
     _set_components(maintenance, components)
-    maintenance.updates.append(_update(actor, "scheduled", body, now))
+    first = _update(actor, "scheduled", body, now)
+    maintenance.updates.append(first)
     session.add(maintenance)
     session.flush()
+    announce(session=session, about="maintenance", public_id=maintenance.public_id, update_id=first.public_id)
     return maintenance
 
 
@@ -187,6 +190,7 @@ def post_update(*, session: Session, actor: User, maintenance: Maintenance, stat
     maintenance.completed_at = now if status == "completed" else None
     maintenance.updated_at = now
     session.flush()
+    announce(session=session, about="maintenance", public_id=maintenance.public_id, update_id=update.public_id)
     return update
 
 

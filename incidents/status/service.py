@@ -27,6 +27,7 @@ from incidents.status.models import (
     UpdateComponent,
     new_public_id,
 )
+from incidents.subscribers.service import announce
 from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
 from incidents.timeline.service import add_entry
 
@@ -167,6 +168,7 @@ def publish_incident(*, session: Session, actor: User, incident: Incident, publi
     incident.updated_by = actor
     session.flush()
     entry = _write_update(session, incident, actor, status, body, components, occurred_at)
+    announce(session=session, about="incident", public_id=incident.public_id, update_id=str(entry.id))
     log.info("%s published %s to the status page as %s", actor.email, incident.reference, incident.public_id)
     return entry
 
@@ -191,6 +193,7 @@ def publish_update(*, session: Session, actor: User, incident: Incident, status:
         raise FieldError("The public was told this incident is resolved. Tick \"Reopen on the status "
                           "page\" to move it back, or keep the status Resolved.", field="reopen")
     entry = _write_update(session, incident, actor, status, body, component_statuses or {}, occurred_at)
+    announce(session=session, about="incident", public_id=incident.public_id, update_id=str(entry.id))
     log.info("%s posted %s %s update on %s", actor.email, "an" if status[0] in "aeiou" else "a", status,
              incident.reference)
     return entry
