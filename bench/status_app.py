@@ -6,7 +6,7 @@ exists only here, in the benchmark's WSGI module, never in `create_app()`.
 """
 from __future__ import annotations
 
-from incidents import create_app
+from incidents import create_app, freeze_startup_objects
 from incidents.auth import access
 
 app = create_app()
@@ -21,3 +21,4 @@ def bench_bare():
 
 # Anonymous, like the public status site: the login wall lets it through (this process only).
 access.PUBLIC_ENDPOINTS.add("bench_bare")
+freeze_startup_objects()  # as app.py does

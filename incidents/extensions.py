@@ -10,7 +10,18 @@ from incidents.db import db
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Limits apply only where a view asks for them (sign-in); storage comes from RATELIMIT_STORAGE_URI.
+# Limits apply only where a view asks for them (the status site's subscribe form; sign-in counts in
+# the database); storage comes from RATELIMIT_STORAGE_URI.
 limiter = Limiter(key_func=get_remote_address)
+
+
+@limiter.request_filter
+def _reads_are_never_limited() -> bool:
+    """No limit is set on a GET or HEAD, so skip Flask-Limiter's per-request work for them: it cost
+    the public status site about a fifth of its rate (issue #16's bench). A read limit (an API's,
+    say) must change this first."""
+    from flask import request
+
+    return request.method in ("GET", "HEAD")
 
 __all__ = ["db", "migrate", "login_manager", "csrf", "limiter"]

@@ -452,3 +452,29 @@ def test_signed_in_visitors_get_the_same_public_document(client, auth, published
     assert "Set-Cookie" not in signed_in.headers
     options = client.options(API + "summary.json")
     assert options.status_code == 200 and options.get_data() == b""
+
+
+def test_statuspage_prometheus_exporter_reads_our_maintenance_under_way(app, make, served, exporter):
+    """The consumer lists a maintenance that opened by itself at its time as active, with its window
+    and components, and its components as under maintenance."""
+    from incidents.auth.models import User
+    from incidents.db import clock_at
+    from incidents.extensions import db
+    from incidents.maintenance import service as maintenance
+    from incidents.status import service
+
+    owner = make.user(role="responder")
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    with app.app_context(), clock_at(start - timedelta(hours=1)):
+        photos = service.create_component(session=db.session, name="Photos")
+        maintenance.schedule(session=db.session, actor=db.session.scalar(db.select(User).where(User.email == owner)),
+                             title="Photo storage upgrade", body="Uploads pause.", scheduled_for=start,
+                             scheduled_until=start + timedelta(hours=2), components={photos: "under_maintenance"})
+        db.session.commit()
+    result = exporter.check_status_page_service(
+        "example", {"url": f"{served}/status/api/v2/summary.json", "name": "Example"})
+    assert result["success"] is True, result
+    [active] = result["maintenance_metadata"]
+    assert active["name"] == "Photo storage upgrade" and active["status"] == "in_progress"
+    assert active["affected_components"] == ["Photos"] and active["shortlink"].endswith(active["id"])
+    assert {c["name"]: c["status"] for c in result["component_metadata"]} == {"Photos": "under_maintenance"}
