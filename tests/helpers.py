@@ -185,3 +185,11 @@ def behind_the_triggers(app, backend: str, table: str, *statements: tuple[str, d
             for _name, sql in saved:
                 conn.execute(sa.text(sql))
 
+
+
+_UPTIME_BAR = re.compile(r'<li(?: class="ub-([a-z_]+)")?><i>([^<]*)</i></li>')
+
+
+def uptime_bars(html: str) -> list[tuple[str, str]]:
+    """The status page's day bars in `html`: (shade, text), a bar without a class being operational."""
+    return [(shade or "operational", text) for shade, text in _UPTIME_BAR.findall(html)]

@@ -268,3 +268,28 @@ def test_impact_and_workstream_updates_move_the_figures_bars_and_chart(page: Pag
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#recovery-chart").screenshot(path=str(ARTIFACTS / "recovery-chart.png"))
+
+
+def test_status_page_bars_show_their_day_and_maintenance(page: Page):
+    """The demo's bars as a visitor sees them: most days green, today's incident amber on the web
+    viewer, the maintenance day blue, each bar's text on hover; a phone shows the last 30 days."""
+    page.goto("/status/")
+    bars = page.locator("li.status-component", has_text="Web viewer").locator("ol.uptime-bars > li")
+    expect(bars).to_have_count(90)
+
+    def colour(bar) -> str:
+        return bar.evaluate("element => getComputedStyle(element).backgroundColor")
+
+    assert colour(bars.nth(0)) == "rgb(46, 125, 50)"
+    today = bars.nth(89)
+    assert colour(today) == "rgb(217, 164, 0)"
+    tooltip = today.locator("i")
+    today.hover()
+    expect(tooltip).to_be_visible()
+    expect(tooltip).to_contain_text("Some photo previews missing on the web")
+    backups = page.locator("li.status-component", has_text="Photo backup")
+    maintenance = backups.locator("ol.uptime-bars > li.ub-under_maintenance")
+    expect(maintenance).to_have_count(1)
+    assert colour(maintenance) == "rgb(21, 101, 192)"
+    page.set_viewport_size({"width": 390, "height": 900})
+    expect(bars.locator("visible=true")).to_have_count(30)

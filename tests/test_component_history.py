@@ -12,6 +12,7 @@ from incidents.extensions import db
 from incidents.incident.service import get_incident
 from incidents.status import service as status
 from incidents.status.models import Component, ComponentStatusChange
+from tests.helpers import uptime_bars
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -181,10 +182,10 @@ def test_the_page_shows_a_bar_a_day_with_its_figures_and_folds_groups_that_are_w
     publish(app, email, reference, outage_at + timedelta(minutes=90), state="monitoring",
             components={"Contacts sync": "operational", "Calendar sync": "partial_outage"})
     page = client.get("/status/").get_data(as_text=True)
-    bars = re.findall(r'<li class="ub ub-([a-z_]+)"><i>([^<]*)</i></li>', page)
+    bars = uptime_bars(page)
     assert len(bars) == 3 * 90
     own = page[page.index('aria-label="Contacts sync: each of the last 90 days"'):]
-    contacts = re.findall(r'<li class="ub ub-([a-z_]+)"><i>([^<]*)</i></li>', own[:own.index("</ol>")])
+    contacts = uptime_bars(own[:own.index("</ol>")])
     assert [kind for kind, _ in contacts[:86]] == ["none"] * 86  # before its history began
     assert contacts[86][0] == "operational"
     day_of_outage = contacts[87]

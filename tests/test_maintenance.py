@@ -19,6 +19,7 @@ from incidents.maintenance import service as maintenance
 from incidents.maintenance.models import Maintenance
 from incidents.status import service as status
 from incidents.status.models import Component
+from tests.helpers import uptime_bars
 from tests.test_status_api import validate
 
 API = "/status/api/v2/"
@@ -315,7 +316,7 @@ def test_maintenance_days_show_on_the_uptime_bars_and_never_count_as_downtime(ap
     schedule(app, email, start=yesterday, at=yesterday - timedelta(hours=2),
              components={"Photo storage": "major_outage"})
     page = client.get("/status/").get_data(as_text=True)
-    bars = re.findall(r'<li class="ub ub-([a-z_]+)"><i>([^<]*)</i></li>', page)
+    bars = uptime_bars(page)
     day = f"{yesterday:%d %b %Y}"
     [(shade, text)] = [(shade, text) for shade, text in bars if text.startswith(day)]
     assert shade == "under_maintenance"
