@@ -4,7 +4,9 @@ Starts gunicorn on a free loopback port (1 worker, gthread, 4 threads by default
 bench.status_app:app on a throw-away SQLite instance with the demo loaded, then puts each URL under
 the same load in turn (wrk, or a threaded Python client when wrk is missing) and prints requests per
 second, p50/p99 latency and errors, each as a ratio against /bench/bare, a route that returns a
-fixed small JSON body from the same app and server in the same run. Target: the public endpoints at
+fixed small JSON body from the same app and server in the same run. Every URL is measured in
+several rounds (`--rounds`, 3), each round's ratio against that round's bare route: the median
+is reported, so a neighbour's burst during one turn does not decide a figure. Target: the public endpoints at
 0.8x the bare route or better. Loopback only; the server is stopped when the run ends.
 
 `--components 50 --groups 8` first adds that many showcased components in that many groups, each
@@ -186,7 +188,10 @@ def ensure_wrk() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per URL (default 10)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per URL and round (default 10)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every URL in turn (default 3): each ratio is the median of the "
+                             "rounds' ratios, so a noisy neighbour during one URL's turn does not decide it")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (default 1)")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
@@ -217,16 +222,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gunicorn {args.workers} worker(s) x {args.threads} gthread threads on 127.0.0.1:{port}; "
                   f"{'wrk' if use_wrk else 'Python client'}, {args.connections} connections, "
                   f"{args.duration} s per URL")
-            results = {}
-            for path in TARGETS:
-                status, _ = fetch(port, path)
-                if status != 200:
-                    print(f"{path:32} not available (HTTP {status}); skipped")
-                    continue
-                for _ in range(20):  # warm the render cache and the connection pool
-                    fetch(port, path)
-                results[path] = load(f"http://127.0.0.1:{port}{path}", duration=args.duration,
-                                     connections=args.connections, threads=2)
+            rounds: list[dict] = []
+            for _ in range(args.rounds):
+                results = {}
+                for path in TARGETS:
+                    status, _ = fetch(port, path)
+                    if status != 200:
+                        print(f"{path:32} not available (HTTP {status}); skipped")
+                        continue
+                    for _ in range(20):  # warm the render cache and the connection pool
+                        fetch(port, path)
+                    results[path] = load(f"http://127.0.0.1:{port}{path}", duration=args.duration,
+                                         connections=args.connections, threads=2)
+                rounds.append(results)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:
@@ -235,14 +243,19 @@ def main(argv: list[str] | None = None) -> int:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
 
-    bare = results.get(BARE, {}).get("rps")
-    print(f"{'URL':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
+    print(f"{'URL':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}  "
+          f"(median of {len(rounds)} rounds; each round's ratio)")
     verdicts = []
-    for path, r in results.items():
-        ratio = r["rps"] / bare if bare else float("nan")
-        print(f"{path:32} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7d} {ratio:7.2f}x")
+    results = rounds[-1]
+    for path in results:
+        ratios = sorted(r[path]["rps"] / r[BARE]["rps"] for r in rounds if path in r and r.get(BARE, {}).get("rps"))
+        ratio = ratios[len(ratios) // 2] if ratios else float("nan")
+        rps = sorted(r[path]["rps"] for r in rounds if path in r)[len(rounds) // 2]
+        errors = sum(r[path]["errors"] for r in rounds if path in r)
+        print(f"{path:32} {rps:9.0f} {results[path]['p50']:8.2f} {results[path]['p99']:8.2f} {errors:7d} "
+              f"{ratio:7.2f}x  ({', '.join(f'{x:.2f}' for x in ratios)})")
         if path != BARE:
-            verdicts.append(ratio >= TARGET_RATIO and r["errors"] == 0)
+            verdicts.append(ratio >= TARGET_RATIO and errors == 0)
     print(f"target: >= {TARGET_RATIO}x the bare route -> {'met' if verdicts and all(verdicts) else 'NOT met'}")
     if len(results) < len(TARGETS):
         print("(some URLs were not measured; see above)")
