@@ -179,25 +179,36 @@ def test_scheduled_maintenance_is_announced_to_its_subscribers(app, make, smtp):
 
 
 def test_webhooks_are_signed_and_in_statuspage_format(app, make):
-    components(app, "Contacts sync")
-    with Listener() as listener:
+    ids = components(app, "Contacts sync", "Photo backup")
+    with Listener() as listener, Listener() as photos_only:
         subscriber_id = subscribe(app, url=listener.url)
+        subscribe(app, url=photos_only.url, only=[ids["Photo backup"]])
         _reference, public_id = publish(app, make, make.user(role="responder"),
                                         affects={"Contacts sync": "major_outage"})
-    [(headers, body)] = listener.received
+    # The incident, then a component_update for the component it moved, as Statuspage sends them.
+    [(headers, body), (component_headers, component_body)] = listener.received
+    assert photos_only.received == []  # its component was not touched
     with app.app_context():
         secret = db.session.get(Subscriber, subscriber_id).signing_secret
-    lowered = {k.lower(): v for k, v in headers.items()}
-    standardwebhooks.Webhook(secret).verify(body, lowered)  # raises when the signature is wrong
-    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
-        standardwebhooks.Webhook(secret).verify(body + b" ", lowered)
+    for sent_headers, sent_body in listener.received:
+        lowered = {k.lower(): v for k, v in sent_headers.items()}
+        standardwebhooks.Webhook(secret).verify(sent_body, lowered)  # raises when the signature is wrong
+        assert lowered["content-type"] == "application/json"
+        with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+            standardwebhooks.Webhook(secret).verify(sent_body + b" ", lowered)
+    assert headers["webhook-id"] != component_headers["webhook-id"]
     payload = json.loads(body)
     assert set(payload) == {"meta", "page", "incident"}
     assert payload["meta"]["unsubscribe"].startswith(f"{SITE}/unsubscribe/")
     assert payload["page"]["status_indicator"] == "critical"
     assert payload["incident"]["id"] == public_id and payload["incident"]["status"] == "investigating"
     assert payload["incident"]["incident_updates"][0]["body"] == "We are looking into missing contacts."
-    assert lowered["content-type"] == "application/json"
+    update = json.loads(component_body)
+    assert set(update) == {"meta", "page", "component_update", "component"}
+    assert update["component"]["name"] == "Contacts sync" and update["component"]["status"] == "major_outage"
+    assert (update["component_update"]["old_status"], update["component_update"]["new_status"]) == (
+        "operational", "major_outage")
+    assert update["component_update"]["component_id"] == update["component"]["id"]
 
 
 def test_a_failing_webhook_is_retried_logged_and_quarantined(app, make):
@@ -217,7 +228,7 @@ def test_a_failing_webhook_is_retried_logged_and_quarantined(app, make):
         with app.app_context():
             assert db.session.get(Subscriber, subscriber_id).quarantined_at is not None
         attempts = len(listener.received)
-        assert attempts == QUARANTINE_AFTER
+        assert attempts == QUARANTINE_AFTER  # the incident payload failed each time: nothing after it
         publish(app, make, responder, affects={"Contacts sync": "major_outage"}, title="Third")
         assert len(listener.received) == attempts  # quarantined: not called again
 

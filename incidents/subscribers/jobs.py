@@ -202,6 +202,35 @@ def _give_up(delivery_ids: list[int], reason: str) -> None:
     db.session.commit()
 
 
+def _followed(subscriber: Subscriber) -> set[str] | None:
+    """The public ids of the components a subscriber chose (None: all of them)."""
+    if subscriber.all_components:
+        return None
+    return set(db.session.scalars(select(Component.public_id).join(
+        SubscriberComponent, SubscriberComponent.component_id == Component.id)
+        .where(SubscriberComponent.subscriber_id == subscriber.id)))
+
+
+def _post_all(subscriber: Subscriber, delivery: Delivery, story: messages.Story, policy):
+    """POST the announcement: the incident (or maintenance) payload, then a component_update for each
+    component it moved that the subscriber follows, as Statuspage sends them. Each payload keeps its
+    webhook-id on every attempt, so a receiver drops what it already has when a retry sends all again.
+    The outcome is the first failure's, or the last success's."""
+    unsubscribe_url, now = _unsubscribe_url(subscriber), utcnow()
+    payloads = [(f"msg_{delivery.id}", messages.incident_payload(story, unsubscribe_url=unsubscribe_url,
+                                                                 generated_at=now))]
+    payloads += [(f"msg_{delivery.id}_{cid}", body) for cid, body in messages.component_payloads(
+        story, unsubscribe_url=unsubscribe_url, generated_at=now, only=_followed(subscriber))]
+    outcome = None
+    for message_id, body in payloads:
+        headers = {"Content-Type": "application/json",
+                   **signature_headers(secret=subscriber.signing_secret or "", message_id=message_id, body=body)}
+        outcome = post_json(subscriber.url, body, headers, policy=policy)
+        if not outcome.ok:
+            break
+    return outcome
+
+
 class WebhooksToRetry(Exception):
     """Some webhook deliveries failed and will be tried again with backoff."""
 
@@ -218,12 +247,7 @@ def send_webhooks(*, delivery_ids: list[int]) -> dict:
             delivery.state, delivery.error = "failed", "not sent: no longer public or no longer subscribed"
             db.session.commit()
             continue
-        body = messages.incident_payload(story, unsubscribe_url=_unsubscribe_url(subscriber), generated_at=utcnow())
-        # The same id on every attempt, so the receiver can drop a repeat (Standard Webhooks).
-        headers = {"Content-Type": "application/json",
-                   **signature_headers(secret=subscriber.signing_secret or "", message_id=f"msg_{delivery.id}",
-                                       body=body)}
-        outcome = post_json(subscriber.url, body, headers, policy=policy)
+        outcome = _post_all(subscriber, delivery, story, policy)
         delivery.attempts += 1
         delivery.status_code, delivery.response_ms = outcome.status, outcome.elapsed_ms
         if outcome.ok:

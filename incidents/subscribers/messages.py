@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import urlsplit
 
-from incidents.status.api import incident_json, iso, maintenance_json, zone
+from incidents.status.api import component_json, incident_json, iso, maintenance_json, zone
 from incidents.status.public import PublicUpdate, PublicView
 
 LABELS = {"investigating": "Investigating", "identified": "Identified", "monitoring": "Monitoring",
@@ -131,6 +131,27 @@ def incident_payload(story: Story, *, unsubscribe_url: str, generated_at) -> byt
               else incident_json(story.view, story.record))
     return _dumps({"meta": _meta(story, unsubscribe_url, generated_at), "page": _page(story.view),
                    "incident": record})
+
+
+def component_payloads(story: Story, *, unsubscribe_url: str, generated_at,
+                       only: set[str] | None = None) -> list[tuple[str, bytes]]:
+    """Statuspage's component_update webhooks, one per component the update moved (of `only`, the
+    public ids a subscriber follows; None: all): (component public id, payload)."""
+    by_id = {c.id: c for c in story.view.components}
+    ids = [u.id for u in story.record.updates]
+    older = story.record.updates[ids.index(story.update.id) + 1:] if story.update.id in ids else ()
+    out = []
+    for cid, _name, new_status in story.update.affected_components:
+        component = by_id.get(cid)
+        if component is None or (only is not None and cid not in only):
+            continue
+        old_status = next((status for u in older for code, _n, status in u.affected_components if code == cid),
+                          "operational")
+        change = {"created_at": iso(story.update.display_at, zone(story.view)), "new_status": new_status,
+                  "old_status": old_status, "id": f"{story.update.id}-{cid}"[:40], "component_id": cid}
+        out.append((cid, _dumps({"meta": _meta(story, unsubscribe_url, generated_at), "page": _page(story.view),
+                                 "component_update": change, "component": component_json(story.view, component)})))
+    return out
 
 
 def _dumps(document: dict) -> bytes:
