@@ -478,3 +478,21 @@ def test_statuspage_prometheus_exporter_reads_our_maintenance_under_way(app, mak
     assert active["name"] == "Photo storage upgrade" and active["status"] == "in_progress"
     assert active["affected_components"] == ["Photos"] and active["shortlink"].endswith(active["id"])
     assert {c["name"]: c["status"] for c in result["component_metadata"]} == {"Photos": "under_maintenance"}
+
+
+def test_clients_that_accept_gzip_get_the_same_document_compressed(client, published):
+    import gzip
+
+    plain = client.get("/status/")
+    packed = client.get("/status/", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data)
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    # Each encoding is its own representation: its own validator, and its own 304.
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    again = client.get("/status/", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304
+    assert client.get("/status/", headers={"If-None-Match": packed.headers["ETag"]}).status_code == 200
+    # A small document is not worth compressing.
+    small = client.get(API + "status.json", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers and small.get_json()["status"]
