@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from incidents.maintenance import lifecycle
 from incidents.maintenance.models import UNDER_WAY, Maintenance, MaintenanceComponent, MaintenanceUpdate
-from incidents.maintenance.service import LONGEST_WINDOW, _open_condition
+from incidents.maintenance.service import LONGEST_WINDOW, open_condition
 from incidents.markdown import plain_text, stored_html
 from incidents.status.models import Component
 from incidents.status.public import PublicUpdate
@@ -60,7 +60,7 @@ def load(*, session: Session, base: str, now: datetime, recent: int = 0, public_
     columns = (Maintenance.id, Maintenance.public_id, Maintenance.title, Maintenance.scheduled_for,
                Maintenance.scheduled_until, Maintenance.auto_start, Maintenance.auto_complete,
                Maintenance.created_at, Maintenance.updated_at)
-    rows = {r.id: r for r in session.execute(select(*columns).where(_open_condition(now))).all()}
+    rows = {r.id: r for r in session.execute(select(*columns).where(open_condition(now))).all()}
     if recent > 0:
         rows |= {r.id: r for r in session.execute(
             select(*columns).where(Maintenance.cancelled_at.is_(None))

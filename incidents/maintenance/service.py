@@ -27,7 +27,7 @@ LONGEST_WINDOW = timedelta(days=31)
 EARLIEST_START = timedelta(days=1)
 FURTHEST_AHEAD = timedelta(days=366)
 STATUS_LABELS = {"scheduled": "Scheduled", "in_progress": "In progress", "verifying": "Verifying",
-                 "completed": "Completed"}
+                 "completed": "Completed", "cancelled": "Called off"}  # status_of's answers
 
 
 def plan_of(maintenance: Maintenance) -> lifecycle.Plan:
@@ -60,17 +60,16 @@ def get(*, session: Session, maintenance_id: int) -> Maintenance | None:
 
 def list_for_responders(*, session: Session, now: datetime, past: int = 20) -> tuple[list, list]:
     """(open, past): the not yet completed, soonest first; the `past` latest others, newest first."""
-    rows = session.scalars(select(Maintenance).options(selectinload(Maintenance.updates),
-                                                       selectinload(Maintenance.components))
-                           .where(_open_condition(now))
+    rows = session.scalars(select(Maintenance).options(selectinload(Maintenance.updates))
+                           .where(open_condition(now))
                            .order_by(Maintenance.scheduled_for, Maintenance.id)).all()
     done = session.scalars(select(Maintenance).options(selectinload(Maintenance.updates))
-                           .where(~_open_condition(now))
+                           .where(~open_condition(now))
                            .order_by(Maintenance.scheduled_for.desc(), Maintenance.id.desc()).limit(past)).all()
     return list(rows), list(done)
 
 
-def _open_condition(now: datetime):
+def open_condition(now: datetime):
     """Not called off and not completed, by hand or automatically, by `now`."""
     return (Maintenance.cancelled_at.is_(None) & Maintenance.completed_at.is_(None)
             & ~(Maintenance.auto_complete & (Maintenance.scheduled_until <= now)))

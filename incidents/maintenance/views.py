@@ -34,7 +34,7 @@ def index():
 def _render_index(form, components, code: int = 200):
     open_ones, past = service.list_for_responders(session=db.session, now=utcnow())
     return render_template("maintenance/index.html", form=form, components=components, open_ones=open_ones,
-                           past=past, status_of=service.status_of), code
+                           past=past, status_of=service.status_of, status_labels=service.STATUS_LABELS), code
 
 
 @bp.post("")
@@ -74,7 +74,7 @@ def detail(maintenance_id: int):
 def _render_detail(maintenance, components, *, plan, update, conflict=None, code: int = 200):
     return render_template("maintenance/detail.html", maintenance=maintenance, components=components,
                            plan=plan, update=update, conflict=conflict, steps=service.steps_of(maintenance),
-                           auto_wording=lifecycle.AUTO_WORDING,
+                           auto_wording=lifecycle.AUTO_WORDING, status_labels=service.STATUS_LABELS,
                            status=service.status_of(maintenance)), code
 
 

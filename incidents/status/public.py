@@ -196,7 +196,7 @@ def build_public_view(*, session, base_url: str, public_id: str | None = None,
     worst = worst_by_component([*((link.id, link.status) for link in links if link.incident_id in unresolved_ids),
                                 *planned.under_way])
     components = _public_components(session=session, worst=worst)
-    return PublicView(page=_public_page(session=session, config=config, base=base), components=components,
+    return PublicView(page=public_page(session=session, config=config, base=base), components=components,
                       incidents=tuple(incidents), listed=tuple(by_row[row.id] for row in page_rows),
                       scheduled_maintenances=planned.maintenances,
                       older=older.encode() if older else None,
@@ -374,7 +374,7 @@ def _public_components(*, session, worst: dict[int, str]) -> tuple[PublicCompone
     ) for c in component_rows)
 
 
-def _public_page(*, session, config, base: str) -> PublicPage:
+def public_page(*, session, config, base: str) -> PublicPage:
     """The page's own record: its name and id from the settings, its time of last change."""
     page_name = config.get("STATUS_PAGE_NAME", "Status")
     return PublicPage(id=str(config.get("STATUS_PAGE_ID") or _short_hash(f"page:{page_name}")),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from incidents.auth.access import role_required
@@ -30,35 +30,9 @@ STATE_TONES = {"active": "ok", "unconfirmed": "muted", "bounced": "bad", "quaran
                "unsubscribed": "faded"}
 REACTIVATABLE = {"bounced", "quarantined"}
 
-# One state per subscriber, the first that holds: leaving outranks every trouble, and trouble
-# outranks waiting for confirmation. `state_of`, `STATE_SQL` and `STATE_WHERE` say the same.
-STATE_SQL = case((Subscriber.unsubscribed_at.is_not(None), "unsubscribed"),
-                 (Subscriber.quarantined_at.is_not(None), "quarantined"),
-                 (Subscriber.bounces >= MAX_BOUNCES, "bounced"),
-                 (Subscriber.confirmed_at.is_(None), "unconfirmed"), else_="active")
-
-
-_STAYING = (Subscriber.unsubscribed_at.is_(None), Subscriber.quarantined_at.is_(None))
-_DELIVERABLE = (*_STAYING, Subscriber.bounces < MAX_BOUNCES)
-# The same states as plain conditions on the columns, for filtering the list.
-STATE_WHERE = {
-    "unsubscribed": (Subscriber.unsubscribed_at.is_not(None),),
-    "quarantined": (Subscriber.unsubscribed_at.is_(None), Subscriber.quarantined_at.is_not(None)),
-    "bounced": (*_STAYING, Subscriber.bounces >= MAX_BOUNCES),
-    "unconfirmed": (*_DELIVERABLE, Subscriber.confirmed_at.is_(None)),
-    "active": (*_DELIVERABLE, Subscriber.confirmed_at.is_not(None)),
-}
-
-
-def state_of(subscriber: Subscriber) -> str:
-    """The subscriber's one state (a key of STATE_LABELS)."""
-    if subscriber.unsubscribed_at is not None:
-        return "unsubscribed"
-    if subscriber.quarantined_at is not None:
-        return "quarantined"
-    if subscriber.bounces >= MAX_BOUNCES:
-        return "bounced"
-    return "unconfirmed" if subscriber.confirmed_at is None else "active"
+# The states as one SQL expression, for counting by state; the order is Subscriber.state's.
+STATE_SQL = case(*((and_(*Subscriber.in_state(state)), state) for state in
+                   ("unsubscribed", "quarantined", "bounced", "unconfirmed")), else_="active")
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -94,7 +68,7 @@ def subscribers_page(*, session: Session, kind: str | None, state: str | None, b
     if kind:
         query = query.where(Subscriber.kind == kind)
     if state:
-        query = query.where(*STATE_WHERE[state])
+        query = query.where(*Subscriber.in_state(state))
     if before_id is not None:
         query = query.where(Subscriber.id < before_id)
     return list(session.scalars(query))
@@ -173,7 +147,7 @@ def index():
             older = url_for("subscribers_admin.index", **kept, before=shown[-1].id)
     return render_template(
         "subscribers/index.html", form=form, counts=counts(session=db.session), subscribers=shown, older=older,
-        paged=_before() is not None, filtering=filtering, state_of=state_of, labels=STATE_LABELS, tones=STATE_TONES,
+        paged=_before() is not None, filtering=filtering, labels=STATE_LABELS, tones=STATE_TONES,
         components=component_names(session=db.session, subscriber_ids=[s.id for s in shown]),
     ), 200 if valid else 422
 
@@ -187,7 +161,7 @@ def detail(subscriber_id: int):
     if len(rows) > PAGE_SIZE:
         rows = rows[:PAGE_SIZE]
         older = url_for("subscribers_admin.detail", subscriber_id=subscriber.id, before=rows[-1][0].id)
-    state = state_of(subscriber)
+    state = subscriber.state
     titles = announced_titles(session=db.session, announcements=[announcement for _delivery, announcement in rows])
     return render_template(
         "subscribers/detail.html", subscriber=subscriber, state=state, label=STATE_LABELS[state],
@@ -202,7 +176,7 @@ def detail(subscriber_id: int):
 def reactivate(subscriber_id: int):
     subscriber = _subscriber_or_404(subscriber_id)
     target = url_for("subscribers_admin.detail", subscriber_id=subscriber.id)
-    if state_of(subscriber) not in REACTIVATABLE:
+    if subscriber.state not in REACTIVATABLE:
         flash("This subscriber is neither quarantined nor bounced: there is nothing to reactivate.", "info")
         return redirect(target)
     service.reactivate(session=db.session, subscriber=subscriber)

@@ -20,11 +20,10 @@ from incidents.jobs import JobFailed, current_job, enqueue, job, progress
 from incidents.jobs.registry import kind
 from incidents.outbound import post_json, signature_headers
 from incidents.status.models import Component
-from incidents.status.public import build_public_view
+from incidents.status.public import build_public_view, public_page
 from incidents.subscribers import messages
 from incidents.subscribers.mail import Mailer, MailSettings, TransientMailError
 from incidents.subscribers.models import (
-    MAX_BOUNCES,
     QUARANTINE_AFTER,
     Announcement,
     Delivery,
@@ -62,7 +61,7 @@ def send_confirmation(*, subscriber_id: int) -> dict:
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.confirmed_at is not None or subscriber.unsubscribed_at is not None:
         return {"sent": False}
-    page = build_public_view(session=db.session, base_url=_site(), listed=0).page
+    page = public_page(session=db.session, config=current_app.config, base=_site())
     message = messages.confirmation_email(
         page=page, to=subscriber.email, webhook_url=subscriber.url,
         confirm_url=f"{_site()}/subscribe/confirm/{token_for(subscriber, 'confirm')}")
@@ -95,9 +94,7 @@ def _audience(component_ids: list[int]):
     """Subscribers told of news about these components: active, and subscribed to all or one of them."""
     chosen = exists().where(SubscriberComponent.subscriber_id == Subscriber.id,
                             SubscriberComponent.component_id.in_(component_ids))
-    return (Subscriber.confirmed_at.is_not(None), Subscriber.unsubscribed_at.is_(None),
-            Subscriber.quarantined_at.is_(None), Subscriber.bounces < MAX_BOUNCES,
-            or_(Subscriber.all_components, chosen))
+    return (*Subscriber.in_state("active"), or_(Subscriber.all_components, chosen))
 
 
 def _insert_ignoring_repeats(rows: list[dict]) -> None:
@@ -202,16 +199,21 @@ def _give_up(delivery_ids: list[int], reason: str) -> None:
     db.session.commit()
 
 
-def _followed(subscriber: Subscriber) -> set[str] | None:
-    """The public ids of the components a subscriber chose (None: all of them)."""
-    if subscriber.all_components:
-        return None
-    return set(db.session.scalars(select(Component.public_id).join(
-        SubscriberComponent, SubscriberComponent.component_id == Component.id)
-        .where(SubscriberComponent.subscriber_id == subscriber.id)))
+def _followed(subscribers: list[Subscriber]) -> dict[int, set[str] | None]:
+    """The public ids of the components each subscriber chose (None: all of them), in one query."""
+    followed: dict[int, set[str] | None] = {s.id: None if s.all_components else set() for s in subscribers}
+    choosing = [s.id for s in subscribers if not s.all_components]
+    if choosing:
+        for subscriber_id, public_id in db.session.execute(
+                select(SubscriberComponent.subscriber_id, Component.public_id)
+                .join(Component, Component.id == SubscriberComponent.component_id)
+                .where(SubscriberComponent.subscriber_id.in_(choosing))):
+            followed[subscriber_id].add(public_id)
+    return followed
 
 
-def _post_all(subscriber: Subscriber, delivery: Delivery, story: messages.Story, policy):
+def _post_all(subscriber: Subscriber, delivery: Delivery, story: messages.Story, policy,
+              followed: set[str] | None):
     """POST the announcement: the incident (or maintenance) payload, then a component_update for each
     component it moved that the subscriber follows, as Statuspage sends them. Each payload keeps its
     webhook-id on every attempt, so a receiver drops what it already has when a retry sends all again.
@@ -220,7 +222,7 @@ def _post_all(subscriber: Subscriber, delivery: Delivery, story: messages.Story,
     payloads = [(f"msg_{delivery.id}", messages.incident_payload(story, unsubscribe_url=unsubscribe_url,
                                                                  generated_at=now))]
     payloads += [(f"msg_{delivery.id}_{cid}", body) for cid, body in messages.component_payloads(
-        story, unsubscribe_url=unsubscribe_url, generated_at=now, only=_followed(subscriber))]
+        story, unsubscribe_url=unsubscribe_url, generated_at=now, only=followed)]
     outcome = None
     for message_id, body in payloads:
         headers = {"Content-Type": "application/json",
@@ -241,13 +243,14 @@ def send_webhooks(*, delivery_ids: list[int]) -> dict:
     with backoff, and a URL failing again and again is quarantined."""
     pending, stories, sent, failing = _pending(delivery_ids), {}, 0, 0
     policy = current_app.extensions["outbound_policy"]
+    followed = _followed([subscriber for _delivery, subscriber in pending])
     for delivery, subscriber in pending:
         story = _story_for(stories, delivery)
         if story is None or not subscriber.active:
             delivery.state, delivery.error = "failed", "not sent: no longer public or no longer subscribed"
             db.session.commit()
             continue
-        outcome = _post_all(subscriber, delivery, story, policy)
+        outcome = _post_all(subscriber, delivery, story, policy, followed[subscriber.id])
         delivery.attempts += 1
         delivery.status_code, delivery.response_ms = outcome.status, outcome.elapsed_ms
         if outcome.ok:

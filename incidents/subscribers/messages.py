@@ -90,21 +90,20 @@ def subject_of(story: Story) -> str:
 def announcement_email(story: Story, *, to: str, unsubscribe_url: str) -> EmailMessage:
     """One public update (or maintenance step) as an e-mail, in text and HTML."""
     update, record = story.update, story.record
-    when = _utc(update.display_at)
-    lines = [record.name, f"{LABELS.get(update.status, update.status)} · {when}", "", update.body, ""]
+    when, label = _utc(update.display_at), LABELS.get(update.status, update.status)
+    facts = []  # what the text and the HTML both state after the update itself
     if story.is_maintenance:
-        lines += [f"Window: {_utc(record.scheduled_for)} to {_utc(record.scheduled_until)}"]
+        facts.append(f"Window: {_utc(record.scheduled_for)} to {_utc(record.scheduled_until)}")
     if _affected(update):
-        lines += [f"Affected: {', '.join(_affected(update))}"]
-    lines += [f"Details: {record.shortlink}", "", "--",
-              f"You get this because you subscribed to {story.view.page.name}.",
-              f"Unsubscribe: {unsubscribe_url}"]
+        facts.append(f"Affected: {', '.join(_affected(update))}")
+    lines = [record.name, f"{label} · {when}", "", update.body, "", *facts, f"Details: {record.shortlink}", "",
+             "--", f"You get this because you subscribed to {story.view.page.name}.", f"Unsubscribe: {unsubscribe_url}"]
     message = EmailMessage()
     _base(message, page=story.view.page, to=to, subject=subject_of(story), unsubscribe_url=unsubscribe_url)
     message.set_content("\n".join(lines) + "\n")
-    extra = "".join(f"<p>{html.escape(line)}</p>" for line in lines[5:-4] if line)
+    extra = "".join(f"<p>{html.escape(fact)}</p>" for fact in facts)
     message.add_alternative(
-        f"<h1>{html.escape(record.name)}</h1><p><strong>{html.escape(LABELS.get(update.status, update.status))}"
+        f"<h1>{html.escape(record.name)}</h1><p><strong>{html.escape(label)}"
         f"</strong> · {html.escape(when)}</p>"
         # The update's HTML is the sanitised Markdown stored when it was written (incidents/markdown.py).
         f"{update.body_html or '<p>' + html.escape(update.body) + '</p>'}{extra}"

@@ -17,6 +17,7 @@ from incidents.db import UTCDateTime, db, in_values, utcnow
 from incidents.status.models import Component
 
 KINDS = ("email", "webhook")
+STATES = ("active", "unconfirmed", "bounced", "quarantined", "unsubscribed")
 ABOUT = ("incident", "maintenance")
 DELIVERY_STATES = ("pending", "sent", "failed")
 # After this many bounces an address is not written to again (a mailbox that does not exist).
@@ -71,10 +72,32 @@ class Subscriber(db.Model):
     )
 
     @property
+    def state(self) -> str:
+        """Its one state (a key of STATES): the first that holds, leaving outranking every trouble
+        and trouble outranking waiting for confirmation. `in_state` says the same in SQL."""
+        if self.unsubscribed_at is not None:
+            return "unsubscribed"
+        if self.quarantined_at is not None:
+            return "quarantined"
+        if self.bounces >= MAX_BOUNCES:
+            return "bounced"
+        return "unconfirmed" if self.confirmed_at is None else "active"
+
+    @property
     def active(self) -> bool:
         """Whether it is told of new announcements now."""
-        return (self.confirmed_at is not None and self.unsubscribed_at is None and self.quarantined_at is None
-                and self.bounces < MAX_BOUNCES)
+        return self.state == "active"
+
+    @classmethod
+    def in_state(cls, state: str) -> tuple:
+        """SQL conditions selecting the subscribers in `state` (as `state` decides it)."""
+        staying = (cls.unsubscribed_at.is_(None), cls.quarantined_at.is_(None))
+        deliverable = (*staying, cls.bounces < MAX_BOUNCES)
+        return {"unsubscribed": (cls.unsubscribed_at.is_not(None),),
+                "quarantined": (cls.unsubscribed_at.is_(None), cls.quarantined_at.is_not(None)),
+                "bounced": (*staying, cls.bounces >= MAX_BOUNCES),
+                "unconfirmed": (*deliverable, cls.confirmed_at.is_(None)),
+                "active": (*deliverable, cls.confirmed_at.is_not(None))}[state]
 
 
 class SubscriberComponent(db.Model):
