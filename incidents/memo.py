@@ -87,5 +87,9 @@ class RenderCache:
 
 
 def render_cache(name: str, size: int) -> RenderCache:
-    """This app's render cache called `name`."""
-    return current_app.extensions.setdefault(name, RenderCache(size))
+    """This app's render cache called `name` (made once: every public request asks for it)."""
+    cache = current_app.extensions.get(name)
+    if cache is None:
+        with _lock:
+            cache = current_app.extensions.setdefault(name, RenderCache(size))
+    return cache

@@ -10,13 +10,16 @@ reach a poller that sends only If-Modified-Since.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import Response, current_app, request
+from werkzeug.http import http_date, parse_accept_header, quote_etag
 from werkzeug.utils import get_content_type
+from werkzeug.wsgi import get_current_url
 
 from incidents.extensions import db
 from incidents.memo import RenderCache, remembered
@@ -64,11 +67,33 @@ def _query_last_change() -> datetime:
 
 def base_url() -> str:
     """The absolute URL of the public site's root, honouring the configured prefix."""
-    return request.url_root.rstrip("/") + current_app.config["STATUS_PREFIX"].rstrip("/")
+    environ = request.environ
+    return _base_url(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST"), environ.get("SERVER_NAME"),
+                     environ.get("SERVER_PORT"), environ.get("SCRIPT_NAME", ""), current_app.config["STATUS_PREFIX"])
 
 
-def etag_for(key: str, moment: datetime) -> str:
-    material = "\x1f".join([key, moment.isoformat(), current_app.config["STATUS_PREFIX"], base_url()])
+@functools.lru_cache(maxsize=64)
+def _base_url(scheme: str, http_host: str | None, server_name: str | None, server_port: str | None,
+              script_name: str, prefix: str) -> str:
+    # Remembered per (scheme, host, mount point): werkzeug builds it from the environ in the same
+    # way on every request, and every public request asks for it.
+    environ = {"wsgi.url_scheme": scheme, "SERVER_NAME": server_name or "", "SERVER_PORT": server_port or "",
+               "SCRIPT_NAME": script_name}
+    if http_host is not None:
+        environ["HTTP_HOST"] = http_host
+    return get_current_url(environ, root_only=True).rstrip("/") + prefix.rstrip("/")
+
+
+def etag_for(key: str, moment: datetime, *, site: str | None = None) -> str:
+    """The strong validator of `key` as published up to `moment`, served at `site` (the public
+    site's base URL; this request's when not given)."""
+    return _etag(key, moment, current_app.config["STATUS_PREFIX"], site or base_url())
+
+
+@functools.lru_cache(maxsize=1024)
+def _etag(key: str, moment: datetime, prefix: str, site: str) -> str:
+    # Remembered: every poll of an unchanged document asks for the same tag.
+    material = "\x1f".join([key, moment.isoformat(), prefix, site])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 
@@ -111,13 +136,17 @@ def content_type(mimetype: str) -> str:
 
 
 def public_headers(response: Response, *, mimetype: str) -> Response:
-    response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if mimetype != "text/html":
-        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
-    response.vary.add("Accept-Encoding")
+    response.headers.extend(_public_header_pairs(mimetype))
     return response
+
+
+@functools.lru_cache(maxsize=32)
+def _public_header_pairs(mimetype: str) -> tuple[tuple[str, str], ...]:
+    pairs = [("Cache-Control", f"public, max-age={MAX_AGE}"), ("Access-Control-Allow-Origin", "*"),
+             ("X-Content-Type-Options", "nosniff"), ("Vary", "Accept-Encoding")]
+    if mimetype != "text/html":
+        pairs.append(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+    return tuple(pairs)
 
 
 def _encoded(body: str | bytes) -> bytes:
@@ -130,7 +159,13 @@ GZIP_AT_LEAST = 1400
 
 
 def wants_gzip() -> bool:
-    return "gzip" in request.accept_encodings
+    return _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+
+
+@functools.lru_cache(maxsize=64)
+def _accepts_gzip(accept_encoding: str) -> bool:
+    # Remembered per header value: clients send one of a handful, and parsing it is not free.
+    return "gzip" in parse_accept_header(accept_encoding)
 
 
 def public_response(*, key: str, mimetype: str, render: Callable[[], str | bytes],
@@ -143,24 +178,29 @@ def public_response(*, key: str, mimetype: str, render: Callable[[], str | bytes
     ETag, as each encoding is its own representation (RFC 9110 section 8.8.3).
     """
     moment, checked_at = checked_change()
+    site = base_url()
     accepts_gzip = wants_gzip()
     # The tag names the representation a gzip-accepting client gets (compressed when long enough).
-    tag = etag_for(key, moment) + ("-gz" if accepts_gzip else "")
-    response = current_app.response_class(status=status)
-    response.content_type = content_type(mimetype)
-    response.set_etag(tag, weak=False)
-    response.last_modified = http_last_modified(moment, checked_at=checked_at)
-    public_headers(response, mimetype=mimetype)
+    tag = etag_for(key, moment, site=site) + ("-gz" if accepts_gzip else "")
+    last_modified = http_last_modified(moment, checked_at=checked_at)
     if status == 200 and unchanged_since(tag=tag, moment=moment):
-        response.status_code = 304
-        response.headers.pop("Content-Type", None)
+        response = current_app.response_class(
+            status=304, headers=_validator_pairs(tag, last_modified) + _public_header_pairs(mimetype))
+        response.headers.pop("Content-Type", None)  # the response class adds one; a 304 has no body
         return response
     # The body holds absolute URLs, so the host it is served on is part of its identity.
-    cache_key = (key, moment, base_url())
-    body = render_cache().get_or_render(cache_key, lambda: _encoded(render()))
+    cache_key = (key, moment, site)
+    cache = render_cache()
+    body = cache.get_or_render(cache_key, lambda: _encoded(render()))
+    headers = [("Content-Type", content_type(mimetype)), *_validator_pairs(tag, last_modified),
+               *_public_header_pairs(mimetype)]
     if accepts_gzip and len(body) >= GZIP_AT_LEAST:
         # The same bytes for every request of this change: mtime 0 keeps the encoding deterministic.
-        body = render_cache().get_or_render((*cache_key, "gzip"), lambda: gzip.compress(body, 6, mtime=0))
-        response.headers["Content-Encoding"] = "gzip"
-    response.set_data(body)
-    return response
+        body = cache.get_or_render((*cache_key, "gzip"), lambda: gzip.compress(body, 6, mtime=0))
+        headers.append(("Content-Encoding", "gzip"))
+    return current_app.response_class(body, status=status, headers=headers)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator_pairs(tag: str, last_modified: datetime) -> tuple[tuple[str, str], ...]:
+    return (("ETag", quote_etag(tag)), ("Last-Modified", http_date(last_modified)))
