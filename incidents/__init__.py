@@ -90,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     from incidents.impact import views as impact
     from incidents.incident import views as incident
     from incidents.jobs import views as jobs
+    from incidents.ledger import views as ledger
     from incidents.maintenance import views as maintenance
     from incidents.notices import views as notices
     from incidents.obligations import views as obligations
@@ -109,7 +110,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth.bp, incident.bp, timeline.bp, impact.bp, recovery.bp, admin.bp, publishing.bp,
                       postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp, obligations.bp,
-                      maintenance.bp, jobs.bp, subscribers_admin.bp):
+                      maintenance.bp, jobs.bp, subscribers_admin.bp, ledger.bp):
         app.register_blueprint(blueprint)
     # The public status site needs no login and lives under one prefix, so it can have its own host name.
     app.register_blueprint(status_site, url_prefix=app.config["STATUS_PREFIX"])

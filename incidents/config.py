@@ -79,6 +79,8 @@ def default_config(instance_path: Path) -> dict:
         "SIGN_IN_MEMO_SECONDS": float(os.environ.get("SIGN_IN_MEMO_SECONDS") or 2),
         # The proof of sending kept with a filed obligation (a receipt, a screenshot), in bytes.
         "OBLIGATION_ATTACHMENT_MAX": 1_500_000,
+        # The largest affected-customer CSV an import takes (bytes; the upload route alone allows it).
+        "LEDGER_IMPORT_MAX_BYTES": int(os.environ.get("LEDGER_IMPORT_MAX_BYTES") or 512 * 1024 * 1024),
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),

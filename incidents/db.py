@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Engine
@@ -110,8 +110,16 @@ def _configure_sqlite(dbapi_connection, _record):
 def _wants_write_lock() -> bool:
     """Requests that may write take SQLite's write lock up front; reads stay concurrent."""
     if has_request_context():
-        return request.method not in ("GET", "HEAD", "OPTIONS")
+        return request.method not in ("GET", "HEAD", "OPTIONS") or g.get("write_lock_on_begin", False)
     return True  # CLI commands and scripts
+
+
+def writing_from_here() -> None:
+    """For a GET that must write (an audited look-up): end its read transaction, so the next one
+    takes SQLite's write lock up front instead of failing to upgrade when another writer got in
+    first. The caller commits what it writes."""
+    g.write_lock_on_begin = True
+    db.session.commit()
 
 
 @event.listens_for(Engine, "begin")

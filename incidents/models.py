@@ -6,6 +6,15 @@ from incidents.idempotency import IdempotencyKey  # noqa: F401
 from incidents.impact.models import CategoryImpact, ImpactUpdate  # noqa: F401
 from incidents.incident.models import Incident, ReferenceCounter  # noqa: F401
 from incidents.jobs.models import BackgroundJob, PeriodicRun  # noqa: F401
+from incidents.ledger.models import (  # noqa: F401
+    LedgerCustomer,
+    LedgerFigure,
+    LedgerImport,
+    LedgerImportProblem,
+    LedgerItem,
+    LedgerStagingRow,
+    LedgerUploadChunk,
+)
 from incidents.maintenance.models import Maintenance, MaintenanceComponent, MaintenanceUpdate  # noqa: F401
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion  # noqa: F401
 from incidents.obligations.models import IncidentRegime, Obligation, ObligationAnchor  # noqa: F401

@@ -20,6 +20,7 @@ from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.jobs.models import BackgroundJob
+from incidents.ledger.models import LedgerImport
 from incidents.maintenance.models import Maintenance, MaintenanceUpdate
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.obligations.models import ContractRule, IncidentRegime, Obligation, ObligationAnchor
@@ -142,6 +143,12 @@ MINIMUM_ROLE = {
     "subscribers_admin.index": ADMIN,
     "subscribers_admin.detail": ADMIN,
     "subscribers_admin.reactivate": ADMIN,
+    "ledger.overview": VIEWER,
+    "ledger.start_import": RESPONDER,
+    "ledger.import_page": VIEWER,
+    "ledger.import_progress": VIEWER,
+    "ledger.import_problems": RESPONDER,  # names customers: for those who work on the list
+    "ledger.customer_lookup": VIEWER,  # support staff; each look-up is audited (test_ledger.py)
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
@@ -250,6 +257,7 @@ def probe(app, world) -> dict[str, object]:
             "status.confirm_subscription": db.session.get(Subscriber, world.subscribers.waiting).confirmed_at,
             "status.unsubscribe": db.session.get(Subscriber, world.subscribers.staying).unsubscribed_at,
             "subscribers_admin.reactivate": db.session.get(Subscriber, world.subscribers.quarantined).quarantined_at,
+            "ledger.start_import": db.session.scalar(sa.select(sa.func.count(LedgerImport.id))),
         }
 
 

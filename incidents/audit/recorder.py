@@ -48,7 +48,9 @@ OLD_VALUES = "audit_old_values"
 
 # Explicit actions besides the generic create / update / delete.
 ROLE_CHANGE, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT = "role_change", "sign_in", "sign_in_failed", "sign_out"
-ACTIONS = ["create", "update", "delete", ROLE_CHANGE, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT]
+# The affected-customer ledger: an import (one event per file) and a support look-up (who looked up whom).
+LEDGER_IMPORT, LEDGER_LOOKUP = "ledger_import", "ledger_lookup"
+ACTIONS = ["create", "update", "delete", ROLE_CHANGE, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, LEDGER_IMPORT, LEDGER_LOOKUP]
 
 
 def plain_value(value: Any) -> Any:

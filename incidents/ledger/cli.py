@@ -1,0 +1,81 @@
+"""`flask --app app ledger import INCIDENT_REF FILE.csv`: import an affected-customer list from a shell.
+
+Runs in this process (no worker needed), with progress on the terminal; the same checks, the same
+all-or-nothing commit and the same audit event as an upload through the web.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from incidents.auth.models import User
+from incidents.db import db
+from incidents.errors import NotFound
+from incidents.incident.service import get_incident
+from incidents.ledger import importing
+
+
+@click.command("import")
+@click.argument("reference")
+@click.argument("csv_file", type=click.File("rb"))
+@click.option("--good-rows", is_flag=True,
+              help="Apply every good row and report the bad ones (default: all or nothing).")
+@click.option("--as", "as_email", metavar="EMAIL", help="The account the import is recorded under (default: none).")
+@with_appcontext
+def import_command(reference: str, csv_file, good_rows: bool, as_email: str | None) -> None:
+    """Import CSV_FILE into the ledger of incident REFERENCE (merging by customer id)."""
+    session = db.session
+    try:
+        incident = get_incident(session=session, reference=reference)
+    except NotFound:
+        raise click.ClickException(f"No incident {reference}.") from None
+    actor = None
+    if as_email:
+        actor = session.scalar(select(User).where(func.lower(User.email) == as_email.lower()))
+        if actor is None:
+            raise click.ClickException(f"No account {as_email}.")
+    try:
+        record = importing.store_upload(
+            session=session, actor=actor, incident=incident, stream=csv_file,
+            filename=os.path.basename(getattr(csv_file, "name", "stdin")),
+            mode="good_rows" if good_rows else "all_or_nothing",
+            max_bytes=current_app.config["LEDGER_IMPORT_MAX_BYTES"])
+    except importing.ImportRefused as refused:
+        session.rollback()
+        raise click.ClickException(str(refused)) from None
+    session.commit()
+    import_id, started = record.id, time.monotonic()
+    record = importing.run(session=session, import_id=import_id, report=_terminal_progress())
+    session.commit()
+    click.echo("", err=True)
+    elapsed = time.monotonic() - started
+    click.echo(f"{record.message} ({record.rows_read:,} rows in {elapsed:.1f} s)")
+    if record.rows_bad:
+        click.echo(f"{record.rows_bad:,} rows with problems; the first of them:", err=True)
+        for shown, problem in enumerate(importing.problems_of(session=session, record=record)):
+            if shown == 20:
+                click.echo("  …", err=True)
+                break
+            click.echo(f"  line {problem.line:,}: {problem.reason}", err=True)
+    if record.state != "applied":
+        sys.exit(1)
+
+
+def _terminal_progress():
+    last = [0.0]
+
+    def report(done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.25 and done < total:
+            return
+        last[0] = now
+        pct = 100.0 * done / total if total else 100.0
+        click.echo(f"\r{pct:5.1f}%  {message}\033[K", nl=False, err=True)
+
+    return report

@@ -1,0 +1,104 @@
+"""The ledger's figures: counted once per bulk change into `ledger_figure`, read by pages as rows.
+
+Counting a million customers takes a second; reading the kept figures takes a query. So every
+change to the ledger (an import, a restore report, a notification batch) ends by `recompute`, in
+its own transaction, and the incident page, the reports and the obligations' thresholds read
+`figures_of`. Each recompute also becomes an impact snapshot, so the recovery chart keeps its curve.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from incidents.auth.models import User
+from incidents.impact import service as impact
+from incidents.incident.enums import DATA_CATEGORIES
+from incidents.incident.models import Incident
+from incidents.ledger.models import LedgerFigure
+
+_COUNTS = """
+    COUNT(*),
+    SUM(CASE WHEN {outcome} = 'restored' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN {outcome} = 'lost' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN c.notified_at IS NOT NULL THEN 1 ELSE 0 END)
+"""
+_INSERT = "INSERT INTO ledger_figure (incident_id, dimension, key, affected, restored, lost, notified) "
+RECOMPUTE = [
+    _INSERT + "SELECT :incident, 'total', '', " + _COUNTS.format(outcome="c.outcome")
+    + " FROM ledger_customer c WHERE c.incident_id = :incident",
+    _INSERT + "SELECT :incident, 'jurisdiction', CASE WHEN c.region IS NULL THEN c.country "
+    "ELSE c.country || '-' || c.region END, " + _COUNTS.format(outcome="c.outcome")
+    + " FROM ledger_customer c WHERE c.incident_id = :incident GROUP BY c.country, c.region",
+    # Per category the counts are of that category's customers: restored or lost is the item's state.
+    _INSERT + "SELECT :incident, 'category', i.category, " + _COUNTS.format(outcome="i.state")
+    + " FROM ledger_item i JOIN ledger_customer c ON c.id = i.customer_id WHERE c.incident_id = :incident"
+    " GROUP BY i.category",
+]
+
+
+@dataclass(frozen=True)
+class Counts:
+    affected: int = 0
+    restored: int = 0
+    lost: int = 0
+    notified: int = 0
+
+    @property
+    def waiting(self) -> int:
+        return self.affected - self.restored - self.lost
+
+    @property
+    def restored_pct(self) -> float | None:
+        return 100.0 * self.restored / self.affected if self.affected else None
+
+
+@dataclass
+class LedgerFigures:
+    total: Counts = field(default_factory=Counts)
+    categories: dict[str, Counts] = field(default_factory=dict)  # in DATA_CATEGORIES order
+    jurisdictions: dict[str, Counts] = field(default_factory=dict)  # most customers first
+
+    @property
+    def exists(self) -> bool:
+        return self.total.affected > 0
+
+
+def recompute(*, session: Session, incident_id: int) -> None:
+    """Count the incident's ledger again into its kept figures (in the caller's transaction)."""
+    session.execute(delete(LedgerFigure).where(LedgerFigure.incident_id == incident_id))
+    session.execute(text(RECOMPUTE[0]).bindparams(incident=incident_id))
+    for statement in RECOMPUTE[1:]:
+        session.execute(text(statement).bindparams(incident=incident_id))
+
+
+def figures_of(*, session: Session, incident_id: int) -> LedgerFigures:
+    """The kept figures of an incident's ledger (one query; empty when it has no ledger)."""
+    rows = session.execute(select(LedgerFigure).where(LedgerFigure.incident_id == incident_id)).scalars().all()
+    found = LedgerFigures()
+    order = list(DATA_CATEGORIES)
+    for row in sorted(rows, key=lambda r: (r.dimension, order.index(r.key) if r.key in order else 99, -r.affected,
+                                           r.key)):
+        counts = Counts(row.affected, row.restored, row.lost, row.notified)
+        if row.dimension == "total":
+            found.total = counts
+        elif row.dimension == "category":
+            found.categories[row.key] = counts
+        else:
+            found.jurisdictions[row.key] = counts
+    return found
+
+
+def snapshot_impact(*, session: Session, incident: Incident, actor: User | None, note: str) -> None:
+    """Record the ledger's figures as the incident's latest impact update (and its timeline entry)."""
+    kept = figures_of(session=session, incident_id=incident.id)
+    latest = impact.latest_update(session=session, incident=incident)
+    total = kept.total
+    impact.record_impact(
+        session=session, actor=actor, incident=incident,
+        counts=impact.CustomerCounts(affected=total.affected, notified=total.notified, restored=total.restored,
+                                     lost=total.lost),
+        categories=[impact.CategoryCounts(category=key, affected=c.affected, recovered=c.restored,
+                                          unrecoverable=c.lost) for key, c in kept.categories.items()],
+        based_on_id=latest.id if latest else None, note=note)

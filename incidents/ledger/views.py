@@ -1,0 +1,197 @@
+"""The ledger's pages: figures and imports of an incident, an import's progress, the support look-up."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+
+from incidents.auth.access import role_required
+from incidents.auth.models import Role
+from incidents.db import db, writing_from_here
+from incidents.incident.enums import DATA_CATEGORIES
+from incidents.incident.page import load_incident
+from incidents.jobs import enqueue
+from incidents.ledger import cli, figures, importing, lookup
+from incidents.ledger.forms import ImportForm, LookupForm
+from incidents.ledger.models import LedgerImport
+
+bp = Blueprint("ledger", __name__, cli_group="ledger")
+bp.cli.add_command(cli.import_command)
+
+IMPORTS_SHOWN = 20
+
+
+@bp.url_value_preprocessor
+def _allow_large_uploads(endpoint, _values):
+    # Runs before CSRF protection reads the form: only the import route takes files this large.
+    if endpoint == "ledger.start_import":
+        request.max_content_length = current_app.config["LEDGER_IMPORT_MAX_BYTES"] + 64 * 1024
+
+
+def _imports_of(incident) -> list[LedgerImport]:
+    return list(db.session.scalars(select(LedgerImport).where(LedgerImport.incident_id == incident.id)
+                                   .order_by(LedgerImport.id.desc()).limit(IMPORTS_SHOWN)))
+
+
+def _overview(incident, form: ImportForm | None = None, code: int = 200):
+    kept = figures.figures_of(session=db.session, incident_id=incident.id)
+    return render_template("ledger/overview.html", incident=incident, figures=kept, imports=_imports_of(incident),
+                           form=form or ImportForm(formdata=None), lookup_form=LookupForm(formdata=None),
+                           labels=DATA_CATEGORIES, states=import_states), code
+
+
+@bp.get("/incidents/<reference>/ledger")
+def overview(reference: str):
+    return _overview(load_incident(reference))
+
+
+@bp.post("/incidents/<reference>/ledger/imports")
+@role_required(Role.responder)
+def start_import(reference: str):
+    incident = load_incident(reference)
+    form = ImportForm()
+    upload = request.files.get("file")
+    if not form.validate_on_submit():
+        return _overview(incident, form, 422)
+    if upload is None or not upload.filename:
+        form.file.errors = ["Choose the CSV file to import."]
+        return _overview(incident, form, 422)
+    try:
+        record = importing.store_upload(session=db.session, actor=current_user, incident=incident,
+                                        stream=upload.stream, filename=upload.filename, mode=form.mode.data,
+                                        max_bytes=current_app.config["LEDGER_IMPORT_MAX_BYTES"])
+    except importing.ImportRefused as refused:
+        db.session.rollback()
+        form.file.errors = [str(refused)]
+        return _overview(incident, form, 422)
+    record.job = enqueue("ledger.import", session=db.session, created_by=current_user, incident=incident,
+                         import_id=record.id)
+    db.session.commit()
+    flash(f"{record.filename} is being checked; this page follows it.", "success")
+    return redirect(url_for("ledger.import_page", reference=incident.reference, public_id=record.public_id))
+
+
+def _import_or_404(incident, public_id: str) -> LedgerImport:
+    record = db.session.scalar(select(LedgerImport).where(LedgerImport.public_id == public_id,
+                                                          LedgerImport.incident_id == incident.id))
+    if record is None:
+        abort(404)
+    return record
+
+
+@bp.get("/incidents/<reference>/ledger/imports/<public_id>")
+def import_page(reference: str, public_id: str):
+    incident = load_incident(reference)
+    record = _import_or_404(incident, public_id)
+    problems = []
+    if record.finished and record.rows_bad:
+        problems = [p for _, p in zip(range(20), importing.problems_of(session=db.session, record=record),
+                                      strict=False)]
+    return render_template("ledger/import.html", incident=incident, record=record, state=import_states(record),
+                           problems=problems, mode_labels=importing.MODE_LABELS)
+
+
+@bp.get("/incidents/<reference>/ledger/imports/<public_id>/progress")
+def import_progress(reference: str, public_id: str):
+    """What the import page's progress bar polls: state, bytes done of total, and a sentence."""
+    incident = load_incident(reference)
+    record = _import_or_404(incident, public_id)
+    state = import_states(record)
+    job = record.job
+    return jsonify(state=state.key, label=state.label, finished=state.finished,
+                   done=job.done if job else 0, total=job.total if job else record.size,
+                   message=state.message or (job.message if job else ""))
+
+
+@bp.get("/incidents/<reference>/ledger/imports/<public_id>/problems.csv")
+@role_required(Role.responder)
+def import_problems(reference: str, public_id: str):
+    """Every row that was not applied, with its line and reason: streamed, so a million fit."""
+    incident = load_incident(reference)
+    record = _import_or_404(incident, public_id)
+
+    def rows() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["line", "customer_id", "problem"])
+        for problem in importing.problems_of(session=db.session, record=record):
+            writer.writerow([problem.line, _spreadsheet_safe(problem.customer_ref or ""), problem.reason])
+            if out.tell() > 64_000:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    name = f"{incident.reference}-import-{record.public_id}-problems.csv"
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _spreadsheet_safe(value: str) -> str:
+    # A cell starting with = + - @ would run as a formula when the CSV is opened in a spreadsheet.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@bp.get("/customers")
+def customer_lookup():
+    """Support look-up: type a customer id, see what they lost, what is back, what they were told."""
+    form = LookupForm(request.args)
+    if not request.args or not form.validate():
+        return render_template("ledger/lookup.html", form=form, found=None, searched=bool(request.args),
+                               labels=DATA_CATEGORIES, item_labels=lookup.ITEM_LABELS)
+    writing_from_here()
+    found = lookup.look_up(session=db.session, viewer=current_user, customer_ref=form.customer.data)
+    if _wants_json():
+        body = jsonify(customer_id=form.customer.data.strip(), found=[f.as_json() for f in found])
+    else:
+        body = render_template("ledger/lookup.html", form=form, found=found, searched=True,
+                               labels=DATA_CATEGORIES, item_labels=lookup.ITEM_LABELS)
+    db.session.commit()  # the look-up's audit event
+    return body
+
+
+def _wants_json() -> bool:
+    return request.args.get("format") == "json" or (
+        request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json")
+
+
+class ImportState:
+    """An import's state for people: its own, unless its job ended without finishing it."""
+
+    LABELS = {"queued": "Waiting for a worker", "running": "Checking and applying", "applied": "Applied",
+              "refused": "Refused: nothing applied", "failed": "Failed: nothing applied"}
+
+    def __init__(self, key: str, message: str):
+        self.key, self.message = key, message
+
+    @property
+    def label(self) -> str:
+        return self.LABELS[self.key]
+
+    @property
+    def finished(self) -> bool:
+        return self.key in ("applied", "refused", "failed")
+
+
+def import_states(record: LedgerImport) -> ImportState:
+    job = record.job
+    if not record.finished and job is not None and job.state.finished:
+        # The job gave up (or was cancelled) before the import's own commit: nothing was applied.
+        return ImportState("failed", job.error or job.message or "The import stopped before it was applied.")
+    return ImportState(record.state, record.message)

@@ -1,0 +1,342 @@
+"""The affected-customer ledger (issue #14): importing a customer list through the web and the CLI,
+all or nothing, bad files refused with reasons and nothing changed, figures and impact snapshots
+taken from it, and the support look-up, audited."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from incidents.audit.models import AuditEvent
+from incidents.extensions import db
+from incidents.impact.models import ImpactUpdate
+from incidents.incident.service import get_incident
+from incidents.ledger.models import (
+    LedgerCustomer,
+    LedgerImport,
+    LedgerImportProblem,
+    LedgerItem,
+    LedgerStagingRow,
+    LedgerUploadChunk,
+)
+from tests.form_matrix import errors_beside
+
+HEADER = "customer_id,data_categories,country,region,channel,records\n"
+GOOD = HEADER + (
+    "C-1,contacts;photos,US,CA,email,120\n"
+    "C-2,Photos,US,US-CA,letter,\n"
+    "C-3,calendars|notes,DE,,in_app,7\n"
+)
+
+
+@pytest.fixture
+def app_config(app_config):
+    app_config["JOBS_IMMEDIATE"] = True  # the import job runs as its upload commits
+    return app_config
+
+
+@pytest.fixture
+def incident(make):
+    return make.incident(title="Contacts and photos missing")
+
+
+def upload(client, reference: str, body: bytes | str, *, mode: str = "all_or_nothing", name: str = "list.csv"):
+    data = body.encode() if isinstance(body, str) else body
+    return client.post(f"/incidents/{reference}/ledger/imports", data={"mode": mode, "file": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+
+
+def ledger_rows(app, reference: str) -> dict[str, dict]:
+    """The ledger of an incident as {customer id: {country, region, channel, records, items}}."""
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        customers = db.session.scalars(select(LedgerCustomer).where(LedgerCustomer.incident_id == incident.id))
+        return {c.customer_ref: {"country": c.country, "region": c.region, "channel": c.channel,
+                                 "records": c.records, "outcome": c.outcome,
+                                 "items": {i.category: i.state for i in c.items}} for c in customers}
+
+
+def last_import(app) -> LedgerImport:
+    with app.app_context():
+        record = db.session.scalar(select(LedgerImport).order_by(LedgerImport.id.desc()).limit(1))
+        db.session.expunge(record)
+        return record
+
+
+def leftovers(app) -> tuple[int, int]:
+    """Staged rows and stored upload chunks still in the database (an import ends with neither)."""
+    with app.app_context():
+        return (db.session.scalar(select(func.count()).select_from(LedgerStagingRow)),
+                db.session.scalar(select(func.count()).select_from(LedgerUploadChunk)))
+
+
+def test_an_uploaded_list_becomes_the_ledger_its_figures_and_an_impact_snapshot(app, client, auth, incident):
+    auth.as_role("responder")
+    response = upload(client, incident, GOOD)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Applied 3 rows (3 new customers)." in page
+
+    assert ledger_rows(app, incident) == {
+        "C-1": {"country": "US", "region": "CA", "channel": "email", "records": 120, "outcome": "waiting",
+                "items": {"contacts": "affected", "photos": "affected"}},
+        "C-2": {"country": "US", "region": "CA", "channel": "letter", "records": None, "outcome": "waiting",
+                "items": {"photos": "affected"}},
+        "C-3": {"country": "DE", "region": None, "channel": "in_app", "records": 7, "outcome": "waiting",
+                "items": {"calendars": "affected", "notes": "affected"}},
+    }
+    overview = client.get(f"/incidents/{incident}/ledger").get_data(as_text=True)
+    assert "US-CA" in overview and "DE" in overview
+    with app.app_context():
+        update = db.session.scalar(select(ImpactUpdate).order_by(ImpactUpdate.id.desc()).limit(1))
+        assert update.customers_affected == 3 and update.customers_restored == 0
+        assert {c.category: c.records_affected for c in update.categories} == {
+            "contacts": 1, "calendars": 1, "notes": 1, "photos": 2}
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "ledger_import")).all()
+        assert len(events) == 1  # one event for the file, not one per customer
+        after = json.loads(events[0].after)
+        assert after["sha256"] == __import__("hashlib").sha256(GOOD.encode()).hexdigest()
+        assert (after["rows"], after["applied"], after["bad"]) == (3, 3, 0)
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.entity_type == "ledger_customer")) == 0
+    assert leftovers(app) == (0, 0)
+    # The incident page's impact panel shows the ledger's count.
+    detail = client.get(f"/incidents/{incident}").get_data(as_text=True)
+    assert f"/incidents/{incident}/ledger" in detail
+
+
+def test_a_second_import_merges_by_customer_id(app, client, auth, incident):
+    auth.as_role("responder")
+    upload(client, incident, GOOD)
+    upload(client, incident, HEADER + "C-1,contacts;files,GB,,letter,\nC-9,billing,US,NY,,3\n")
+    rows = ledger_rows(app, incident)
+    assert set(rows) == {"C-1", "C-2", "C-3", "C-9"}
+    assert rows["C-1"]["country"] == "GB" and rows["C-1"]["records"] == 120  # a blank count keeps the old one
+    assert rows["C-1"]["items"] == {"contacts": "affected", "photos": "affected", "files": "affected"}
+    assert last_import(app).customers_new == 1
+
+
+BAD_FILES = {
+    "empty": (b"", "The file is empty"),
+    "header only": (HEADER.encode(), "no customers"),
+    "wrong header": (b"id,email\n1,a@example.com\n", "The header row is not an affected-customer list"),
+    "latin-1": (HEADER.encode() + "C-1,contacts,DE,,email,\nC-\xe9,photos,FR,,email,\n".encode("latin-1"),
+                "not UTF-8"),
+    "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 50, "binary data"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_a_file_that_cannot_be_read_is_refused_with_its_reason_and_changes_nothing(app, client, auth, incident, name):
+    auth.as_role("responder")
+    upload(client, incident, GOOD)
+    before = ledger_rows(app, incident)
+    body, reason = BAD_FILES[name]
+    response = upload(client, incident, body, mode="good_rows")
+    if name == "empty":  # refused at once, beside the file field
+        assert response.status_code == 422
+        assert any(reason in e for e in errors_beside(response.get_data(as_text=True), "file"))
+    else:
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert "Refused: nothing applied" in page and reason in page
+    assert ledger_rows(app, incident) == before
+    assert leftovers(app) == (0, 0)
+
+
+BAD_ROWS = HEADER + (
+    "C-1,contacts,US,CA,email,1\n"
+    "C-2,fotos,US,CA,email,1\n"            # unknown category
+    "C-3,photos,XX,,email,\n"              # unknown country
+    "C-4,photos,US,ZZ,email,\n"            # not a US state
+    "C-5,photos,US,CA,pigeon,\n"           # unknown channel
+    "C-6,photos,US,CA,email,-3\n"          # not a count
+    ",photos,US,CA,email,\n"               # no id
+    "C-1,photos,US,CA,email,\n"            # given twice
+    "C-8,photos\n"                         # short row
+    "C-9,notes,DE,,,\n"
+)
+
+
+def test_all_or_nothing_refuses_a_file_with_bad_rows_and_lists_each_with_its_line(app, client, auth, incident):
+    auth.as_role("responder")
+    response = upload(client, incident, BAD_ROWS)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "8 of 10 rows have problems" in page
+    assert ledger_rows(app, incident) == {}
+    problems = client.get(response.headers["Location"] + "/problems.csv")
+    assert problems.status_code == 200 and problems.mimetype == "text/csv"
+    table = list(csv.reader(io.StringIO(problems.get_data(as_text=True))))
+    assert table[0] == ["line", "customer_id", "problem"]
+    by_line = {int(line): (ref, reason) for line, ref, reason in table[1:]}
+    assert sorted(by_line) == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert "unknown data category 'fotos'" in by_line[3][1]
+    assert "country 'XX'" in by_line[4][1]
+    assert "ISO 3166-2 subdivision of US" in by_line[5][1]
+    assert "channel 'pigeon'" in by_line[6][1]
+    assert "records '-3'" in by_line[7][1]
+    assert by_line[8] == ("", "customer_id is empty")
+    assert by_line[9] == ("C-1", "customer_id 'C-1' is already on line 2")
+    assert "2 fields; the header has 6" in by_line[10][1]
+    assert leftovers(app) == (0, 0)
+
+
+def test_good_rows_mode_applies_the_good_rows_and_reports_the_rest(app, client, auth, incident):
+    auth.as_role("responder")
+    upload(client, incident, BAD_ROWS, mode="good_rows")
+    assert set(ledger_rows(app, incident)) == {"C-1", "C-9"}
+    record = last_import(app)
+    assert (record.state, record.rows_read, record.rows_applied, record.rows_bad) == ("applied", 10, 2, 8)
+
+
+def test_spreadsheet_formulas_in_the_problems_file_are_defused(app, client, auth, incident):
+    auth.as_role("responder")
+    response = upload(client, incident, HEADER + "=HYPERLINK(\"http://x\"),fotos,US,,,\n")
+    body = client.get(response.headers["Location"] + "/problems.csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in body
+
+
+def test_viewers_see_figures_but_cannot_import_or_download_problems(app, client, auth, make, incident):
+    responder = auth.as_role("responder")
+    response = upload(client, incident, BAD_ROWS)
+    location = response.headers["Location"]
+    auth.logout()
+    auth.as_role("viewer")
+    assert client.get(f"/incidents/{incident}/ledger").status_code == 200
+    assert client.get(location).status_code == 200
+    assert client.get(location + "/problems.csv").status_code == 403
+    assert upload(client, incident, GOOD).status_code == 403
+    assert responder
+
+
+def test_the_support_look_up_shows_one_customer_and_is_audited(app, client, auth, make, incident):
+    auth.as_role("responder")
+    upload(client, incident, GOOD)
+    auth.logout()
+    viewer = auth.as_role("viewer")
+    page = client.get("/customers?customer=C-1").get_data(as_text=True)
+    assert "Contacts and photos missing" in page and "US-CA" in page and "Photos" in page
+    found = client.get("/customers?customer=C-1&format=json").get_json()
+    assert found["found"][0]["categories"] == [
+        {"category": "contacts", "label": "Contacts", "state": "affected",
+         "changed_at": found["found"][0]["categories"][0]["changed_at"], "workstream": None},
+        {"category": "photos", "label": "Photos", "state": "affected",
+         "changed_at": found["found"][0]["categories"][1]["changed_at"], "workstream": None}]
+    assert found["found"][0]["incident"]["reference"] == incident
+    nobody = client.get("/customers?customer=C-404", headers={"Accept": "application/json"}).get_json()
+    assert nobody == {"customer_id": "C-404", "found": []}
+    with app.app_context():
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "ledger_lookup")
+                                    .order_by(AuditEvent.id)).all()
+        assert [(e.actor, e.entity_id) for e in events] == [(viewer, "C-1"), (viewer, "C-1"), (viewer, "C-404")]
+    # An exact look-up: a prefix finds nobody.
+    assert client.get("/customers?customer=C&format=json").get_json()["found"] == []
+    auth.logout()
+    assert client.get("/customers?customer=C-1").status_code in (302, 401)
+
+
+def test_the_look_up_form_explains_a_missing_or_overlong_id(client, auth):
+    auth.as_role("viewer")
+    page = client.get("/customers?customer=").get_data(as_text=True)
+    assert errors_beside(page, "customer") == ["Type the customer's id."]
+    page = client.get("/customers?customer=" + "x" * 101).get_data(as_text=True)
+    assert errors_beside(page, "customer")
+
+
+def test_the_cli_imports_with_progress_and_exits_non_zero_when_refused(app, runner, make, incident, tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text(GOOD)
+    result = runner.invoke(args=["ledger", "import", incident, str(good)])
+    assert result.exit_code == 0, result.output
+    assert "Applied 3 rows (3 new customers)." in result.output
+    assert set(ledger_rows(app, incident)) == {"C-1", "C-2", "C-3"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_ROWS)
+    result = runner.invoke(args=["ledger", "import", incident, str(bad)])
+    assert result.exit_code == 1
+    assert "Nothing was applied" in result.output and "line 3: unknown data category" in result.output
+    result = runner.invoke(args=["ledger", "import", "INC-1999-0001", str(good)])
+    assert result.exit_code != 0 and "No incident INC-1999-0001" in result.output
+
+
+def write_big_list(path: Path, rows: int) -> None:
+    with path.open("w") as out:
+        out.write(HEADER)
+        for n in range(rows):
+            out.write(f"K-{n:08d},contacts;photos,US,CA,email,{n % 50}\n")
+
+
+def applying(app) -> bool:
+    """Whether a transaction merging staged rows into the ledger is open right now."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            return bool(db.session.scalar(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() "
+                "AND (query ILIKE '%INSERT INTO ledger_customer%' OR query ILIKE '%INSERT INTO ledger_item%' "
+                "OR query ILIKE '%UPDATE ledger_customer SET outcome%')")))
+        path = db.engine.url.database
+    # SQLite: the apply holds the write lock for its whole transaction (staging only for a batch).
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        probe.close()
+
+
+@pytest.mark.parametrize("kill_when", ["staging", "applying"])
+def test_a_worker_killed_mid_import_leaves_the_ledger_as_it_was(app, app_config, make, incident, tmp_path, kill_when):
+    """SIGKILL the importing process while it stages rows, or inside the transaction that applies
+    them: the ledger keeps exactly what it had, and the same file imported again applies in full."""
+    with app.app_context():
+        app_config["SQLALCHEMY_DATABASE_URI"] = str(db.engine.url.render_as_string(hide_password=False))
+    path = tmp_path / "big.csv"
+    write_big_list(path, 60_000)
+    (tmp_path / "run_import.py").write_text(
+        "import sys, json\n"
+        "from incidents import create_app\n"
+        "app = create_app(json.loads(sys.argv[1]))\n"
+        "app.test_cli_runner().invoke(args=['ledger', 'import', sys.argv[2], sys.argv[3]], catch_exceptions=False)\n")
+    config = {k: v for k, v in app_config.items() if isinstance(v, (str, int, float, bool))}
+    child = subprocess.Popen([sys.executable, str(tmp_path / "run_import.py"), json.dumps(config), incident, str(path)],
+                             cwd=Path(__file__).resolve().parent.parent, env={**os.environ},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            assert child.poll() is None, "the import ended before it could be killed"
+            with app.test_request_context():  # a GET's read transaction: it takes no write lock
+                staged = db.session.scalar(select(func.count()).select_from(LedgerStagingRow))
+                state = db.session.scalar(select(LedgerImport.state).order_by(LedgerImport.id.desc()).limit(1))
+                db.session.rollback()
+            if kill_when == "staging" and staged and staged < 50_000:
+                break
+            if kill_when == "applying" and staged >= 60_000 and state == "running" and applying(app):
+                break
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert ledger_rows(app, incident) == {}
+    result = app.test_cli_runner().invoke(args=["ledger", "import", incident, str(path)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LedgerCustomer)) == 60_000
+        assert db.session.scalar(select(func.count()).select_from(LedgerItem)) == 120_000
+        assert db.session.scalar(select(func.count()).select_from(LedgerImportProblem)
+                                 .join(LedgerImport).where(LedgerImport.state == "applied")) == 0
