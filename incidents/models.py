@@ -12,6 +12,7 @@ from incidents.ledger.models import (  # noqa: F401
     LedgerImport,
     LedgerImportProblem,
     LedgerItem,
+    LedgerNotificationBatch,
     LedgerStagingRow,
     LedgerUploadChunk,
 )

@@ -20,7 +20,7 @@ from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.jobs.models import BackgroundJob
-from incidents.ledger.models import LedgerImport
+from incidents.ledger.models import LedgerImport, LedgerItem
 from incidents.maintenance.models import Maintenance, MaintenanceUpdate
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.obligations.models import ContractRule, IncidentRegime, Obligation, ObligationAnchor
@@ -149,6 +149,8 @@ MINIMUM_ROLE = {
     "ledger.import_progress": VIEWER,
     "ledger.import_problems": RESPONDER,  # names customers: for those who work on the list
     "ledger.customer_lookup": VIEWER,  # support staff; each look-up is audited (test_ledger.py)
+    "ledger.change_customer": RESPONDER,
+    "ledger.snapshot": RESPONDER,
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
@@ -258,6 +260,9 @@ def probe(app, world) -> dict[str, object]:
             "status.unsubscribe": db.session.get(Subscriber, world.subscribers.staying).unsubscribed_at,
             "subscribers_admin.reactivate": db.session.get(Subscriber, world.subscribers.quarantined).quarantined_at,
             "ledger.start_import": db.session.scalar(sa.select(sa.func.count(LedgerImport.id))),
+            "ledger.change_customer": db.session.scalar(sa.select(LedgerItem.state).where(
+                LedgerItem.category == "photos")),
+            "ledger.snapshot": db.session.scalar(sa.select(sa.func.count(ImpactUpdate.id))),
         }
 
 

@@ -51,10 +51,11 @@ def incident(make):
     return make.incident(title="Contacts and photos missing")
 
 
-def upload(client, reference: str, body: bytes | str, *, mode: str = "all_or_nothing", name: str = "list.csv"):
+def upload(client, reference: str, body: bytes | str, *, mode: str = "all_or_nothing", name: str = "list.csv",
+           kind: str = "customers"):
     data = body.encode() if isinstance(body, str) else body
-    return client.post(f"/incidents/{reference}/ledger/imports", data={"mode": mode, "file": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post(f"/incidents/{reference}/ledger/imports", content_type="multipart/form-data",
+                       data={"mode": mode, "kind": kind, "file": (io.BytesIO(data), name)})
 
 
 def ledger_rows(app, reference: str) -> dict[str, dict]:
@@ -340,3 +341,91 @@ def test_a_worker_killed_mid_import_leaves_the_ledger_as_it_was(app, app_config,
         assert db.session.scalar(select(func.count()).select_from(LedgerItem)) == 120_000
         assert db.session.scalar(select(func.count()).select_from(LedgerImportProblem)
                                  .join(LedgerImport).where(LedgerImport.state == "applied")) == 0
+
+
+def test_status_lists_restore_or_lose_data_and_the_figures_follow(app, client, auth, make, incident):
+    email = auth.as_role("responder")
+    workstream_id = make.workstream(incident, by=email, name="Replay from tape", target=10)
+    upload(client, incident, GOOD)
+    # C-1 gets photos back (not contacts); C-2 everything; C-3's notes are gone for good; C-404 is nobody.
+    response = client.post(f"/incidents/{incident}/ledger/imports", content_type="multipart/form-data", data={
+        "kind": "restored", "workstream": workstream_id, "mode": "good_rows",
+        "file": (io.BytesIO(b"customer_id,data_categories\nC-1,photos\nC-2,\nC-404,\n"), "restored.csv")})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Applied 2 rows (2 customers marked restored); 1 rows with problems were left out." in page
+    upload(client, incident, "customer_id,data_categories\nC-3,notes\n", mode="good_rows", kind="lost")
+    rows = ledger_rows(app, incident)
+    assert rows["C-1"]["items"] == {"contacts": "affected", "photos": "restored"}
+    assert rows["C-1"]["outcome"] == "waiting"
+    assert rows["C-2"]["items"] == {"photos": "restored"} and rows["C-2"]["outcome"] == "restored"
+    assert rows["C-3"]["items"] == {"calendars": "affected", "notes": "lost"} and rows["C-3"]["outcome"] == "lost"
+    with app.app_context():
+        from incidents.ledger.figures import figures_of
+        kept = figures_of(session=db.session, incident_id=get_incident(session=db.session, reference=incident).id)
+        assert (kept.total.affected, kept.total.restored, kept.total.lost) == (3, 1, 1)
+        assert (kept.categories["photos"].affected, kept.categories["photos"].restored) == (2, 2)
+        assert kept.jurisdictions["US-CA"].restored == 1 and kept.jurisdictions["DE"].lost == 1
+        latest = db.session.scalar(select(ImpactUpdate).order_by(ImpactUpdate.id.desc()).limit(1))
+        assert (latest.customers_affected, latest.customers_restored, latest.customers_lost) == (3, 1, 1)
+        item = db.session.scalar(select(LedgerItem).join(LedgerCustomer).where(
+            LedgerCustomer.customer_ref == "C-2"))
+        assert item.workstream_id == workstream_id
+    problems = client.get(response.headers["Location"] + "/problems.csv").get_data(as_text=True)
+    assert "C-404,customer_id is not in this incident's ledger" in problems
+    # The look-up says who restored what.
+    found = client.get("/customers?customer=C-2&format=json").get_json()["found"][0]
+    assert found["outcome"] == "restored" and found["categories"][0]["workstream"] == "Replay from tape"
+
+
+def test_a_status_list_with_a_customer_list_header_is_refused(app, client, auth, incident):
+    auth.as_role("responder")
+    upload(client, incident, GOOD)
+    response = upload(client, incident, GOOD, kind="restored")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The header row is not a list of restored customers (unknown &#39;country&#39;" in page
+    assert all(row["outcome"] == "waiting" for row in ledger_rows(app, incident).values())
+
+
+def test_one_customer_changed_by_hand_moves_the_kept_figures_by_one(app, client, auth, make, incident):
+    email = auth.as_role("responder")
+    workstream_id = make.workstream(incident, by=email, name="Hand restore")
+    upload(client, incident, GOOD)
+    page = client.get("/customers?customer=C-1").get_data(as_text=True)
+    assert 'name="state-contacts"' in page  # responders get the form
+    response = client.post(f"/incidents/{incident}/ledger/customer", data={
+        "customer_id": "C-1", "state-contacts": "restored", "state-photos": "restored", "workstream": workstream_id})
+    assert response.status_code == 302
+    client.post(f"/incidents/{incident}/ledger/customer", data={"customer_id": "C-3", "state-notes": "lost"})
+
+    def kept():
+        with app.app_context():
+            from incidents.ledger.figures import figures_of
+            f = figures_of(session=db.session, incident_id=get_incident(session=db.session, reference=incident).id)
+            return (f.total, f.categories, f.jurisdictions)
+
+    by_hand = kept()
+    with app.app_context():  # counted from scratch, the figures are the same
+        from incidents.ledger.figures import recompute
+        recompute(session=db.session, incident_id=get_incident(session=db.session, reference=incident).id)
+        db.session.commit()
+    assert kept() == by_hand
+    assert (by_hand[0].restored, by_hand[0].lost) == (1, 1)
+    rows = ledger_rows(app, incident)
+    assert rows["C-1"]["outcome"] == "restored" and rows["C-3"]["outcome"] == "lost"
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "ledger_customer",
+                                                           AuditEvent.action == "update").order_by(AuditEvent.id))
+        assert (event.entity_id, json.loads(event.before), json.loads(event.after)) == (
+            "C-1", {"contacts": "affected", "photos": "affected"}, {"contacts": "restored", "photos": "restored"})
+    # A category the customer does not have, or a customer not in the ledger: told, nothing changes.
+    change = f"/incidents/{incident}/ledger/customer"
+    response = client.post(change, data={"customer_id": "C-2", "state-billing": "lost"}, follow_redirects=True)
+    assert "C-2 has no billing in this ledger." in response.get_data(as_text=True)
+    response = client.post(change, data={"customer_id": "C-404", "state-notes": "lost"}, follow_redirects=True)
+    assert "Customer C-404 is not in" in response.get_data(as_text=True)
+    assert ledger_rows(app, incident)["C-2"]["outcome"] == "waiting"
+    # The snapshot button takes the figures into the incident's impact.
+    client.post(f"/incidents/{incident}/ledger/snapshot")
+    with app.app_context():
+        latest = db.session.scalar(select(ImpactUpdate).order_by(ImpactUpdate.id.desc()).limit(1))
+        assert (latest.customers_restored, latest.customers_lost) == (1, 1)

@@ -1,4 +1,4 @@
-"""`flask --app app ledger import INCIDENT_REF FILE.csv`: import an affected-customer list from a shell.
+"""`flask --app app ledger import INCIDENT_REF FILE.csv [--kind restored]`: import a list from a shell.
 
 Runs in this process (no worker needed), with progress on the terminal; the same checks, the same
 all-or-nothing commit and the same audit event as an upload through the web.
@@ -19,6 +19,7 @@ from incidents.db import db
 from incidents.errors import NotFound
 from incidents.incident.service import get_incident
 from incidents.ledger import importing
+from incidents.ledger.csvformat import LAYOUTS
 
 
 @click.command("import")
@@ -26,9 +27,11 @@ from incidents.ledger import importing
 @click.argument("csv_file", type=click.File("rb"))
 @click.option("--good-rows", is_flag=True,
               help="Apply every good row and report the bad ones (default: all or nothing).")
+@click.option("--kind", type=click.Choice(list(LAYOUTS)), default="customers", show_default=True,
+              help="What the file lists: affected customers, or customers restored, lost for good, or bounced.")
 @click.option("--as", "as_email", metavar="EMAIL", help="The account the import is recorded under (default: none).")
 @with_appcontext
-def import_command(reference: str, csv_file, good_rows: bool, as_email: str | None) -> None:
+def import_command(reference: str, csv_file, good_rows: bool, kind: str, as_email: str | None) -> None:
     """Import CSV_FILE into the ledger of incident REFERENCE (merging by customer id)."""
     session = db.session
     try:
@@ -44,7 +47,7 @@ def import_command(reference: str, csv_file, good_rows: bool, as_email: str | No
         record = importing.store_upload(
             session=session, actor=actor, incident=incident, stream=csv_file,
             filename=os.path.basename(getattr(csv_file, "name", "stdin")),
-            mode="good_rows" if good_rows else "all_or_nothing",
+            mode="good_rows" if good_rows else "all_or_nothing", kind=kind,
             max_bytes=current_app.config["LEDGER_IMPORT_MAX_BYTES"])
     except importing.ImportRefused as refused:
         session.rollback()

@@ -29,6 +29,29 @@ from incidents.incident.enums import DATA_CATEGORIES
 REQUIRED = ("customer_id", "data_categories", "country")
 OPTIONAL = ("region", "channel", "records")
 COLUMNS = REQUIRED + OPTIONAL
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The columns of one kind of file."""
+
+    what: str  # "an affected-customer list", for the header's error
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+# A status list names customers already in the ledger: "these accounts are restored" (all their
+# categories, or those given), "these are lost for good", "these notices bounced".
+LAYOUTS = {
+    "customers": Layout("an affected-customer list", REQUIRED, OPTIONAL),
+    "restored": Layout("a list of restored customers", ("customer_id",), ("data_categories",)),
+    "lost": Layout("a list of customers whose data is lost for good", ("customer_id",), ("data_categories",)),
+    "bounced": Layout("a list of bounced notices", ("customer_id",), ()),
+}
 # A bit per category: a staged row keeps its categories in one integer.
 CATEGORY_BITS = {key: 1 << n for n, key in enumerate(DATA_CATEGORIES)}
 CHANNELS = {"email": "email", "e-mail": "email", "mail": "letter", "letter": "letter", "post": "letter",
@@ -108,9 +131,11 @@ class _Counting(io.RawIOBase):
 
 
 class Reader:
-    """Reads an affected-customer CSV from a binary stream; `bytes_read` follows the position."""
+    """Reads one kind of ledger CSV from a binary stream; `bytes_read` follows the position."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: BinaryIO, kind: str = "customers"):
+        self.layout = LAYOUTS[kind]
+        self._check = check_row if kind == "customers" else check_status_row
         self._counting = _Counting(raw)
         self._text = io.TextIOWrapper(io.BufferedReader(self._counting, 1 << 16), encoding="utf-8-sig",
                                       errors="strict", newline="")
@@ -141,7 +166,7 @@ class Reader:
             if len(fields) != width:
                 yield Problem(line, _ref_of(fields, index), f"{len(fields)} fields; the header has {width}")
                 continue
-            yield check_row(line, {name: fields[i] for name, i in index.items()})
+            yield self._check(line, {name: fields[i] for name, i in index.items()})
 
     def _header(self, reader) -> list[str]:
         try:
@@ -153,8 +178,9 @@ class Reader:
         except csv.Error as error:
             raise FileRefused(f"The header cannot be read as CSV ({error}).", 1) from None
         names = [name.strip().lower().replace(" ", "_") for name in header]
-        unknown = [name for name in names if name not in COLUMNS]
-        missing = [name for name in REQUIRED if name not in names]
+        layout = self.layout
+        unknown = [name for name in names if name not in layout.columns]
+        missing = [name for name in layout.required if name not in names]
         doubled = sorted({name for name in names if names.count(name) > 1})
         if unknown or missing or doubled:
             parts = []
@@ -164,8 +190,9 @@ class Reader:
                 parts.append(f"unknown {', '.join(repr(n) for n in unknown)}")
             if doubled:
                 parts.append(f"named twice: {', '.join(doubled)}")
-            raise FileRefused(f"The header row is not an affected-customer list ({'; '.join(parts)}). "
-                              f"Expected columns: {', '.join(REQUIRED)}, and optionally {', '.join(OPTIONAL)}.", 1)
+            optional = f", and optionally {', '.join(layout.optional)}" if layout.optional else ""
+            raise FileRefused(f"The header row is not {layout.what} ({'; '.join(parts)}). "
+                              f"Expected columns: {', '.join(layout.required)}{optional}.", 1)
         return names
 
 
@@ -193,6 +220,17 @@ def check_row(line: int, values: dict[str, str]) -> Row | Problem:
         return Row(line, ref, _categories(values["data_categories"]), country,
                    _region(country, values.get("region", "")), _channel(values.get("channel", "")),
                    _records(values.get("records", "")))
+    except Invalid as refused:
+        return Problem(line, ref[:CUSTOMER_REF_MAX] if ref.isprintable() and ref else None, str(refused))
+
+
+def check_status_row(line: int, values: dict[str, str]) -> Row | Problem:
+    """A row of a status list: a customer, and the categories it is about (0: all of theirs)."""
+    ref = values["customer_id"].strip()
+    try:
+        _customer_ref(ref)
+        text = values.get("data_categories", "")
+        return Row(line, ref, _categories(text) if text.strip() else 0, "", None, "", None)
     except Invalid as refused:
         return Problem(line, ref[:CUSTOMER_REF_MAX] if ref.isprintable() and ref else None, str(refused))
 

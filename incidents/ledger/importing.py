@@ -29,7 +29,7 @@ from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
 from incidents.errors import DomainError
 from incidents.incident.models import Incident
-from incidents.ledger import csvformat, figures
+from incidents.ledger import csvformat, figures, statuses
 from incidents.ledger.models import (
     LedgerCustomer,
     LedgerImport,
@@ -60,12 +60,16 @@ def no_report(_done: int, _total: int, _message: str) -> None:
 # --- 1. The upload ------------------------------------------------------------------------------
 
 def store_upload(*, session: Session, actor: User | None, incident: Incident, stream: BinaryIO,
-                 filename: str, mode: str, max_bytes: int) -> LedgerImport:
+                 filename: str, mode: str, max_bytes: int, kind: str = "customers",
+                 workstream_id: int | None = None) -> LedgerImport:
     """Keep the uploaded file in the database, with its size and SHA-256, as a queued import."""
     if mode not in MODE_LABELS:
         raise ImportRefused(f"Unknown import mode {mode!r}.")
+    if kind not in csvformat.LAYOUTS:
+        raise ImportRefused(f"Unknown kind of list {kind!r}.")
     record = LedgerImport(incident_id=incident.id, created_by=actor, filename=(filename or "upload.csv")[:255],
-                          size=0, sha256="", mode=mode, state="queued")
+                          size=0, sha256="", mode=mode, state="queued", kind=kind,
+                          workstream_id=workstream_id if kind == "restored" else None)
     session.add(record)
     session.flush()
     digest, size, seq = hashlib.sha256(), 0, 0
@@ -120,14 +124,15 @@ class Staged:
     refused: str | None = None  # the file as a whole could not be read
 
 
-def stage(*, import_id: int, size: int, report: Report = no_report) -> Staged:
+def stage(*, import_id: int, size: int, kind: str = "customers", incident_id: int | None = None,
+          report: Report = no_report) -> Staged:
     """Check every row of the import's file (`size` bytes) into the staging and problems tables."""
     engine = db.engine
     with engine.begin() as conn:  # an earlier run of this import may have left rows behind
         _clear_staging(conn, import_id)
         conn.execute(delete(LedgerImportProblem).where(LedgerImportProblem.import_id == import_id))
     staged, started = Staged(), time.monotonic()
-    reader = csvformat.Reader(io.BufferedReader(_StoredFile(import_id), CHUNK_BYTES))
+    reader = csvformat.Reader(io.BufferedReader(_StoredFile(import_id), CHUNK_BYTES), kind)
     try:
         for good, bad in _batches(reader.rows()):
             with engine.begin() as conn:
@@ -150,6 +155,9 @@ def stage(*, import_id: int, size: int, report: Report = no_report) -> Staged:
                                                         "customer_ref": None, "reason": refused.message[:300]}])
         return staged
     staged.bad += _refuse_repeated_customers(import_id)
+    if kind != "customers":
+        with engine.begin() as conn:
+            staged.bad += statuses.refuse_unknown_customers(conn, import_id=import_id, incident_id=incident_id)
     staged.good = staged.rows - staged.bad
     return staged
 
@@ -233,10 +241,15 @@ def apply(*, session: Session, record: LedgerImport, incident: Incident, actor: 
     session.execute(text(_OUTCOMES_OF_IMPORT), params)
     customers_new = session.scalar(select(func.count()).select_from(LedgerCustomer).where(
         LedgerCustomer.import_id == record.id, LedgerCustomer.created_at == now))
-    session.execute(delete(LedgerStagingRow).where(LedgerStagingRow.import_id == record.id))
-    session.execute(delete(LedgerUploadChunk).where(LedgerUploadChunk.import_id == record.id))
+    _clear_upload(session, record.id)
     figures.recompute(session=session, incident_id=incident.id)
     return customers_new
+
+
+def _clear_upload(session: Session, import_id: int) -> None:
+    """The staged rows and the stored file go with the commit that applies them: they name customers."""
+    session.execute(delete(LedgerStagingRow).where(LedgerStagingRow.import_id == import_id))
+    session.execute(delete(LedgerUploadChunk).where(LedgerUploadChunk.import_id == import_id))
 
 
 def _stamp():
@@ -273,15 +286,7 @@ def _merge_items_sql():
     """)
 
 
-_OUTCOMES_OF_IMPORT = """
-    UPDATE ledger_customer SET outcome = CASE
-        WHEN EXISTS (SELECT 1 FROM ledger_item i WHERE i.customer_id = ledger_customer.id AND i.state = 'lost')
-            THEN 'lost'
-        WHEN EXISTS (SELECT 1 FROM ledger_item i WHERE i.customer_id = ledger_customer.id AND i.state = 'affected')
-            THEN 'waiting'
-        ELSE 'restored' END
-    WHERE import_id = :import
-"""
+_OUTCOMES_OF_IMPORT = statuses.OUTCOMES + " WHERE import_id = :import"
 
 
 # --- The whole import, as the job and the CLI run it ----------------------------------------------
@@ -295,10 +300,10 @@ def run(*, session: Session, import_id: int, report: Report = no_report) -> Ledg
         return record  # a repeated delivery of a job that already ended
     # Staging writes in transactions of its own: this session must hold none meanwhile (on SQLite
     # its transaction would hold the one write lock those need). Nothing has been written yet.
-    size, mode = record.size, record.mode
+    size, mode, kind, incident_id = record.size, record.mode, record.kind, record.incident_id
     session.rollback()
     _set_state(import_id, state="running")
-    staged = stage(import_id=import_id, size=size, report=report)
+    staged = stage(import_id=import_id, size=size, kind=kind, incident_id=incident_id, report=report)
     if staged.refused or (mode == "all_or_nothing" and staged.bad) or not staged.good:
         _finish_refused(import_id, message=_refusal(staged), rows_read=staged.rows, rows_bad=staged.bad)
         return session.get(LedgerImport, import_id)
@@ -306,18 +311,27 @@ def run(*, session: Session, import_id: int, report: Report = no_report) -> Ledg
     record = session.get(LedgerImport, import_id)
     incident = session.get(Incident, record.incident_id)
     actor = session.get(User, record.created_by_id) if record.created_by_id else None
-    customers_new = apply(session=session, record=record, incident=incident, actor=actor)
+    if kind == "customers":
+        customers_new = apply(session=session, record=record, incident=incident, actor=actor)
+        done = f"{customers_new:,} new customers"
+    else:
+        customers_new = 0
+        touched = statuses.apply(session=session, record=record)
+        _clear_upload(session, record.id)
+        figures.recompute(session=session, incident_id=incident.id)
+        done = f"{touched:,} notices marked bounced" if kind == "bounced" else f"{touched:,} customers marked {kind}"
     record.state, record.finished_at = "applied", utcnow()
     record.rows_read, record.rows_bad, record.rows_applied = staged.rows, staged.bad, staged.good
     record.customers_new = customers_new
-    record.message = (f"Applied {staged.good:,} rows ({customers_new:,} new customers)"
+    record.message = (f"Applied {staged.good:,} rows ({done})"
                       + (f"; {staged.bad:,} rows with problems were left out." if staged.bad else "."))
-    figures.snapshot_impact(session=session, incident=incident, actor=actor,
-                            note=f"From the affected-customer ledger, after importing {record.filename} "
-                                 f"({staged.good:,} rows).")
+    if kind != "bounced":
+        figures.snapshot_impact(session=session, incident=incident, actor=actor,
+                                note=f"From the affected-customer ledger, after importing {record.filename} "
+                                     f"({statuses.KIND_LABELS[kind].lower()}: {staged.good:,} rows).")
     audit.record(session, action=audit.LEDGER_IMPORT, entity_type="ledger_import", entity_id=record.public_id,
                  actor_id=record.created_by_id, incident_id=incident.id,
-                 after={"filename": record.filename, "sha256": record.sha256, "bytes": record.size,
+                 after={"kind": kind, "filename": record.filename, "sha256": record.sha256, "bytes": record.size,
                         "mode": record.mode, "rows": staged.rows, "applied": staged.good, "bad": staged.bad,
                         "customers_new": customers_new})
     return record

@@ -35,6 +35,8 @@ ITEM_STATES = ("affected", "restored", "lost")
 # any is gone for good, waiting otherwise. Disjoint, so restored + lost <= affected, as impact has it.
 OUTCOMES = ("waiting", "restored", "lost")
 IMPORT_MODES = ("all_or_nothing", "good_rows")
+# What a file says: new affected customers, or a status of customers already in the ledger.
+IMPORT_KINDS = ("customers", "restored", "lost", "bounced")
 IMPORT_STATES = ("queued", "running", "applied", "refused", "failed")
 FIGURE_DIMENSIONS = ("total", "category", "jurisdiction")
 
@@ -59,7 +61,10 @@ class LedgerImport(db.Model):
     filename: Mapped[str] = mapped_column(String(255))  # as the user named it; shown, never opened
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20), default="customers")
     mode: Mapped[str] = mapped_column(String(20))
+    # A restored list: the recovery workstream that brought the data back.
+    workstream_id: Mapped[int | None] = mapped_column(ForeignKey("workstream.id", ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(20), default="queued")
     rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_applied: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -71,8 +76,10 @@ class LedgerImport(db.Model):
 
     created_by = relationship("User")
     job = relationship("BackgroundJob")
+    workstream = relationship("Workstream")
 
     __table_args__ = (
+        CheckConstraint(in_values("kind", IMPORT_KINDS), name="kind_known"),
         CheckConstraint(in_values("mode", IMPORT_MODES), name="mode_known"),
         CheckConstraint(in_values("state", IMPORT_STATES), name="state_known"),
     )
@@ -148,6 +155,8 @@ class LedgerCustomer(db.Model):
     notified_channel: Mapped[str | None] = mapped_column(String(20))
     notice_version_id: Mapped[int | None] = mapped_column(ForeignKey("notice_version.id", ondelete="SET NULL"))
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The notification batch exported for them and not yet marked sent (None: in no open batch).
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_notification_batch.id", ondelete="SET NULL"))
     import_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_import.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -162,6 +171,7 @@ class LedgerCustomer(db.Model):
         CheckConstraint(in_values("outcome", OUTCOMES), name="outcome_known"),
         CheckConstraint("records IS NULL OR records >= 0", name="records_not_negative"),
         Index("ix_ledger_customer_import_id", "import_id"),
+        Index("ix_ledger_customer_batch_id", "batch_id"),
         # The support look-up asks by customer id across every incident.
         Index("ix_ledger_customer_customer_ref", "customer_ref"),
     )
@@ -169,6 +179,29 @@ class LedgerCustomer(db.Model):
     @property
     def jurisdiction(self) -> str:
         return jurisdiction_of(self.country, self.region)
+
+
+class LedgerNotificationBatch(db.Model):
+    """Customers exported to be sent a released notice version on one channel (by a mail-merge or
+    bulk e-mail tool), then marked sent. The export fixes who is in it: a customer is in one open
+    batch at a time, so two exports never tell the same person twice."""
+
+    __tablename__ = "ledger_notification_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=new_public_id)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
+    notice_version_id: Mapped[int] = mapped_column(ForeignKey("notice_version.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    customers: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    notice_version = relationship("NoticeVersion")
+    created_by = relationship("User", foreign_keys=[created_by_id])
+    sent_by = relationship("User", foreign_keys=[sent_by_id])
 
 
 class LedgerItem(db.Model):

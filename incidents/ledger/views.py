@@ -24,12 +24,14 @@ from sqlalchemy import select
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.db import db, writing_from_here
+from incidents.errors import DomainError
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.page import load_incident
 from incidents.jobs import enqueue
-from incidents.ledger import cli, figures, importing, lookup
-from incidents.ledger.forms import ImportForm, LookupForm
+from incidents.ledger import cli, customer, figures, importing, lookup, statuses
+from incidents.ledger.forms import ImportForm, LookupForm, import_form
 from incidents.ledger.models import LedgerImport
+from incidents.recovery.service import workstreams_for
 
 bp = Blueprint("ledger", __name__, cli_group="ledger")
 bp.cli.add_command(cli.import_command)
@@ -49,11 +51,16 @@ def _imports_of(incident) -> list[LedgerImport]:
                                    .order_by(LedgerImport.id.desc()).limit(IMPORTS_SHOWN)))
 
 
+def _workstreams(incident):
+    return workstreams_for(session=db.session, incident=incident)
+
+
 def _overview(incident, form: ImportForm | None = None, code: int = 200):
     kept = figures.figures_of(session=db.session, incident_id=incident.id)
     return render_template("ledger/overview.html", incident=incident, figures=kept, imports=_imports_of(incident),
-                           form=form or ImportForm(formdata=None), lookup_form=LookupForm(formdata=None),
-                           labels=DATA_CATEGORIES, states=import_states), code
+                           form=form or import_form(_workstreams(incident), formdata=None),
+                           lookup_form=LookupForm(formdata=None), labels=DATA_CATEGORIES, states=import_states,
+                           kind_labels=statuses.KIND_LABELS), code
 
 
 @bp.get("/incidents/<reference>/ledger")
@@ -65,7 +72,7 @@ def overview(reference: str):
 @role_required(Role.responder)
 def start_import(reference: str):
     incident = load_incident(reference)
-    form = ImportForm()
+    form = import_form(_workstreams(incident))
     upload = request.files.get("file")
     if not form.validate_on_submit():
         return _overview(incident, form, 422)
@@ -75,7 +82,8 @@ def start_import(reference: str):
     try:
         record = importing.store_upload(session=db.session, actor=current_user, incident=incident,
                                         stream=upload.stream, filename=upload.filename, mode=form.mode.data,
-                                        max_bytes=current_app.config["LEDGER_IMPORT_MAX_BYTES"])
+                                        max_bytes=current_app.config["LEDGER_IMPORT_MAX_BYTES"],
+                                        kind=form.kind.data, workstream_id=form.workstream.data or None)
     except importing.ImportRefused as refused:
         db.session.rollback()
         form.file.errors = [str(refused)]
@@ -104,7 +112,7 @@ def import_page(reference: str, public_id: str):
         problems = [p for _, p in zip(range(20), importing.problems_of(session=db.session, record=record),
                                       strict=False)]
     return render_template("ledger/import.html", incident=incident, record=record, state=import_states(record),
-                           problems=problems, mode_labels=importing.MODE_LABELS)
+                           problems=problems, mode_labels=importing.MODE_LABELS, kind_labels=statuses.KIND_LABELS)
 
 
 @bp.get("/incidents/<reference>/ledger/imports/<public_id>/progress")
@@ -161,9 +169,49 @@ def customer_lookup():
         body = jsonify(customer_id=form.customer.data.strip(), found=[f.as_json() for f in found])
     else:
         body = render_template("ledger/lookup.html", form=form, found=found, searched=True,
-                               labels=DATA_CATEGORIES, item_labels=lookup.ITEM_LABELS)
+                               labels=DATA_CATEGORIES, item_labels=lookup.ITEM_LABELS,
+                               workstreams={f.incident.id: _workstreams(f.incident) for f in found})
     db.session.commit()  # the look-up's audit event
     return body
+
+
+@bp.post("/incidents/<reference>/ledger/customer")
+@role_required(Role.responder)
+def change_customer(reference: str):
+    """One customer's categories marked restored or lost for good by hand (from the look-up page)."""
+    incident = load_incident(reference)
+    customer_ref = request.form.get("customer_id", "").strip()
+    states = {key[len("state-"):]: value for key, value in request.form.items() if key.startswith("state-")}
+    try:
+        workstream_id = int(request.form.get("workstream") or 0) or None
+    except ValueError:
+        workstream_id = None
+    if workstream_id and workstream_id not in {w.id for w in _workstreams(incident)}:
+        workstream_id = None
+    back = url_for("ledger.customer_lookup", customer=customer_ref) if customer_ref else \
+        url_for("ledger.overview", reference=incident.reference)
+    try:
+        customer.set_states(session=db.session, actor=current_user, incident=incident, customer_ref=customer_ref,
+                            states=states, workstream_id=workstream_id)
+    except DomainError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+        return redirect(back)
+    db.session.commit()
+    flash(f"{customer_ref} in {incident.reference}: saved.", "success")
+    return redirect(back)
+
+
+@bp.post("/incidents/<reference>/ledger/snapshot")
+@role_required(Role.responder)
+def snapshot(reference: str):
+    """Record the ledger's figures now as the incident's impact (after changes made one by one)."""
+    incident = load_incident(reference)
+    figures.snapshot_impact(session=db.session, actor=current_user, incident=incident,
+                            note="From the affected-customer ledger.")
+    db.session.commit()
+    flash("Impact recorded from the ledger.", "success")
+    return redirect(url_for("ledger.overview", reference=incident.reference))
 
 
 def _wants_json() -> bool:

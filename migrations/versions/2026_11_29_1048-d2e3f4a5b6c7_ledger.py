@@ -1,12 +1,12 @@
 """the affected-customer ledger: imports (file chunks, staging, problems), customers, their data
-categories, and the figures kept from them
+categories, notification batches, and the figures kept from them
 
 Revision ID: d2e3f4a5b6c7
 Revises: c1d2e3f4a5b6
-Create Date: 2026-11-29 10:48:32.440156
+Create Date: 2026-11-29 11:02:47.531282
 
 
-Issue #14. Row-by-row audit is off for these tables: an import is one audit event.
+Issue #14. Row-by-row audit is off for the bulk tables: an import is one audit event.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -41,7 +41,9 @@ def upgrade():
     sa.Column('filename', sa.String(length=255), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('mode', sa.String(length=20), nullable=False),
+    sa.Column('workstream_id', sa.Integer(), nullable=True),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('rows_read', sa.BigInteger(), nullable=False),
     sa.Column('rows_applied', sa.BigInteger(), nullable=False),
@@ -50,44 +52,18 @@ def upgrade():
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('job_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("kind IN ('customers', 'restored', 'lost', 'bounced')", name=op.f('ck_ledger_import_kind_known')),
     sa.CheckConstraint("mode IN ('all_or_nothing', 'good_rows')", name=op.f('ck_ledger_import_mode_known')),
     sa.CheckConstraint("state IN ('queued', 'running', 'applied', 'refused', 'failed')", name=op.f('ck_ledger_import_state_known')),
     sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_ledger_import_created_by_id_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], name=op.f('fk_ledger_import_incident_id_incident'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['job_id'], ['background_job.id'], name=op.f('fk_ledger_import_job_id_background_job'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['workstream_id'], ['workstream.id'], name=op.f('fk_ledger_import_workstream_id_workstream'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_import')),
     sa.UniqueConstraint('public_id', name=op.f('uq_ledger_import_public_id'))
     )
     with op.batch_alter_table('ledger_import', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_import_incident_id'), ['incident_id'], unique=False)
-
-    op.create_table('ledger_customer',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('incident_id', sa.Integer(), nullable=False),
-    sa.Column('customer_ref', sa.String(length=100), nullable=False),
-    sa.Column('country', sa.String(length=2), nullable=False),
-    sa.Column('region', sa.String(length=3), nullable=True),
-    sa.Column('channel', sa.String(length=20), nullable=False),
-    sa.Column('records', sa.BigInteger(), nullable=True),
-    sa.Column('outcome', sa.String(length=10), nullable=False),
-    sa.Column('notified_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('notified_channel', sa.String(length=20), nullable=True),
-    sa.Column('notice_version_id', sa.Integer(), nullable=True),
-    sa.Column('bounced_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('import_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("outcome IN ('waiting', 'restored', 'lost')", name=op.f('ck_ledger_customer_outcome_known')),
-    sa.CheckConstraint('records IS NULL OR records >= 0', name=op.f('ck_ledger_customer_records_not_negative')),
-    sa.ForeignKeyConstraint(['import_id'], ['ledger_import.id'], name=op.f('fk_ledger_customer_import_id_ledger_import'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], name=op.f('fk_ledger_customer_incident_id_incident'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['notice_version_id'], ['notice_version.id'], name=op.f('fk_ledger_customer_notice_version_id_notice_version'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_customer')),
-    sa.UniqueConstraint('incident_id', 'customer_ref', name='uq_ledger_customer_incident_customer_ref')
-    )
-    with op.batch_alter_table('ledger_customer', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_customer_customer_ref', ['customer_ref'], unique=False)
-        batch_op.create_index('ix_ledger_customer_import_id', ['import_id'], unique=False)
 
     op.create_table('ledger_import_problem',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -100,6 +76,27 @@ def upgrade():
     )
     with op.batch_alter_table('ledger_import_problem', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_import_problem_import_line', ['import_id', 'line'], unique=False)
+
+    op.create_table('ledger_notification_batch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('public_id', sa.String(length=24), nullable=False),
+    sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('notice_version_id', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('customers', sa.BigInteger(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_ledger_notification_batch_created_by_id_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], name=op.f('fk_ledger_notification_batch_incident_id_incident'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['notice_version_id'], ['notice_version.id'], name=op.f('fk_ledger_notification_batch_notice_version_id_notice_version'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['sent_by_id'], ['user.id'], name=op.f('fk_ledger_notification_batch_sent_by_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_notification_batch')),
+    sa.UniqueConstraint('public_id', name=op.f('uq_ledger_notification_batch_public_id'))
+    )
+    with op.batch_alter_table('ledger_notification_batch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_notification_batch_incident_id'), ['incident_id'], unique=False)
 
     op.create_table('ledger_staging_row',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -124,6 +121,37 @@ def upgrade():
     sa.ForeignKeyConstraint(['import_id'], ['ledger_import.id'], name=op.f('fk_ledger_upload_chunk_import_id_ledger_import'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('import_id', 'seq', name=op.f('pk_ledger_upload_chunk'))
     )
+    op.create_table('ledger_customer',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('customer_ref', sa.String(length=100), nullable=False),
+    sa.Column('country', sa.String(length=2), nullable=False),
+    sa.Column('region', sa.String(length=3), nullable=True),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('records', sa.BigInteger(), nullable=True),
+    sa.Column('outcome', sa.String(length=10), nullable=False),
+    sa.Column('notified_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('notified_channel', sa.String(length=20), nullable=True),
+    sa.Column('notice_version_id', sa.Integer(), nullable=True),
+    sa.Column('bounced_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('batch_id', sa.Integer(), nullable=True),
+    sa.Column('import_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("outcome IN ('waiting', 'restored', 'lost')", name=op.f('ck_ledger_customer_outcome_known')),
+    sa.CheckConstraint('records IS NULL OR records >= 0', name=op.f('ck_ledger_customer_records_not_negative')),
+    sa.ForeignKeyConstraint(['batch_id'], ['ledger_notification_batch.id'], name=op.f('fk_ledger_customer_batch_id_ledger_notification_batch'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['import_id'], ['ledger_import.id'], name=op.f('fk_ledger_customer_import_id_ledger_import'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], name=op.f('fk_ledger_customer_incident_id_incident'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['notice_version_id'], ['notice_version.id'], name=op.f('fk_ledger_customer_notice_version_id_notice_version'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_customer')),
+    sa.UniqueConstraint('incident_id', 'customer_ref', name='uq_ledger_customer_incident_customer_ref')
+    )
+    with op.batch_alter_table('ledger_customer', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_customer_batch_id', ['batch_id'], unique=False)
+        batch_op.create_index('ix_ledger_customer_customer_ref', ['customer_ref'], unique=False)
+        batch_op.create_index('ix_ledger_customer_import_id', ['import_id'], unique=False)
+
     op.create_table('ledger_item',
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('category', sa.String(length=40), nullable=False),
@@ -141,20 +169,25 @@ def upgrade():
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('ledger_item')
+    with op.batch_alter_table('ledger_customer', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_customer_import_id')
+        batch_op.drop_index('ix_ledger_customer_customer_ref')
+        batch_op.drop_index('ix_ledger_customer_batch_id')
+
+    op.drop_table('ledger_customer')
     op.drop_table('ledger_upload_chunk')
     with op.batch_alter_table('ledger_staging_row', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_staging_row_import_customer')
 
     op.drop_table('ledger_staging_row')
+    with op.batch_alter_table('ledger_notification_batch', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_notification_batch_incident_id'))
+
+    op.drop_table('ledger_notification_batch')
     with op.batch_alter_table('ledger_import_problem', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_import_problem_import_line')
 
     op.drop_table('ledger_import_problem')
-    with op.batch_alter_table('ledger_customer', schema=None) as batch_op:
-        batch_op.drop_index('ix_ledger_customer_import_id')
-        batch_op.drop_index('ix_ledger_customer_customer_ref')
-
-    op.drop_table('ledger_customer')
     with op.batch_alter_table('ledger_import', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ledger_import_incident_id'))
 
