@@ -20,7 +20,7 @@ from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
 from incidents.jobs.models import BackgroundJob
-from incidents.ledger.models import LedgerImport, LedgerItem
+from incidents.ledger.models import LedgerCustomer, LedgerImport, LedgerItem, LedgerNotificationBatch
 from incidents.maintenance.models import Maintenance, MaintenanceUpdate
 from incidents.notices.models import Notice, NoticeRelease, NoticeVersion
 from incidents.obligations.models import ContractRule, IncidentRegime, Obligation, ObligationAnchor
@@ -151,6 +151,10 @@ MINIMUM_ROLE = {
     "ledger.customer_lookup": VIEWER,  # support staff; each look-up is audited (test_ledger.py)
     "ledger.change_customer": RESPONDER,
     "ledger.snapshot": RESPONDER,
+    "ledger.start_batch": RESPONDER,
+    "ledger.export_batch": RESPONDER,  # names customers
+    "ledger.batch_sent": RESPONDER,
+    "ledger.discard_batch": RESPONDER,
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
@@ -263,6 +267,12 @@ def probe(app, world) -> dict[str, object]:
             "ledger.change_customer": db.session.scalar(sa.select(LedgerItem.state).where(
                 LedgerItem.category == "photos")),
             "ledger.snapshot": db.session.scalar(sa.select(sa.func.count(ImpactUpdate.id))),
+            "ledger.start_batch": db.session.scalar(sa.select(LedgerCustomer.batch_id).where(
+                LedgerCustomer.customer_ref == "C-1")),
+            "ledger.batch_sent": db.session.scalar(sa.select(LedgerNotificationBatch.sent_at).where(
+                LedgerNotificationBatch.public_id == world.ledger.batch_to_send)),
+            "ledger.discard_batch": db.session.scalar(sa.select(sa.func.count(LedgerNotificationBatch.id)).where(
+                LedgerNotificationBatch.public_id == world.ledger.batch_to_discard)),
         }
 
 

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -429,3 +430,66 @@ def test_one_customer_changed_by_hand_moves_the_kept_figures_by_one(app, client,
     with app.app_context():
         latest = db.session.scalar(select(ImpactUpdate).order_by(ImpactUpdate.id.desc()).limit(1))
         assert (latest.customers_restored, latest.customers_lost) == (1, 1)
+
+
+def release_notice(app, make, reference: str, channel: str = "email") -> int:
+    """A customer notice, version 1 approved and released on `channel`; returns the release id."""
+    from incidents.db import utcnow
+    from incidents.notices.models import Channel, Notice, NoticeRelease
+
+    notice_id = make.notice(reference, subject="Your contacts: what happened")
+    with app.app_context():
+        version = db.session.get(Notice, notice_id).latest
+        version.approved_at = utcnow()
+        release = NoticeRelease(version=version, audience=version.notice.audience, channel=Channel(channel))
+        db.session.add(release)
+        db.session.commit()
+        return release.id
+
+
+def test_a_notification_batch_exports_who_is_still_to_tell_then_records_them_sent(app, client, auth, make, incident):
+    auth.as_role("responder")
+    upload(client, incident, GOOD + "C-4,photos,US,NY,email,\n")
+    release_id = release_notice(app, make, incident)
+    assert client.post(f"/incidents/{incident}/ledger/batches", data={"release": release_id}).status_code == 302
+    overview = client.get(f"/incidents/{incident}/ledger").get_data(as_text=True)
+    link = re.search(r'href="(/incidents/[^"]+/ledger/batches/([^"/]+)\.csv)"', overview)
+    exported = client.get(link.group(1))
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    assert rows[0] == ["customer_id", "country", "region", "channel", "data_categories", "outcome", "records"]
+    assert rows[1:] == [["C-1", "US", "CA", "email", "contacts;photos", "waiting", "120"],
+                        ["C-4", "US", "NY", "email", "photos", "waiting", ""]]  # C-2 by letter, C-3 in-app
+    # While the batch is out, a second export finds nobody new.
+    response = client.post(f"/incidents/{incident}/ledger/batches", data={"release": release_id}, follow_redirects=True)
+    assert "Nobody is left to send this version by e-mail" in response.get_data(as_text=True)
+    client.post(f"/incidents/{incident}/ledger/batches/{link.group(2)}/sent")
+    found = client.get("/customers?customer=C-1&format=json").get_json()["found"][0]
+    assert found["notified"]["channel"] == "email" and found["notified"]["notice_version"] == 1
+    with app.app_context():
+        latest = db.session.scalar(select(ImpactUpdate).order_by(ImpactUpdate.id.desc()).limit(1))
+        assert latest.customers_notified == 2
+    # A bounce list marks the bounce; the customer stays counted as sent.
+    upload(client, incident, "customer_id\nC-4\n", kind="bounced")
+    found = client.get("/customers?customer=C-4&format=json").get_json()["found"][0]
+    assert found["notified"]["bounced_at"] is not None
+    # Marking the same batch sent twice is refused; a sent batch cannot be discarded.
+    again = client.post(f"/incidents/{incident}/ledger/batches/{link.group(2)}/sent", follow_redirects=True)
+    assert "already marked sent" in again.get_data(as_text=True)
+
+
+def test_a_discarded_batch_frees_its_customers_for_the_next_export(app, client, auth, make, incident):
+    auth.as_role("responder")
+    upload(client, incident, GOOD)
+    release_id = release_notice(app, make, incident, channel="letter")
+    client.post(f"/incidents/{incident}/ledger/batches", data={"release": release_id})
+    overview = client.get(f"/incidents/{incident}/ledger").get_data(as_text=True)
+    public_id = re.search(r"/ledger/batches/([^\"/]+)\.csv", overview).group(1)
+    client.post(f"/incidents/{incident}/ledger/batches/{public_id}/discard")
+    assert client.get(f"/incidents/{incident}/ledger/batches/{public_id}.csv").status_code == 404
+    client.post(f"/incidents/{incident}/ledger/batches", data={"release": release_id})
+    overview = client.get(f"/incidents/{incident}/ledger").get_data(as_text=True)
+    public_id = re.search(r"/ledger/batches/([^\"/]+)\.csv", overview).group(1)
+    rows = list(csv.reader(io.StringIO(client.get(f"/incidents/{incident}/ledger/batches/{public_id}.csv")
+                                       .get_data(as_text=True))))
+    assert [r[0] for r in rows[1:]] == ["C-2"]

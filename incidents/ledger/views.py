@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 
 from flask import (
@@ -28,9 +29,9 @@ from incidents.errors import DomainError
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.page import load_incident
 from incidents.jobs import enqueue
-from incidents.ledger import cli, customer, figures, importing, lookup, statuses
+from incidents.ledger import cli, customer, figures, importing, lookup, notifying, statuses
 from incidents.ledger.forms import ImportForm, LookupForm, import_form
-from incidents.ledger.models import LedgerImport
+from incidents.ledger.models import LedgerImport, LedgerNotificationBatch
 from incidents.recovery.service import workstreams_for
 
 bp = Blueprint("ledger", __name__, cli_group="ledger")
@@ -57,7 +58,10 @@ def _workstreams(incident):
 
 def _overview(incident, form: ImportForm | None = None, code: int = 200):
     kept = figures.figures_of(session=db.session, incident_id=incident.id)
+    releases = notifying.releases_to_customers(session=db.session, incident=incident)
     return render_template("ledger/overview.html", incident=incident, figures=kept, imports=_imports_of(incident),
+                           batches=notifying.batches_of(session=db.session, incident=incident),
+                           releases=[(r.id, notifying.release_label(r)) for r in releases],
                            form=form or import_form(_workstreams(incident), formdata=None),
                            lookup_form=LookupForm(formdata=None), labels=DATA_CATEGORIES, states=import_states,
                            kind_labels=statuses.KIND_LABELS), code
@@ -134,21 +138,27 @@ def import_problems(reference: str, public_id: str):
     incident = load_incident(reference)
     record = _import_or_404(incident, public_id)
 
-    def rows() -> Iterator[str]:
+    rows = ([p.line, p.customer_ref or "", p.reason]
+            for p in importing.problems_of(session=db.session, record=record))
+    return _csv_stream(itertools.chain([["line", "customer_id", "problem"]], rows),
+                       f"{incident.reference}-import-{record.public_id}-problems.csv")
+
+
+def _csv_stream(rows: Iterator[list], filename: str) -> Response:
+    """Rows streamed as a CSV download, written in pieces of ~64 kB (a million rows fit)."""
+    def pieces() -> Iterator[str]:
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["line", "customer_id", "problem"])
-        for problem in importing.problems_of(session=db.session, record=record):
-            writer.writerow([problem.line, _spreadsheet_safe(problem.customer_ref or ""), problem.reason])
+        for row in rows:
+            writer.writerow([_spreadsheet_safe(v) if isinstance(v, str) else v for v in row])
             if out.tell() > 64_000:
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
         yield out.getvalue()
 
-    name = f"{incident.reference}-import-{record.public_id}-problems.csv"
-    return Response(stream_with_context(rows()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(stream_with_context(pieces()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _spreadsheet_safe(value: str) -> str:
@@ -200,6 +210,80 @@ def change_customer(reference: str):
     db.session.commit()
     flash(f"{customer_ref} in {incident.reference}: saved.", "success")
     return redirect(back)
+
+
+def _batch_or_404(incident, public_id: str) -> LedgerNotificationBatch:
+    batch = db.session.scalar(select(LedgerNotificationBatch).where(
+        LedgerNotificationBatch.public_id == public_id, LedgerNotificationBatch.incident_id == incident.id))
+    if batch is None:
+        abort(404)
+    return batch
+
+
+@bp.post("/incidents/<reference>/ledger/batches")
+@role_required(Role.responder)
+def start_batch(reference: str):
+    """Fix the customers still to be sent a released notice on its channel, for export."""
+    incident = load_incident(reference)
+    releases = {r.id: r for r in notifying.releases_to_customers(session=db.session, incident=incident)}
+    try:
+        release = releases.get(int(request.form.get("release") or 0))
+    except ValueError:
+        release = None
+    if release is None:
+        flash("Choose a released customer notice to send.", "error")
+        return redirect(url_for("ledger.overview", reference=incident.reference) + "#batches")
+    try:
+        batch = notifying.start_batch(session=db.session, actor=current_user, incident=incident, release=release)
+    except DomainError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+        return redirect(url_for("ledger.overview", reference=incident.reference) + "#batches")
+    db.session.commit()
+    flash(f"Batch of {batch.customers:,} customers ready: download it, send it, then mark it sent.", "success")
+    return redirect(url_for("ledger.overview", reference=incident.reference) + "#batches")
+
+
+@bp.get("/incidents/<reference>/ledger/batches/<public_id>.csv")
+@role_required(Role.responder)
+def export_batch(reference: str, public_id: str):
+    """The batch's customers as CSV, streamed, for the mail-merge or bulk e-mail tool."""
+    incident = load_incident(reference)
+    batch = _batch_or_404(incident, public_id)
+    return _csv_stream(notifying.export_rows(session=db.session, batch=batch),
+                       f"{incident.reference}-notice-v{batch.notice_version.number}-{batch.channel}-{public_id}.csv")
+
+
+@bp.post("/incidents/<reference>/ledger/batches/<public_id>/sent")
+@role_required(Role.responder)
+def batch_sent(reference: str, public_id: str):
+    incident = load_incident(reference)
+    batch = _batch_or_404(incident, public_id)
+    try:
+        sent = notifying.mark_sent(session=db.session, actor=current_user, incident=incident, batch=batch)
+    except DomainError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash(f"{sent:,} customers recorded as sent notice version {batch.notice_version.number}.", "success")
+    return redirect(url_for("ledger.overview", reference=incident.reference) + "#batches")
+
+
+@bp.post("/incidents/<reference>/ledger/batches/<public_id>/discard")
+@role_required(Role.responder)
+def discard_batch(reference: str, public_id: str):
+    incident = load_incident(reference)
+    batch = _batch_or_404(incident, public_id)
+    try:
+        notifying.discard(session=db.session, batch=batch)
+    except DomainError as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        db.session.commit()
+        flash("Batch discarded; its customers will be in the next export.", "success")
+    return redirect(url_for("ledger.overview", reference=incident.reference) + "#batches")
 
 
 @bp.post("/incidents/<reference>/ledger/snapshot")
