@@ -81,6 +81,9 @@ def default_config(instance_path: Path) -> dict:
         "OBLIGATION_ATTACHMENT_MAX": 1_500_000,
         # The largest affected-customer CSV an import takes (bytes; the upload route alone allows it).
         "LEDGER_IMPORT_MAX_BYTES": int(os.environ.get("LEDGER_IMPORT_MAX_BYTES") or 512 * 1024 * 1024),
+        # Days after an incident is closed when its per-customer ledger is deleted (the figures stay);
+        # unset or 0: kept until `flask ledger purge` is run.
+        "LEDGER_RETENTION_DAYS": int(os.environ.get("LEDGER_RETENTION_DAYS") or 0),
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),

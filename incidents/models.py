@@ -13,6 +13,7 @@ from incidents.ledger.models import (  # noqa: F401
     LedgerImportProblem,
     LedgerItem,
     LedgerNotificationBatch,
+    LedgerPurge,
     LedgerStagingRow,
     LedgerUploadChunk,
 )

@@ -493,3 +493,57 @@ def test_a_discarded_batch_frees_its_customers_for_the_next_export(app, client, 
     rows = list(csv.reader(io.StringIO(client.get(f"/incidents/{incident}/ledger/batches/{public_id}.csv")
                                        .get_data(as_text=True))))
     assert [r[0] for r in rows[1:]] == ["C-2"]
+
+
+def close_incident(app, reference: str, days_ago: int) -> None:
+    from datetime import timedelta
+
+    from incidents.db import utcnow
+    from incidents.incident.enums import Status
+
+    with app.app_context():
+        found = get_incident(session=db.session, reference=reference)
+        found.status, found.closed_at = Status.closed, utcnow() - timedelta(days=days_ago)
+        db.session.commit()
+
+
+def test_a_closed_incident_ledger_is_purged_after_the_retention_period_and_its_figures_stay(
+        app, client, auth, make, incident, runner):
+    auth.as_role("responder")
+    upload(client, incident, GOOD)
+    open_one = make.incident(title="Still open")
+    upload(client, open_one, HEADER + "C-7,photos,US,CA,email,\n")
+    close_incident(app, incident, days_ago=40)
+    result = runner.invoke(args=["ledger", "purge", "--days", "60"])
+    assert "No closed incident's ledger is older than 60 days." in result.output
+    result = runner.invoke(args=["ledger", "purge", "--days", "30", "--dry-run"])
+    assert f"{incident}: closed" in result.output and ledger_rows(app, incident)
+    result = runner.invoke(args=["ledger", "purge", "--days", "30"])
+    assert result.exit_code == 0 and f"{incident}: 3 customers deleted; figures kept" in result.output
+    assert ledger_rows(app, incident) == {}
+    assert set(ledger_rows(app, open_one)) == {"C-7"}  # an open incident keeps its ledger
+    overview = client.get(f"/incidents/{incident}/ledger").get_data(as_text=True)
+    assert "(3 customers) were deleted on" in overview and "US-CA" in overview  # figures kept
+    assert client.get("/customers?customer=C-1&format=json").get_json()["found"] == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LedgerImportProblem)) == 0
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "delete",
+                                                           AuditEvent.entity_type == "ledger_customer"))
+        assert json.loads(event.after) == {"purged_customers": 3, "retention_days": 30}
+
+
+def test_the_retention_schedule_purges_only_when_configured(app, app_config, client, auth, incident):
+    from incidents.ledger.jobs import purge_expired
+
+    auth.as_role("responder")
+    upload(client, incident, GOOD)
+    close_incident(app, incident, days_ago=400)
+    with app.app_context():
+        purge_expired()  # LEDGER_RETENTION_DAYS unset: nothing is deleted
+        db.session.commit()
+    assert len(ledger_rows(app, incident)) == 3
+    app.config["LEDGER_RETENTION_DAYS"] = 365
+    with app.app_context():
+        purge_expired()
+        db.session.commit()
+    assert ledger_rows(app, incident) == {}

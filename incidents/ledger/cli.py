@@ -18,7 +18,7 @@ from incidents.auth.models import User
 from incidents.db import db
 from incidents.errors import NotFound
 from incidents.incident.service import get_incident
-from incidents.ledger import importing
+from incidents.ledger import importing, retention
 from incidents.ledger.csvformat import LAYOUTS
 
 
@@ -82,3 +82,27 @@ def _terminal_progress():
         click.echo(f"\r{pct:5.1f}%  {message}\033[K", nl=False, err=True)
 
     return report
+
+
+@click.command("purge")
+@click.option("--days", type=click.IntRange(1), help="Closed at least this many days ago "
+              "(default: LEDGER_RETENTION_DAYS).")
+@click.option("--dry-run", is_flag=True, help="Only list the ledgers that would be deleted.")
+@with_appcontext
+def purge_command(days: int | None, dry_run: bool) -> None:
+    """Delete the per-customer ledger of closed incidents past the retention period (figures stay)."""
+    days = days or current_app.config["LEDGER_RETENTION_DAYS"]
+    if not days:
+        raise click.ClickException("Give --days, or set LEDGER_RETENTION_DAYS.")
+    session = db.session
+    due = retention.due(session=session, days=days)
+    if not due:
+        click.echo(f"No closed incident's ledger is older than {days} days.")
+        return
+    for incident in due:
+        if dry_run:
+            click.echo(f"{incident.reference}: closed {incident.closed_at:%Y-%m-%d}, would be purged")
+            continue
+        purged = retention.purge(session=session, incident=incident, days=days)
+        session.commit()
+        click.echo(f"{purged.reference}: {purged.customers:,} customers deleted; figures kept")

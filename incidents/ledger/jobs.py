@@ -1,9 +1,15 @@
-"""The ledger's background work: importing a customer list."""
+"""The ledger's background work: importing a list, and deleting ledgers past their retention."""
 from __future__ import annotations
 
+import logging
+
+from flask import current_app
+
 from incidents.db import db
-from incidents.jobs import job, progress
-from incidents.ledger import importing
+from incidents.jobs import job, periodic, progress
+from incidents.ledger import importing, retention
+
+log = logging.getLogger(__name__)
 
 
 @job("ledger.import", retries=2, retry_delay=30)
@@ -12,3 +18,12 @@ def import_ledger(*, import_id: int) -> dict:
     record = importing.run(session=db.session, import_id=import_id, report=progress)
     return {"import": record.public_id, "state": record.state, "rows": record.rows_read,
             "applied": record.rows_applied, "bad": record.rows_bad, "message": record.message}
+
+
+@periodic("ledger.purge_expired", every=3600)
+def purge_expired() -> None:
+    """Once an hour, delete the customer rows of ledgers past LEDGER_RETENTION_DAYS (off when unset)."""
+    days = current_app.config.get("LEDGER_RETENTION_DAYS")
+    if days:
+        for purged in retention.purge_due(session=db.session, days=days):
+            log.info("ledger of %s purged after %d days: %d customers", purged.reference, days, purged.customers)

@@ -244,6 +244,19 @@ class LedgerFigure(db.Model):
     __table_args__ = (CheckConstraint(in_values("dimension", FIGURE_DIMENSIONS), name="dimension_known"),)
 
 
+class LedgerPurge(db.Model):
+    """The per-customer rows of an incident's ledger were deleted after the retention period; the
+    figures (and the record of each import: counts and file hashes) stay."""
+
+    __tablename__ = "ledger_purge"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
+    purged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))  # None: the schedule
+    customers: Mapped[int] = mapped_column(BigInteger)
+    retention_days: Mapped[int] = mapped_column(Integer)
+
+
 def jurisdiction_of(country: str, region: str | None) -> str:
     """"US-CA" for a region, "DE" for a country: the codes the obligations' regimes use."""
     return f"{country}-{region}" if region else country

@@ -31,11 +31,12 @@ from incidents.incident.page import load_incident
 from incidents.jobs import enqueue
 from incidents.ledger import cli, customer, figures, importing, lookup, notifying, statuses
 from incidents.ledger.forms import ImportForm, LookupForm, import_form
-from incidents.ledger.models import LedgerImport, LedgerNotificationBatch
+from incidents.ledger.models import LedgerImport, LedgerNotificationBatch, LedgerPurge
 from incidents.recovery.service import workstreams_for
 
 bp = Blueprint("ledger", __name__, cli_group="ledger")
 bp.cli.add_command(cli.import_command)
+bp.cli.add_command(cli.purge_command)
 
 IMPORTS_SHOWN = 20
 
@@ -61,6 +62,7 @@ def _overview(incident, form: ImportForm | None = None, code: int = 200):
     releases = notifying.releases_to_customers(session=db.session, incident=incident)
     return render_template("ledger/overview.html", incident=incident, figures=kept, imports=_imports_of(incident),
                            batches=notifying.batches_of(session=db.session, incident=incident),
+                           purge=db.session.get(LedgerPurge, incident.id),
                            releases=[(r.id, notifying.release_label(r)) for r in releases],
                            form=form or import_form(_workstreams(incident), formdata=None),
                            lookup_form=LookupForm(formdata=None), labels=DATA_CATEGORIES, states=import_states,

@@ -65,6 +65,16 @@ def upgrade():
     with op.batch_alter_table('ledger_import', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_import_incident_id'), ['incident_id'], unique=False)
 
+    op.create_table('ledger_purge',
+    sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('purged_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('purged_by_id', sa.Integer(), nullable=True),
+    sa.Column('customers', sa.BigInteger(), nullable=False),
+    sa.Column('retention_days', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], name=op.f('fk_ledger_purge_incident_id_incident'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['purged_by_id'], ['user.id'], name=op.f('fk_ledger_purge_purged_by_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('incident_id', name=op.f('pk_ledger_purge'))
+    )
     op.create_table('ledger_import_problem',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('import_id', sa.Integer(), nullable=False),
@@ -188,6 +198,7 @@ def downgrade():
         batch_op.drop_index('ix_ledger_import_problem_import_line')
 
     op.drop_table('ledger_import_problem')
+    op.drop_table('ledger_purge')
     with op.batch_alter_table('ledger_import', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ledger_import_incident_id'))
 
