@@ -547,3 +547,28 @@ def test_the_retention_schedule_purges_only_when_configured(app, app_config, cli
         purge_expired()
         db.session.commit()
     assert ledger_rows(app, incident) == {}
+
+
+def test_the_ledger_residents_of_a_state_decide_its_threshold(app, client, auth, make, incident):
+    """California's attorney general must get a sample notice when more than 500 California
+    residents are affected: with a ledger, those are the customers living in US-CA."""
+    auth.as_role("responder")
+    base = f"/incidents/{incident}/obligations"
+    client.post(base + "/regimes", data={"regimes": ["us-ca"]})
+    client.post(base + "/anchors", data={"kind": "discovered", "at": "2026-01-05T12:00"})
+
+    def rules() -> set[str]:
+        from incidents.obligations.models import Obligation
+
+        with app.app_context():
+            found = get_incident(session=db.session, reference=incident)
+            return {o.rule_id for o in db.session.scalars(select(Obligation).where(
+                Obligation.incident_id == found.id, Obligation.status != "not_required"))}
+
+    # 400 Californians and 300 New Yorkers: 700 affected, but only 400 residents of the state.
+    rows = [f"CA-{n},contacts,US,CA,email,\n" for n in range(400)] + [f"NY-{n},contacts,US,NY,email,\n"
+                                                                        for n in range(300)]
+    upload(client, incident, HEADER + "".join(rows))
+    assert "us-ca-attorney-general" not in rules()
+    upload(client, incident, HEADER + "".join(f"CA-{n},photos,US,CA,email,\n" for n in range(400, 520)))
+    assert "us-ca-attorney-general" in rules()  # 520 Californians: the import itself crossed it

@@ -65,6 +65,24 @@ class LedgerFigures:
         return self.total.affected > 0
 
 
+# The European Union's member states, for regimes whose jurisdiction is "EU" (GDPR, NIS2, DORA).
+EU_MEMBERS = frozenset({"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT",
+                        "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"})
+
+
+def residents_in(kept: LedgerFigures, jurisdiction: str) -> int:
+    """Customers of the ledger living in a regime's jurisdiction: "US-CA" (a state), "US" or "GB"
+    (a country, all its regions), "EU" (its member states)."""
+    def country(key: str) -> str:
+        return key.split("-", 1)[0]
+
+    if jurisdiction == "EU":
+        return sum(c.affected for key, c in kept.jurisdictions.items() if country(key) in EU_MEMBERS)
+    if "-" in jurisdiction:
+        return kept.jurisdictions.get(jurisdiction, Counts()).affected
+    return sum(c.affected for key, c in kept.jurisdictions.items() if country(key) == jurisdiction)
+
+
 def recompute(*, session: Session, incident_id: int) -> None:
     """Count the incident's ledger again into its kept figures (in the caller's transaction)."""
     session.execute(delete(LedgerFigure).where(LedgerFigure.incident_id == incident_id))
@@ -102,3 +120,8 @@ def snapshot_impact(*, session: Session, incident: Incident, actor: User | None,
         categories=[impact.CategoryCounts(category=key, affected=c.affected, recovered=c.restored,
                                           unrecoverable=c.lost) for key, c in kept.categories.items()],
         based_on_id=latest.id if latest else None, note=note)
+    # New counts may cross a regime's threshold ("more than 500 residents of California").
+    from incidents.obligations import service as obligations  # imports this module for residents_in
+    from incidents.obligations.rules import rule_book
+
+    obligations.follow_incident_changes(session=session, actor=actor, incident=incident, rules=rule_book())

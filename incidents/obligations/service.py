@@ -21,10 +21,11 @@ from incidents.db import utcnow
 from incidents.errors import FieldError, NotFound
 from incidents.impact.models import ImpactUpdate
 from incidents.incident.models import Incident
+from incidents.ledger.figures import figures_of, residents_in
 from incidents.notices.models import NoticeVersion
 from incidents.obligations.deadlines import Deadline, compute, threshold_state
 from incidents.obligations.models import PENDING, IncidentRegime, Obligation, ObligationAnchor, ObligationStatus
-from incidents.obligations.rules import RECORDED_ANCHORS, SENT_PREFIX, Rule, RuleBook, rule_book
+from incidents.obligations.rules import CONTRACTS, RECORDED_ANCHORS, SENT_PREFIX, Rule, RuleBook, rule_book
 from incidents.paging import PAGE_SIZE, Cursor
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
@@ -83,6 +84,15 @@ def _affected_history(session: Session, incident: Incident) -> list[tuple[dateti
     return [(as_of, affected) for as_of, affected in rows]
 
 
+def _ledger_residents(ledger, rules: RuleBook, regime_id: str) -> list[tuple[datetime, int]] | None:
+    """With an affected-customer ledger, a regime counts the customers living in its jurisdiction
+    (as of now: the ledger keeps no history of where its counts stood)."""
+    regime = rules.regimes.get(regime_id)
+    if not ledger.exists or regime is None or regime.jurisdiction == CONTRACTS.jurisdiction:
+        return None
+    return [(utcnow(), residents_in(ledger, regime.jurisdiction))]
+
+
 def deadline_of(*, session: Session, incident: Incident, rule: Rule) -> Deadline:
     """The rule's deadline for this incident as things stand."""
     return compute(rule, anchor_moments(session=session, incident=incident))
@@ -99,8 +109,10 @@ def sync_obligations(*, session: Session, actor: User | None, incident: Incident
     changes: list[str] = []
     existing = {o.rule_id: o for o in session.scalars(select(Obligation).where(Obligation.incident_id == incident.id))}
     history = _affected_history(session, incident)
+    ledger = figures_of(session=session, incident_id=incident.id)
     for regime_id, chosen in chosen_regimes(session=session, incident=incident).items():
-        counts = [(chosen.chosen_at, chosen.residents)] if chosen.residents is not None else history
+        counts = [(chosen.chosen_at, chosen.residents)] if chosen.residents is not None else \
+            _ledger_residents(ledger, rules, regime_id) or history
         for rule in rules.rules_of(regime_id):
             changes += _sync_one(session, incident, rule, existing.get(rule.id), counts)
     if changes:
