@@ -572,3 +572,14 @@ def test_the_ledger_residents_of_a_state_decide_its_threshold(app, client, auth,
     assert "us-ca-attorney-general" not in rules()
     upload(client, incident, HEADER + "".join(f"CA-{n},photos,US,CA,email,\n" for n in range(400, 520)))
     assert "us-ca-attorney-general" in rules()  # 520 Californians: the import itself crossed it
+
+
+def test_the_executive_report_says_where_affected_customers_live(app, client, auth, incident):
+    auth.as_role("responder")
+    assert "Where affected customers live" not in client.get(f"/incidents/{incident}/reports/executive").get_data(
+        as_text=True)
+    upload(client, incident, GOOD)
+    page = client.get(f"/incidents/{incident}/reports/executive").get_data(as_text=True)
+    table = page[page.index("Where affected customers live"):]
+    table = table[:table.index("</table>")]
+    assert re.findall(r"<tr><td>([A-Z-]+)</td><td class=\"num\">([\d,]+)</td>", table) == [("US-CA", "2"), ("DE", "1")]

@@ -19,6 +19,7 @@ from incidents.db import utcnow
 from incidents.impact import service as impact
 from incidents.incident.fields import KEY_MOMENTS
 from incidents.incident.models import Incident
+from incidents.ledger.figures import LedgerFigures, figures_of
 from incidents.notices.models import Audience, Notice, NoticeRelease, NoticeVersion
 from incidents.obligations.rules import rule_book
 from incidents.obligations.service import outcomes as obligation_outcomes
@@ -72,6 +73,7 @@ class ExecutiveReport:
     sections: list[Section] = field(default_factory=list)
     action_items: list = field(default_factory=list)
     obligations: list = field(default_factory=list)  # incidents.obligations.service.Outcome
+    ledger: LedgerFigures | None = None  # the affected-customer ledger's figures, when it has one
     # The audit log's newest hash when the report was made: a copy of it outside the database
     # lets `audit verify --expect` notice history removed or rewritten afterwards.
     audit_head: str | None = None
@@ -146,6 +148,8 @@ def build_report(*, session: Session, incident: Incident, option: TimelineOption
     )
     _add_postmortem(session, incident, report)
     report.obligations = obligation_outcomes(session=session, incident=incident, rules=rule_book(), now=now)
+    kept = figures_of(session=session, incident_id=incident.id)
+    report.ledger = kept if kept.exists else None
     return report
 
 
