@@ -153,6 +153,7 @@ MINIMUM_ROLE = {
     "ledger.snapshot": RESPONDER,
     "ledger.start_batch": RESPONDER,
     "ledger.export_batch": RESPONDER,  # names customers
+    "ledger.export_ledger": RESPONDER,  # likewise; audited
     "ledger.batch_sent": RESPONDER,
     "ledger.discard_batch": RESPONDER,
 }

@@ -583,3 +583,35 @@ def test_the_executive_report_says_where_affected_customers_live(app, client, au
     table = page[page.index("Where affected customers live"):]
     table = table[:table.index("</table>")]
     assert re.findall(r"<tr><td>([A-Z-]+)</td><td class=\"num\">([\d,]+)</td>", table) == [("US-CA", "2"), ("DE", "1")]
+
+
+def test_the_whole_ledger_exports_as_csv_and_the_export_is_audited(app, client, auth, make, incident):
+    email = auth.as_role("responder")
+    upload(client, incident, GOOD)
+    upload(client, incident, "customer_id,data_categories\nC-1,photos\n", kind="restored")
+    exported = client.get(f"/incidents/{incident}/ledger/customers.csv")
+    assert exported.mimetype == "text/csv"
+    assert 'filename="' + incident + '-affected-customers.csv"' in exported.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [(r["customer_id"], r["affected"], r["restored"], r["outcome"]) for r in rows] == [
+        ("C-1", "contacts", "photos", "waiting"), ("C-2", "photos", "", "waiting"),
+        ("C-3", "calendars;notes", "", "waiting")]
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "ledger_export"))
+        assert event.actor == email and event.entity_type == "ledger_customer"
+
+
+def test_the_incident_page_and_the_ledger_page_cost_the_same_statements_with_a_big_ledger(app, client, auth, make):
+    """Figures are kept, not counted per view: 5,000 customers or 3, the same SQL statements."""
+    from tests.test_page_cost import statements_for
+
+    auth.as_role("responder")
+    small, big = make.incident(title="Small"), make.incident(title="Big")
+    upload(client, small, GOOD)
+    upload(client, big, HEADER + "".join(f"B-{n},contacts;photos,US,{('CA', 'NY', 'TX')[n % 3]},email,{n}\n"
+                                         for n in range(5_000)))
+    for page in ("", "/ledger"):
+        small_page = statements_for(app, client, f"/incidents/{small}{page}")
+        big_page = statements_for(app, client, f"/incidents/{big}{page}")
+        assert len(big_page) == len(small_page), (page, len(small_page), len(big_page))
+    assert not any("ledger_customer" in s for s in statements_for(app, client, f"/incidents/{big}"))

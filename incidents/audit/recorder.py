@@ -48,9 +48,11 @@ OLD_VALUES = "audit_old_values"
 
 # Explicit actions besides the generic create / update / delete.
 ROLE_CHANGE, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT = "role_change", "sign_in", "sign_in_failed", "sign_out"
-# The affected-customer ledger: an import (one event per file) and a support look-up (who looked up whom).
-LEDGER_IMPORT, LEDGER_LOOKUP = "ledger_import", "ledger_lookup"
-ACTIONS = ["create", "update", "delete", ROLE_CHANGE, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, LEDGER_IMPORT, LEDGER_LOOKUP]
+# The affected-customer ledger: an import (one event per file), a support look-up (who looked up
+# whom) and an export of the whole list (who took it out).
+LEDGER_IMPORT, LEDGER_LOOKUP, LEDGER_EXPORT = "ledger_import", "ledger_lookup", "ledger_export"
+ACTIONS = ["create", "update", "delete", ROLE_CHANGE, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, LEDGER_IMPORT, LEDGER_LOOKUP,
+           LEDGER_EXPORT]
 
 
 def plain_value(value: Any) -> Any:

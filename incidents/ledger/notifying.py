@@ -6,8 +6,6 @@ never names them again while the first is out, and "mark sent" records exactly w
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -17,10 +15,8 @@ from incidents.errors import DomainError
 from incidents.incident.models import Incident
 from incidents.ledger import figures
 from incidents.ledger.csvformat import CHANNEL_NAMES
-from incidents.ledger.models import LedgerCustomer, LedgerItem, LedgerNotificationBatch
+from incidents.ledger.models import LedgerCustomer, LedgerNotificationBatch
 from incidents.notices.models import Audience, Notice, NoticeRelease, NoticeVersion
-
-EXPORT_COLUMNS = ["customer_id", "country", "region", "channel", "data_categories", "outcome", "records"]
 
 
 def releases_to_customers(*, session: Session, incident: Incident) -> list[NoticeRelease]:
@@ -65,29 +61,6 @@ def start_batch(*, session: Session, actor: User, incident: Incident,
         raise DomainError(f"Nobody is left to send this version by {release.channel.label.lower()}: everyone "
                           "reached that way has been sent it, or is in a batch not yet marked sent.")
     return batch
-
-
-def export_rows(*, session: Session, batch: LedgerNotificationBatch, chunk: int = 5_000) -> Iterator[list]:
-    """The batch's customers, one list per CSV row (header first), read in id order by chunks."""
-    yield EXPORT_COLUMNS
-    after = 0
-    while True:
-        customers = session.execute(
-            select(LedgerCustomer.id, LedgerCustomer.customer_ref, LedgerCustomer.country, LedgerCustomer.region,
-                   LedgerCustomer.channel, LedgerCustomer.outcome, LedgerCustomer.records)
-            .where(LedgerCustomer.batch_id == batch.id, LedgerCustomer.id > after)
-            .order_by(LedgerCustomer.id).limit(chunk)).all()
-        if not customers:
-            return
-        categories: dict[int, list[str]] = {}
-        for customer_id, category in session.execute(
-                select(LedgerItem.customer_id, LedgerItem.category)
-                .where(LedgerItem.customer_id.in_([c.id for c in customers])).order_by(LedgerItem.category)):
-            categories.setdefault(customer_id, []).append(category)
-        for c in customers:
-            yield [c.customer_ref, c.country, c.region or "", c.channel, ";".join(categories.get(c.id, [])),
-                   c.outcome, "" if c.records is None else c.records]
-        after = customers[-1].id
 
 
 def mark_sent(*, session: Session, actor: User, incident: Incident, batch: LedgerNotificationBatch) -> int:

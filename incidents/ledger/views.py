@@ -22,6 +22,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
+from incidents.audit import recorder as audit
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.db import db, writing_from_here
@@ -29,7 +30,7 @@ from incidents.errors import DomainError
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.page import load_incident
 from incidents.jobs import enqueue
-from incidents.ledger import cli, customer, figures, importing, lookup, notifying, statuses
+from incidents.ledger import cli, customer, exporting, figures, importing, lookup, notifying, statuses
 from incidents.ledger.forms import ImportForm, LookupForm, import_form
 from incidents.ledger.models import LedgerImport, LedgerNotificationBatch, LedgerPurge
 from incidents.recovery.service import workstreams_for
@@ -214,6 +215,19 @@ def change_customer(reference: str):
     return redirect(back)
 
 
+@bp.get("/incidents/<reference>/ledger/customers.csv")
+@role_required(Role.responder)
+def export_ledger(reference: str):
+    """Every customer of the ledger with what they lost, got back and were told: streamed CSV."""
+    incident = load_incident(reference)
+    writing_from_here()
+    audit.record(db.session, action=audit.LEDGER_EXPORT, entity_type="ledger_customer", incident_id=incident.id,
+                 actor_id=current_user.id, after={"what": "every customer, as CSV"})
+    db.session.commit()  # who took the list out is on record before the first byte leaves
+    return _csv_stream(exporting.full_rows(session=db.session, incident_id=incident.id),
+                       f"{incident.reference}-affected-customers.csv")
+
+
 def _batch_or_404(incident, public_id: str) -> LedgerNotificationBatch:
     batch = db.session.scalar(select(LedgerNotificationBatch).where(
         LedgerNotificationBatch.public_id == public_id, LedgerNotificationBatch.incident_id == incident.id))
@@ -252,7 +266,7 @@ def export_batch(reference: str, public_id: str):
     """The batch's customers as CSV, streamed, for the mail-merge or bulk e-mail tool."""
     incident = load_incident(reference)
     batch = _batch_or_404(incident, public_id)
-    return _csv_stream(notifying.export_rows(session=db.session, batch=batch),
+    return _csv_stream(exporting.batch_rows(session=db.session, batch_id=batch.id),
                        f"{incident.reference}-notice-v{batch.notice_version.number}-{batch.channel}-{public_id}.csv")
 
 
