@@ -582,7 +582,8 @@ def test_the_executive_report_says_where_affected_customers_live(app, client, au
     page = client.get(f"/incidents/{incident}/reports/executive").get_data(as_text=True)
     table = page[page.index("Where affected customers live"):]
     table = table[:table.index("</table>")]
-    assert re.findall(r"<tr><td>([A-Z-]+)</td><td class=\"num\">([\d,]+)</td>", table) == [("US-CA", "2"), ("DE", "1")]
+    assert re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">([\d,]+)</td>", table) == [
+        ("California, United States (US-CA)", "2"), ("Germany (DE)", "1")]
 
 
 def test_the_whole_ledger_exports_as_csv_and_the_export_is_audited(app, client, auth, make, incident):

@@ -111,6 +111,20 @@ def _regions(country: str) -> frozenset[str]:
     return frozenset(sub.code.split("-", 1)[1] for sub in pycountry.subdivisions.get(country_code=country) or ())
 
 
+@functools.cache
+def jurisdiction_name(key: str) -> str:
+    """ "California, United States" for "US-CA", "Germany" for "DE" (the key itself if unknown)."""
+    country_code, _, region = key.partition("-")
+    country = pycountry.countries.get(alpha_2=country_code)
+    if country is None:
+        return key
+    country_name = getattr(country, "common_name", None) or country.name
+    if not region:
+        return country_name
+    subdivision = pycountry.subdivisions.get(code=key)
+    return f"{subdivision.name}, {country_name}" if subdivision else key
+
+
 class _Counting(io.RawIOBase):
     """The upload's bytes, counted as they are read (for progress), refused if they look binary."""
 

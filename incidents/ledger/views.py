@@ -30,7 +30,7 @@ from incidents.errors import DomainError
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.page import load_incident
 from incidents.jobs import enqueue
-from incidents.ledger import cli, customer, exporting, figures, importing, lookup, notifying, statuses
+from incidents.ledger import cli, csvformat, customer, exporting, figures, importing, lookup, notifying, statuses
 from incidents.ledger.forms import ImportForm, LookupForm, import_form
 from incidents.ledger.models import LedgerImport, LedgerNotificationBatch, LedgerPurge
 from incidents.recovery.service import workstreams_for
@@ -40,6 +40,12 @@ bp.cli.add_command(cli.import_command)
 bp.cli.add_command(cli.purge_command)
 
 IMPORTS_SHOWN = 20
+JURISDICTIONS_SHOWN = 12  # the rest fold away: a real event touches customers in dozens of places
+
+
+@bp.app_template_filter("jurisdiction")
+def _jurisdiction(key: str) -> str:
+    return csvformat.jurisdiction_name(key)
 
 
 @bp.url_value_preprocessor
@@ -67,7 +73,7 @@ def _overview(incident, form: ImportForm | None = None, code: int = 200):
                            releases=[(r.id, notifying.release_label(r)) for r in releases],
                            form=form or import_form(_workstreams(incident), formdata=None),
                            lookup_form=LookupForm(formdata=None), labels=DATA_CATEGORIES, states=import_states,
-                           kind_labels=statuses.KIND_LABELS), code
+                           kind_labels=statuses.KIND_LABELS, shown=JURISDICTIONS_SHOWN), code
 
 
 @bp.get("/incidents/<reference>/ledger")
