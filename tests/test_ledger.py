@@ -616,3 +616,14 @@ def test_the_incident_page_and_the_ledger_page_cost_the_same_statements_with_a_b
         big_page = statements_for(app, client, f"/incidents/{big}{page}")
         assert len(big_page) == len(small_page), (page, len(small_page), len(big_page))
     assert not any("ledger_customer" in s for s in statements_for(app, client, f"/incidents/{big}"))
+
+
+def test_a_workstream_page_links_to_its_restored_list_preselected(app, client, auth, make, incident):
+    email = auth.as_role("responder")
+    workstream_id = make.workstream(incident, by=email, name="Replay from tape")
+    page = client.get(f"/incidents/{incident}/workstreams/{workstream_id}").get_data(as_text=True)
+    link = re.search(r'href="(/incidents/[^"]+/ledger\?[^"#]+)#import-title"', page).group(1).replace("&amp;", "&")
+    overview = client.get(link).get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*value="restored"|<input[^>]*value="restored"[^>]*checked', overview)
+    assert re.search(rf'<option selected value="{workstream_id}"|<option[^>]*value="{workstream_id}"[^>]*selected',
+                     overview)

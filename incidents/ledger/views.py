@@ -78,7 +78,16 @@ def _overview(incident, form: ImportForm | None = None, code: int = 200):
 
 @bp.get("/incidents/<reference>/ledger")
 def overview(reference: str):
-    return _overview(load_incident(reference))
+    """The ledger's figures, look-up, import form (?kind=restored&workstream=ID preselects a
+    workstream's restored list, the recovery page's link), batches and imports."""
+    incident = load_incident(reference)
+    form = import_form(_workstreams(incident), formdata=None)
+    if request.args.get("kind") in statuses.KIND_LABELS:
+        form.kind.data = request.args["kind"]
+    chosen = request.args.get("workstream", type=int)
+    if chosen in {w.id for w in _workstreams(incident)}:
+        form.workstream.data = chosen
+    return _overview(incident, form)
 
 
 @bp.post("/incidents/<reference>/ledger/imports")
