@@ -627,3 +627,32 @@ def test_a_workstream_page_links_to_its_restored_list_preselected(app, client, a
     assert re.search(r'<input[^>]*checked[^>]*value="restored"|<input[^>]*value="restored"[^>]*checked', overview)
     assert re.search(rf'<option selected value="{workstream_id}"|<option[^>]*value="{workstream_id}"[^>]*selected',
                      overview)
+
+
+def test_an_import_whose_job_gave_up_is_marked_failed_and_its_file_deleted(app, client, auth, incident, monkeypatch):
+    from incidents.jobs.models import BackgroundJob, JobState
+    from incidents.ledger import importing
+    from incidents.ledger.jobs import tidy_abandoned_imports
+
+    auth.as_role("responder")
+
+    def broken(**_kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(importing, "stage", broken)  # every attempt fails
+    response = upload(client, incident, GOOD)
+    record = last_import(app)
+    with app.app_context():  # the job's retries are used up: it has failed for good
+        job = db.session.get(BackgroundJob, record.job_id)
+        job.state, job.error = JobState.failed, "The import stopped: disk on fire."
+        db.session.commit()
+    assert leftovers(app)[1] > 0  # the stored file is still there
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Failed: nothing applied" in page
+    with app.app_context():
+        tidy_abandoned_imports()
+        db.session.commit()
+    assert leftovers(app) == (0, 0)
+    record = last_import(app)
+    assert (record.state, record.message) == ("failed", "Nothing was applied: The import stopped: disk on fire.")
+    assert ledger_rows(app, incident) == {}

@@ -29,6 +29,7 @@ from incidents.auth.models import User
 from incidents.db import UTCDateTime, db, utcnow
 from incidents.errors import DomainError
 from incidents.incident.models import Incident
+from incidents.jobs.models import BackgroundJob, JobState
 from incidents.ledger import csvformat, figures, statuses
 from incidents.ledger.models import (
     LedgerCustomer,
@@ -373,3 +374,18 @@ def problems_of(*, session: Session, record: LedgerImport, batch: int = 10_000) 
             return
         yield from rows
         after = rows[-1].line
+
+
+def abandoned(*, session: Session) -> list[LedgerImport]:
+    """Imports not finished whose job has ended: nothing will apply them any more."""
+    return list(session.scalars(
+        select(LedgerImport).join(BackgroundJob, BackgroundJob.id == LedgerImport.job_id)
+        .where(LedgerImport.state.in_(("queued", "running")),
+               BackgroundJob.state.in_((JobState.failed, JobState.cancelled)))))
+
+
+def give_up(*, session: Session, record: LedgerImport) -> None:
+    """Mark an abandoned import failed, with its job's reason, and drop what it had staged."""
+    _clear_upload(session, record.id)
+    record.state, record.finished_at = "failed", utcnow()
+    record.message = f"Nothing was applied: {record.job.error or record.job.message or 'the import stopped.'}"[:2000]

@@ -27,3 +27,12 @@ def purge_expired() -> None:
     if days:
         for purged in retention.purge_due(session=db.session, days=days):
             log.info("ledger of %s purged after %d days: %d customers", purged.reference, days, purged.customers)
+
+
+@periodic("ledger.tidy_abandoned_imports", every=300)
+def tidy_abandoned_imports() -> None:
+    """An import whose job gave up (failed for good, or was cancelled) before applying: mark it
+    failed and delete its staged rows and stored file, which name customers."""
+    for record in importing.abandoned(session=db.session):
+        importing.give_up(session=db.session, record=record)
+        log.info("ledger import %s abandoned by its job: staged rows and file deleted", record.public_id)
