@@ -81,6 +81,9 @@ def default_config(instance_path: Path) -> dict:
         "OBLIGATION_ATTACHMENT_MAX": 1_500_000,
         # The largest affected-customer CSV an import takes (bytes; the upload route alone allows it).
         "LEDGER_IMPORT_MAX_BYTES": int(os.environ.get("LEDGER_IMPORT_MAX_BYTES") or 512 * 1024 * 1024),
+        # The share of the demo's 181,250 affected customers `demo load` writes to its ledger (the
+        # same proportions at any share; the test suite loads the demo often and uses a small one).
+        "DEMO_LEDGER_SAMPLE": float(os.environ.get("DEMO_LEDGER_SAMPLE") or 1.0),
         # Days after an incident is closed when its per-customer ledger is deleted (the figures stay);
         # unset or 0: kept until `flask ledger purge` is run.
         "LEDGER_RETENTION_DAYS": int(os.environ.get("LEDGER_RETENTION_DAYS") or 0),

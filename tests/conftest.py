@@ -51,6 +51,9 @@ def base_config(tmp_path: Path, database_url: str) -> dict:
         "RATELIMIT_ENABLED": False,  # tests sign in far more often than people; one test enables it
         "STATUS_CHANGE_CHECK_SECONDS": 0,  # tests publish and read back at once
         "DEMO_PASSWORD": "demo-password-for-tests",
+        # 1% of the demo's affected customers (1,812): the demo is loaded by many tests;
+        # test_demo.py checks the full-size ledger once.
+        "DEMO_LEDGER_SAMPLE": 0.01,
         # Cheap hashing: the suite creates thousands of accounts. The real default (scrypt) is
         # tested in test_auth.py::test_passwords_are_stored_with_scrypt_by_default.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",

@@ -12,8 +12,10 @@ from incidents.impact import service as impact
 from incidents.incident.enums import Status
 from incidents.incident.models import Incident
 from incidents.incident.service import get_incident
+from incidents.ledger import csvformat, figures
+from incidents.ledger.models import LedgerCustomer, LedgerImport, LedgerItem
 from incidents.notices.models import NoticeRelease, NoticeVersion
-from incidents.obligations.models import Obligation, ObligationStatus
+from incidents.obligations.models import IncidentRegime, Obligation, ObligationStatus
 from incidents.recovery.enums import WorkstreamStatus
 from incidents.recovery.service import flags_for, objectives_for, workstreams_for
 from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
@@ -352,3 +354,90 @@ def test_demo_status_page_has_groups_maintenance_uptime_and_subscribers(app, run
         assert {s.kind for s in active} == {"email", "webhook"} and len(active) >= 4
         assert db.session.scalar(select(func.count(BackgroundJob.id)).where(
             BackgroundJob.kind == "subscribers.fan_out", BackgroundJob.state == JobState.queued)) == 0
+
+
+def _ledger_breaks_its_rules(session, incident_id: int) -> dict[str, int]:
+    """Customers whose outcome does not follow from their items, and items the story cannot explain."""
+    c, i = LedgerCustomer, LedgerItem
+    mine = select(c.id).where(c.incident_id == incident_id)
+
+    def customers_where(*conditions):
+        return session.scalar(select(func.count()).select_from(c).where(c.incident_id == incident_id, *conditions))
+
+    def items_where(*conditions):
+        return session.scalar(select(func.count()).select_from(i).where(i.customer_id.in_(mine), *conditions))
+
+    def having(state):
+        return select(i.customer_id).where(i.state == state)
+
+    return {
+        "restored with an item not restored": customers_where(c.outcome == "restored", c.id.in_(
+            select(i.customer_id).where(i.state != "restored"))),
+        "lost without a lost item": customers_where(c.outcome == "lost", c.id.not_in(having("lost"))),
+        "waiting without an item to come": customers_where(c.outcome == "waiting", c.id.not_in(having("affected"))),
+        "waiting with a lost item": customers_where(c.outcome == "waiting", c.id.in_(having("lost"))),
+        "customers without items": customers_where(c.id.not_in(select(i.customer_id))),
+        "restored items without a workstream": items_where(i.state == "restored", i.workstream_id.is_(None)),
+        "restored or lost outside 16-22 October": items_where(
+            i.state != "affected", (i.changed_at < oct_2009(16)) | (i.changed_at >= oct_2009(23))),
+    }
+
+
+def test_the_demo_ledger_holds_the_customers_of_the_last_impact_update(app, runner, client):
+    """Issue #14's demo: one ledger row per affected subscriber, whose kept figures are the story's
+    latest impact update, California and Washington as many as the obligations say, every customer
+    told by the released notice, one applied import; and support can look a demo customer up."""
+    app.config["DEMO_LEDGER_SAMPLE"] = 1.0  # the full size, as `make run` loads it (other tests use 1%)
+    email, password = DEMO_LOGIN.search(load_demo(runner).output).groups()
+    reference = the_sync_incident(app)["reference"]
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        latest = impact.latest_update(session=db.session, incident=incident)
+        kept = figures.figures_of(session=db.session, incident_id=incident.id)
+        assert (kept.total.affected, kept.total.restored, kept.total.lost, kept.total.notified) == (
+            latest.customers_affected, latest.customers_restored, latest.customers_lost,
+            latest.customers_notified) == (181_250, 174_120, 3_410, 181_250)
+        categories = set(incident.data_categories)
+        assert set(kept.categories) == categories
+        residents = dict(db.session.execute(select(IncidentRegime.regime, IncidentRegime.residents).where(
+            IncidentRegime.incident_id == incident.id, IncidentRegime.residents.is_not(None))).all())
+        assert {"us-ca": kept.jurisdictions["US-CA"].affected, "us-wa": kept.jurisdictions["US-WA"].affected} \
+            == residents
+        assert len(kept.jurisdictions) > 40 and {"CA-ON", "GB-ENG", "DE-BY", "FR-IDF", "AU-NSW", "SG"} \
+            <= set(kept.jurisdictions)
+        places = db.session.execute(select(LedgerCustomer.country, LedgerCustomer.region).distinct()).all()
+        for country, region in places:  # each place as an import would take it
+            row = csvformat.check_row(2, {"customer_id": "x", "data_categories": "contacts", "country": country,
+                                          "region": region or ""})
+            assert isinstance(row, csvformat.Row), row
+        broken = _ledger_breaks_its_rules(db.session, incident.id)
+        assert {rule: n for rule, n in broken.items() if n} == {}, broken
+        released = db.session.scalar(select(NoticeRelease.version_id).limit(1))
+        assert db.session.execute(select(LedgerCustomer.notice_version_id, func.count()).where(
+            LedgerCustomer.incident_id == incident.id).group_by(LedgerCustomer.notice_version_id)).all() == [
+            (released, 181_250)]
+        (record,) = db.session.scalars(select(LedgerImport).where(LedgerImport.incident_id == incident.id))
+        assert (record.state, record.rows_applied, record.rows_bad) == ("applied", 181_250, 0)
+        assert record.created_by_id == incident.comms_lead_id and len(record.sha256) == 64
+        assert db.session.scalar(select(func.count()).select_from(LedgerCustomer).where(
+            LedgerCustomer.import_id == record.id)) == 181_250
+
+    client.post("/login", data={"email": email, "password": password})
+    (found,) = client.get("/customers?customer=SKY-0000001&format=json").get_json()["found"]
+    assert found["customer_id"] == "SKY-0000001" and found["incident"]["reference"] == reference
+    assert found["categories"] and {c["category"] for c in found["categories"]} <= categories
+    assert found["notified"]["notice_version"] == 2 and found["notified"]["channel"] == found["channel"]
+    assert all(c["workstream"] for c in found["categories"] if c["state"] == "restored")
+    overview = client.get(f"/incidents/{reference}/ledger").get_data(as_text=True)
+    assert "181,250" in overview and "skylark-affected-customers.csv" in overview
+
+
+def test_a_sampled_demo_ledger_keeps_the_story_s_proportions(app, runner):
+    """The suite's 1% demo ledger: the same shares restored, lost and told, California first."""
+    load_demo(runner)
+    reference = the_sync_incident(app)["reference"]
+    with app.app_context():
+        incident = get_incident(session=db.session, reference=reference)
+        kept = figures.figures_of(session=db.session, incident_id=incident.id)
+    assert (kept.total.affected, kept.total.restored, kept.total.lost, kept.total.notified) == (1_812, 1_741, 34, 1_812)
+    assert next(iter(kept.jurisdictions)) == "US-CA" and kept.jurisdictions["US-CA"].affected == 1_184

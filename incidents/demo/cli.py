@@ -5,7 +5,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from incidents.demo import maintenance_story, notice_story, obligations_story, scenario, subscribers_story
+from incidents.demo import (
+    ledger_story,
+    maintenance_story,
+    notice_story,
+    obligations_story,
+    scenario,
+    subscribers_story,
+)
 from incidents.extensions import db
 
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -22,6 +29,8 @@ def load(force: bool) -> None:
         incident = scenario.load(session=db.session, password=password)
         notice_story.play(session=db.session, incident=incident)
         obligations_story.play(session=db.session, incident=incident)
+        ledger_story.play(session=db.session, incident=incident,  # needs the workstreams and the notice
+                          sample=current_app.config["DEMO_LEDGER_SAMPLE"])
         maintenance_story.play(session=db.session)
         subscribers_story.play(session=db.session)
         db.session.commit()

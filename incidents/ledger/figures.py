@@ -109,7 +109,13 @@ def figures_of(*, session: Session, incident_id: int) -> LedgerFigures:
 
 
 def snapshot_impact(*, session: Session, incident: Incident, actor: User | None, note: str) -> None:
-    """Record the ledger's figures as the incident's latest impact update (and its timeline entry)."""
+    """Record the ledger's customer figures as the incident's latest impact update (and its
+    timeline entry).
+
+    Impact counts records per data category, which the ledger does not know (a customer's records
+    are one number across categories): the latest update's record counts are carried forward as they
+    stand, rather than replaced by customer counts in the same columns. The ledger's own page and the
+    executive report give customers per category."""
     kept = figures_of(session=session, incident_id=incident.id)
     latest = impact.latest_update(session=session, incident=incident)
     total = kept.total
@@ -117,8 +123,9 @@ def snapshot_impact(*, session: Session, incident: Incident, actor: User | None,
         session=session, actor=actor, incident=incident,
         counts=impact.CustomerCounts(affected=total.affected, notified=total.notified, restored=total.restored,
                                      lost=total.lost),
-        categories=[impact.CategoryCounts(category=key, affected=c.affected, recovered=c.restored,
-                                          unrecoverable=c.lost) for key, c in kept.categories.items()],
+        categories=[impact.CategoryCounts(category=c.category, affected=c.records_affected,
+                                          recovered=c.records_recovered, unrecoverable=c.records_unrecoverable)
+                    for c in (latest.categories if latest else [])],
         based_on_id=latest.id if latest else None, note=note)
     # New counts may cross a regime's threshold ("more than 500 residents of California").
     from incidents.obligations import service as obligations  # imports this module for residents_in

@@ -324,8 +324,9 @@ def run(*, session: Session, import_id: int, report: Report = no_report) -> Ledg
     record.state, record.finished_at = "applied", utcnow()
     record.rows_read, record.rows_bad, record.rows_applied = staged.rows, staged.bad, staged.good
     record.customers_new = customers_new
-    record.message = (f"Applied {staged.good:,} rows ({done})"
-                      + (f"; {staged.bad:,} rows with problems were left out." if staged.bad else "."))
+    record.message = (f"Applied {rows(staged.good)} ({done})"
+                      + (f"; {rows(staged.bad)} with problems {'was' if staged.bad == 1 else 'were'} left out."
+                         if staged.bad else "."))
     if kind != "bounced":
         figures.snapshot_impact(session=session, incident=incident, actor=actor,
                                 note=f"From the affected-customer ledger, after importing {record.filename} "
@@ -338,13 +339,18 @@ def run(*, session: Session, import_id: int, report: Report = no_report) -> Ledg
     return record
 
 
+def rows(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
 def _refusal(staged: Staged) -> str:
     if staged.refused:
         return f"Nothing was applied: {staged.refused}"
     if not staged.good:
         return "Nothing was applied: the file has no good rows." if staged.rows else \
             "Nothing was applied: the file has a header but no customers."
-    return (f"Nothing was applied: {staged.bad:,} of {staged.rows:,} rows have problems, and this import was "
+    return (f"Nothing was applied: {staged.bad:,} of {rows(staged.rows)} {'has' if staged.bad == 1 else 'have'} "
+            "problems, and this import was "
             "to apply all or nothing. Download the problems, fix those rows and import again, or import "
             "the good rows only.")
 
