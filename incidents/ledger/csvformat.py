@@ -258,6 +258,7 @@ def _customer_ref(ref: str) -> None:
         raise Invalid("customer_id holds control characters")
 
 
+@functools.lru_cache(maxsize=4096)  # a list repeats a few values a million times
 def _categories(text: str) -> int:
     names = [part.strip() for part in text.replace("|", ";").replace(",", ";").split(";") if part.strip()]
     if not names:
@@ -271,6 +272,7 @@ def _categories(text: str) -> int:
     return mask
 
 
+@functools.lru_cache(maxsize=4096)
 def _country(text: str) -> str:
     code = text.strip().upper()
     if code not in _countries():
@@ -278,6 +280,7 @@ def _country(text: str) -> str:
     return code
 
 
+@functools.lru_cache(maxsize=4096)
 def _region(country: str, text: str) -> str | None:
     code = text.strip().upper()
     if not code:
@@ -289,6 +292,7 @@ def _region(country: str, text: str) -> str | None:
     return code
 
 
+@functools.lru_cache(maxsize=4096)
 def _channel(text: str) -> str:
     name = text.strip().lower()
     if not name:
