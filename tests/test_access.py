@@ -265,8 +265,8 @@ def probe(app, world) -> dict[str, object]:
             "status.unsubscribe": db.session.get(Subscriber, world.subscribers.staying).unsubscribed_at,
             "subscribers_admin.reactivate": db.session.get(Subscriber, world.subscribers.quarantined).quarantined_at,
             "ledger.start_import": db.session.scalar(sa.select(sa.func.count(LedgerImport.id))),
-            "ledger.change_customer": db.session.scalar(sa.select(LedgerItem.state).where(
-                LedgerItem.category == "photos")),
+            "ledger.change_customer": db.session.scalar(sa.select(LedgerItem.state).join(LedgerCustomer).where(
+                LedgerCustomer.customer_ref == "C-1", LedgerItem.category == "photos")),
             "ledger.snapshot": db.session.scalar(sa.select(sa.func.count(ImpactUpdate.id))),
             "ledger.start_batch": db.session.scalar(sa.select(LedgerCustomer.batch_id).where(
                 LedgerCustomer.customer_ref == "C-1")),
