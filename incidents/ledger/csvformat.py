@@ -235,7 +235,12 @@ def check_row(line: int, values: dict[str, str]) -> Row | Problem:
                    _region(country, values.get("region", "")), _channel(values.get("channel", "")),
                    _records(values.get("records", "")))
     except Invalid as refused:
-        return Problem(line, ref[:CUSTOMER_REF_MAX] if ref.isprintable() and ref else None, str(refused))
+        return _refused(line, ref, refused)
+
+
+def _refused(line: int, ref: str, reason: Invalid) -> Problem:
+    # The id goes into the problems file only when it is one a person can read back.
+    return Problem(line, ref[:CUSTOMER_REF_MAX] if ref.isprintable() and ref else None, str(reason))
 
 
 def check_status_row(line: int, values: dict[str, str]) -> Row | Problem:
@@ -246,7 +251,7 @@ def check_status_row(line: int, values: dict[str, str]) -> Row | Problem:
         text = values.get("data_categories", "")
         return Row(line, ref, _categories(text) if text.strip() else 0, "", None, "", None)
     except Invalid as refused:
-        return Problem(line, ref[:CUSTOMER_REF_MAX] if ref.isprintable() and ref else None, str(refused))
+        return _refused(line, ref, refused)
 
 
 def _customer_ref(ref: str) -> None:

@@ -86,8 +86,7 @@ def residents_in(kept: LedgerFigures, jurisdiction: str) -> int:
 def recompute(*, session: Session, incident_id: int) -> None:
     """Count the incident's ledger again into its kept figures (in the caller's transaction)."""
     session.execute(delete(LedgerFigure).where(LedgerFigure.incident_id == incident_id))
-    session.execute(text(RECOMPUTE[0]).bindparams(incident=incident_id))
-    for statement in RECOMPUTE[1:]:
+    for statement in RECOMPUTE:
         session.execute(text(statement).bindparams(incident=incident_id))
 
 

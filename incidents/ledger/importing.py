@@ -262,7 +262,7 @@ def _duration(seconds: float) -> str:
 
 # --- 3. Applying --------------------------------------------------------------------------------
 
-def apply(*, session: Session, record: LedgerImport, incident: Incident, actor: User | None) -> int:
+def apply(*, session: Session, record: LedgerImport, incident: Incident) -> int:
     """Merge the staged rows into the ledger, in the caller's transaction; returns customers new."""
     now = utcnow()
     params = {"incident": incident.id, "import": record.id, "now": now}
@@ -343,7 +343,7 @@ def run(*, session: Session, import_id: int, report: Report = no_report) -> Ledg
     incident = session.get(Incident, record.incident_id)
     actor = session.get(User, record.created_by_id) if record.created_by_id else None
     if kind == "customers":
-        customers_new = apply(session=session, record=record, incident=incident, actor=actor)
+        customers_new = apply(session=session, record=record, incident=incident)
         done = f"{customers_new:,} new customers"
     else:
         customers_new = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from flask import (
     Blueprint,
@@ -40,6 +40,7 @@ bp.cli.add_command(cli.import_command)
 bp.cli.add_command(cli.purge_command)
 
 IMPORTS_SHOWN = 20
+PROBLEMS_SHOWN = 20  # on the import's page; the CSV has them all
 JURISDICTIONS_SHOWN = 12  # the rest fold away: a real event touches customers in dozens of places
 
 
@@ -81,11 +82,12 @@ def overview(reference: str):
     """The ledger's figures, look-up, import form (?kind=restored&workstream=ID preselects a
     workstream's restored list, the recovery page's link), batches and imports."""
     incident = load_incident(reference)
-    form = import_form(_workstreams(incident), formdata=None)
+    workstreams = _workstreams(incident)
+    form = import_form(workstreams, formdata=None)
     if request.args.get("kind") in statuses.KIND_LABELS:
         form.kind.data = request.args["kind"]
     chosen = request.args.get("workstream", type=int)
-    if chosen in {w.id for w in _workstreams(incident)}:
+    if chosen in {w.id for w in workstreams}:
         form.workstream.data = chosen
     return _overview(incident, form)
 
@@ -131,8 +133,8 @@ def import_page(reference: str, public_id: str):
     record = _import_or_404(incident, public_id)
     problems = []
     if record.finished and record.rows_bad:
-        problems = [p for _, p in zip(range(20), importing.problems_of(session=db.session, record=record),
-                                      strict=False)]
+        problems = list(itertools.islice(importing.problems_of(session=db.session, record=record,
+                                                               batch=PROBLEMS_SHOWN), PROBLEMS_SHOWN))
     return render_template("ledger/import.html", incident=incident, record=record, state=import_states(record),
                            problems=problems, mode_labels=importing.MODE_LABELS, kind_labels=statuses.KIND_LABELS)
 
@@ -290,14 +292,12 @@ def export_batch(reference: str, public_id: str):
 def batch_sent(reference: str, public_id: str):
     incident = load_incident(reference)
     batch = _batch_or_404(incident, public_id)
-    try:
+
+    def send() -> str:
         sent = notifying.mark_sent(session=db.session, actor=current_user, incident=incident, batch=batch)
-    except DomainError as refused:
-        db.session.rollback()
-        flash(str(refused), "error")
-    else:
-        db.session.commit()
-        flash(f"{sent:,} customers recorded as sent notice version {batch.notice_version.number}.", "success")
+        return f"{sent:,} customers recorded as sent notice version {batch.notice_version.number}."
+
+    _commit_or_flash(send)
     return redirect(url_for("ledger.overview", reference=incident.reference) + "#batches")
 
 
@@ -306,15 +306,25 @@ def batch_sent(reference: str, public_id: str):
 def discard_batch(reference: str, public_id: str):
     incident = load_incident(reference)
     batch = _batch_or_404(incident, public_id)
-    try:
+
+    def discard() -> str:
         notifying.discard(session=db.session, batch=batch)
+        return "Batch discarded; its customers will be in the next export."
+
+    _commit_or_flash(discard)
+    return redirect(url_for("ledger.overview", reference=incident.reference) + "#batches")
+
+
+def _commit_or_flash(work: Callable[[], str]) -> None:
+    """Run one change: commit it and flash what `work` says it did, or roll back and flash why not."""
+    try:
+        message = work()
     except DomainError as refused:
         db.session.rollback()
         flash(str(refused), "error")
     else:
         db.session.commit()
-        flash("Batch discarded; its customers will be in the next export.", "success")
-    return redirect(url_for("ledger.overview", reference=incident.reference) + "#batches")
+        flash(message, "success")
 
 
 @bp.post("/incidents/<reference>/ledger/snapshot")

@@ -135,11 +135,6 @@ def content_type(mimetype: str) -> str:
     return get_content_type(mimetype, "utf-8")
 
 
-def public_headers(response: Response, *, mimetype: str) -> Response:
-    response.headers.extend(_public_header_pairs(mimetype))
-    return response
-
-
 @functools.lru_cache(maxsize=32)
 def _public_header_pairs(mimetype: str) -> tuple[tuple[str, str], ...]:
     pairs = [("Cache-Control", f"public, max-age={MAX_AGE}"), ("Access-Control-Allow-Origin", "*"),
