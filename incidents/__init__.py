@@ -106,11 +106,18 @@ def register_blueprints(app: Flask) -> None:
     )
     from incidents.status.blueprint import bp as status_site
     from incidents.subscribers import admin as subscribers_admin
+    from incidents.systems import (  # noqa: F401  (each adds its routes to the systems blueprint)
+        audit_views,
+        incident_views,
+        transfer_views,
+    )
+    from incidents.systems import views as systems_catalogue  # noqa: F401
+    from incidents.systems.blueprint import bp as systems
     from incidents.timeline import views as timeline
 
     for blueprint in (auth.bp, incident.bp, timeline.bp, impact.bp, recovery.bp, admin.bp, publishing.bp,
                       postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp, obligations.bp,
-                      maintenance.bp, jobs.bp, subscribers_admin.bp, ledger.bp):
+                      maintenance.bp, jobs.bp, subscribers_admin.bp, ledger.bp, systems):
         app.register_blueprint(blueprint)
     # The public status site needs no login and lives under one prefix, so it can have its own host name.
     app.register_blueprint(status_site, url_prefix=app.config["STATUS_PREFIX"])
@@ -183,6 +190,7 @@ def register_commands(app: Flask) -> None:
     from incidents.demo.cli import demo_cli
     from incidents.idempotency import idempotency_cli
     from incidents.reports.cli import report_cli
+    from incidents.systems.cli import systems_cli
 
-    for group in (users_cli, audit_cli, demo_cli, backup_cli, report_cli, idempotency_cli):
+    for group in (users_cli, audit_cli, demo_cli, backup_cli, report_cli, idempotency_cli, systems_cli):
         app.cli.add_command(group)

@@ -87,6 +87,8 @@ def default_config(instance_path: Path) -> dict:
         # Days after an incident is closed when its per-customer ledger is deleted (the figures stay);
         # unset or 0: kept until `flask ledger purge` is run.
         "LEDGER_RETENTION_DAYS": int(os.environ.get("LEDGER_RETENTION_DAYS") or 0),
+        # The ownership audit flags a restore test older than this (issue #15).
+        "SYSTEMS_RESTORE_TEST_MAX_DAYS": int(os.environ.get("SYSTEMS_RESTORE_TEST_MAX_DAYS") or 90),
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),

@@ -25,4 +25,12 @@ from incidents.recovery.models import Workstream, WorkstreamProgress  # noqa: F4
 from incidents.status.models import Component, ComponentStatusChange, IncidentComponent, UpdateComponent  # noqa: F401
 from incidents.status.public_status import refresh as _keep_public_status  # noqa: F401 (a session hook)
 from incidents.subscribers.models import Announcement, Delivery, Subscriber, SubscriberComponent  # noqa: F401
+from incidents.systems.models import (  # noqa: F401
+    BackupReport,
+    IncidentSystem,
+    ReportToken,
+    RestoreTest,
+    System,
+    SystemState,
+)
 from incidents.timeline.models import TimelineEntry, TimelinePin  # noqa: F401

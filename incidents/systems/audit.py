@@ -1,0 +1,239 @@
+"""The ownership audit: every system that could lose data next, worst first.
+
+Each problem is defined once, twice spelled: as SQL (the audit page and JSON read 10,000 systems
+in a constant number of statements) and in Python (an incident's kept snapshot of its systems).
+tests/test_systems_audit.py checks the two spellings agree on every problem.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, false, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from incidents.auth.models import User
+from incidents.systems.models import System, SystemState
+
+# What the audit looks at, under the names both spellings use (see `_columns` and `Facts`).
+
+
+@dataclass
+class Facts:
+    """One system's facts at one moment: from the catalogue now, or from an incident's snapshot."""
+
+    has_owner: bool
+    owner_active: bool
+    personal_data: bool
+    backup_method: str
+    rpo_target_minutes: int | None
+    last_ok_at: datetime | None
+    last_report_ok: bool | None
+    last_restore_test_at: datetime | None
+    last_restore_test_ok: bool | None
+    origin: str
+    reviewed: bool
+
+    @property
+    def backup_due_at(self) -> datetime | None:
+        if self.last_ok_at is None or self.rpo_target_minutes is None:
+            return None
+        return self.last_ok_at + timedelta(minutes=self.rpo_target_minutes)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When the audit is taken, and how old a restore test may be."""
+
+    now: datetime
+    restore_test_max_days: int = 90
+
+    @property
+    def restore_cutoff(self) -> datetime:
+        return self.now - timedelta(days=self.restore_test_max_days)
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    label: str
+    why: str  # one sentence, for the page's count and the JSON
+    weight: int  # worst first: a system's score is the sum of its problems' weights
+    fix: str  # the link's words
+    fix_field: str  # the field of the system's edit form that fixes it ("" : another form on its page)
+    sql: Callable[[Any, Clock], Any]
+    check: Callable[[Facts, Clock], bool]
+
+
+def _unowned_sql(c, _clock):
+    return or_(c.owner_id.is_(None), c.owner_active == false())
+
+
+def _policy_missing_sql(c, _clock):
+    return or_(c.backup_method == "", c.rpo_target_minutes.is_(None))
+
+
+def _policy_missing(f: Facts) -> bool:
+    return not f.backup_method.strip() or f.rpo_target_minutes is None
+
+
+PROBLEMS: tuple[Problem, ...] = (
+    Problem("personal_data_unowned", "Personal data without an owner",
+            "Holds personal data and nobody active answers for it.", 50, "Name an owner", "owner",
+            lambda c, k: and_(c.personal_data.is_(True), _unowned_sql(c, k)),
+            lambda f, k: f.personal_data and (not f.has_owner or not f.owner_active)),
+    Problem("backup_failing", "Last backup report a failure",
+            "The backup job's most recent report says it failed.", 40, "See the backup reports", "",
+            lambda c, k: c.last_report_ok.is_(False),
+            lambda f, k: f.last_report_ok is False),
+    Problem("backup_overdue", "Last backup older than the RPO target",
+            "No successful backup within its RPO target (or none ever reported).", 35,
+            "See the backup reports", "",
+            lambda c, k: and_(~_policy_missing_sql(c, k),
+                              or_(c.last_ok_at.is_(None), c.backup_due_at < k.now)),
+            lambda f, k: not _policy_missing(f) and (f.last_ok_at is None or f.backup_due_at < k.now)),
+    Problem("no_backup_policy", "No backup policy",
+            "No backup method or no RPO target recorded.", 30, "Set a backup policy", "backup_method",
+            _policy_missing_sql, lambda f, k: _policy_missing(f)),
+    Problem("restore_failed", "Last restore test failed",
+            "The most recent restore test did not bring the data back.", 25, "Record a restore test", "",
+            lambda c, k: c.last_restore_test_ok.is_(False),
+            lambda f, k: f.last_restore_test_ok is False),
+    Problem("owner_disabled", "Owner disabled",
+            "The accountable owner's account is disabled.", 20, "Name an active owner", "owner",
+            lambda c, k: and_(c.owner_id.is_not(None), c.owner_active == false()),
+            lambda f, k: f.has_owner and not f.owner_active),
+    Problem("no_owner", "No owner", "Nobody is accountable for it.", 20, "Name an owner", "owner",
+            lambda c, k: c.owner_id.is_(None), lambda f, k: not f.has_owner),
+    Problem("restore_never_tested", "Restore never tested",
+            "Nobody has ever proven a restore from its backups.", 15, "Record a restore test", "",
+            lambda c, k: c.last_restore_test_at.is_(None),
+            lambda f, k: f.last_restore_test_at is None),
+    Problem("restore_test_old", "Restore test too old",
+            "The last restore test is older than the allowed age.", 10, "Record a restore test", "",
+            lambda c, k: c.last_restore_test_at < k.restore_cutoff,
+            lambda f, k: f.last_restore_test_at is not None and f.last_restore_test_at < k.restore_cutoff),
+    Problem("acquired_unreviewed", "Acquired, never reviewed",
+            "Came with an acquisition and nobody has reviewed it since.", 10, "Review it", "",
+            lambda c, k: and_(c.origin == "acquired", c.last_reviewed_at.is_(None)),
+            lambda f, k: f.origin == "acquired" and not f.reviewed),
+)
+BY_CODE = {p.code: p for p in PROBLEMS}
+
+
+def problems_of(facts: Facts, clock: Clock) -> list[str]:
+    """The codes of the problems `facts` have at `clock`, worst first."""
+    return [p.code for p in PROBLEMS if p.check(facts, clock)]
+
+
+def score_of(codes: list[str]) -> int:
+    return sum(BY_CODE[c].weight for c in codes)
+
+
+class _Columns:
+    """The SQL side of `Facts`: the columns of one audit query (system ⟕ owner ⟕ state)."""
+
+    def __init__(self, owner):
+        self.owner_id = System.owner_id
+        self.owner_active = func.coalesce(owner.active, False)
+        self.personal_data = System.personal_data
+        self.backup_method = System.backup_method
+        self.rpo_target_minutes = System.rpo_target_minutes
+        self.origin = System.origin
+        self.last_reviewed_at = System.last_reviewed_at
+        self.last_ok_at = SystemState.last_ok_at
+        self.backup_due_at = SystemState.backup_due_at
+        self.last_report_ok = SystemState.last_report_ok
+        self.last_restore_test_at = SystemState.last_restore_test_at
+        self.last_restore_test_ok = SystemState.last_restore_test_ok
+
+
+def _audit_from(owner):
+    return (select().select_from(System).outerjoin(owner, owner.id == System.owner_id)
+            .outerjoin(SystemState, SystemState.system_id == System.id).where(System.retired_at.is_(None)))
+
+
+@dataclass
+class AuditRow:
+    system_id: int
+    name: str
+    owner_name: str | None
+    owner_active: bool
+    team: str
+    personal_data: bool
+    origin: str
+    origin_name: str
+    last_ok_at: datetime | None
+    last_report_at: datetime | None
+    last_report_ok: bool | None
+    failing_since: datetime | None
+    last_restore_test_at: datetime | None
+    problems: list[str]
+
+    @property
+    def score(self) -> int:
+        return score_of(self.problems)
+
+
+@dataclass
+class Audit:
+    clock: Clock
+    systems: int  # in the catalogue (not retired)
+    flagged: int  # with at least one problem
+    counts: dict[str, int]  # per problem code, every code present
+    rows: list[AuditRow] = field(default_factory=list)  # this page of flagged systems, worst first
+    page: int = 1
+    per_page: int = 50
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.flagged // self.per_page))
+
+
+def take_audit(*, session: Session, clock: Clock, page: int = 1, per_page: int = 50,
+               problem: str | None = None, origin_name: str | None = None) -> Audit:
+    """Counts per problem over the whole catalogue, and one page of flagged systems, worst first
+    (optionally only those with `problem`). Two statements, whatever the catalogue's size."""
+    owner = aliased(User)
+    c = _Columns(owner)
+    flags = [p.sql(c, clock) for p in PROBLEMS]
+    scoped = _audit_from(owner)
+    if origin_name is not None:
+        scoped = scoped.where(System.origin == "acquired", System.origin_name == origin_name)
+    any_flag = or_(*flags)
+    counts_row = session.execute(scoped.add_columns(
+        func.count(), func.coalesce(func.sum(case((any_flag, 1), else_=0)), 0),
+        *[func.coalesce(func.sum(case((flag, 1), else_=0)), 0) for flag in flags])).one()
+    total, flagged, *per_problem = counts_row
+    counts = {p.code: int(n) for p, n in zip(PROBLEMS, per_problem, strict=True)}
+
+    listed_flag = flags[[p.code for p in PROBLEMS].index(problem)] if problem in BY_CODE else any_flag
+    score = sum((case((flag, p.weight), else_=0) for p, flag in zip(PROBLEMS, flags, strict=True)), literal(0))
+    page = max(1, page)
+    rows = session.execute(scoped.add_columns(
+        System.id, System.name, owner.name, c.owner_active, System.team, System.personal_data, System.origin,
+        System.origin_name, SystemState.last_ok_at, SystemState.last_report_at, SystemState.last_report_ok,
+        SystemState.failing_since, SystemState.last_restore_test_at,
+        *[case((flag, True), else_=False) for flag in flags])
+        .where(listed_flag).order_by(score.desc(), System.personal_data.desc(), System.name_key)
+        .limit(per_page).offset((page - 1) * per_page)).all()
+    listed = [AuditRow(*row[:13], problems=[p.code for p, hit in zip(PROBLEMS, row[13:], strict=True) if hit])
+              for row in rows]
+    shown_total = counts[problem] if problem in BY_CODE else int(flagged)
+    return Audit(clock=clock, systems=int(total), flagged=shown_total, counts=counts, rows=listed,
+                 page=page, per_page=per_page)
+
+
+def facts_of(system: System, state: SystemState | None) -> Facts:
+    """The facts of a catalogue system as they are now."""
+    return Facts(has_owner=system.owner_id is not None,
+                 owner_active=bool(system.owner is not None and system.owner.active),
+                 personal_data=system.personal_data, backup_method=system.backup_method,
+                 rpo_target_minutes=system.rpo_target_minutes,
+                 last_ok_at=state.last_ok_at if state else None,
+                 last_report_ok=state.last_report_ok if state else None,
+                 last_restore_test_at=state.last_restore_test_at if state else None,
+                 last_restore_test_ok=state.last_restore_test_ok if state else None,
+                 origin=system.origin, reviewed=system.last_reviewed_at is not None)

@@ -1,0 +1,2 @@
+"""(being written)"""
+from incidents.systems.blueprint import bp  # noqa: F401
