@@ -89,6 +89,8 @@ def default_config(instance_path: Path) -> dict:
         "LEDGER_RETENTION_DAYS": int(os.environ.get("LEDGER_RETENTION_DAYS") or 0),
         # The ownership audit flags a restore test older than this (issue #15).
         "SYSTEMS_RESTORE_TEST_MAX_DAYS": int(os.environ.get("SYSTEMS_RESTORE_TEST_MAX_DAYS") or 90),
+        # The largest inventory CSV the systems import takes (bytes; the upload route alone allows it).
+        "SYSTEMS_IMPORT_MAX_BYTES": int(os.environ.get("SYSTEMS_IMPORT_MAX_BYTES") or 5 * 1024 * 1024),
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         # Number of proxies in front of the app whose X-Forwarded-* headers we trust (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),

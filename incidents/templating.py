@@ -93,6 +93,13 @@ def when(moment: datetime | None) -> Markup:
     return Markup(f'<time datetime="{iso(moment)}">{format_utc(moment)}</time>')
 
 
+def day(moment: datetime | None) -> Markup:
+    """A moment shown as its UTC day, the full time on hover: for dense tables."""
+    if not moment:
+        return Markup('<span class="muted">—</span>')
+    return Markup(f'<time datetime="{iso(moment)}" title="{format_utc(moment)}">{moment.date().isoformat()}</time>')
+
+
 def person(user) -> Markup:
     if not user:
         return Markup('<span class="unassigned">unassigned</span>')
@@ -121,7 +128,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["duration"] = duration
     app.jinja_env.globals["row_url"] = row_url
     app.jinja_env.filters.update(severity_badge=severity_badge, status_badge=status_badge, when=when,
-                                 person=person)
+                                 day=day, person=person)
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -907,6 +907,7 @@ FORMS: dict[str, Form] = {
                                    ok=[("two values", ["SEV1", "bogus"])]),
                 "data_categories": Categories(),
                 "personal_data": Flag(),
+                "systems": IdSet(),
                 "summary": Text(max=20_000, required=False)},
     ),
     # Declaring and publishing at once: the public fields need each other.
@@ -918,7 +919,7 @@ FORMS: dict[str, Form] = {
         fields={"public_title": Text(max=200, one_line=True),
                 "impact": Choice(extra_bad=["Major", "severe"]),
                 "public_body": Text(max=5000)},
-        elsewhere=("title", "severity", "data_categories", "personal_data", "summary"),
+        elsewhere=("title", "severity", "data_categories", "personal_data", "systems", "summary"),
     ),
     "edit incident": Form(
         role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/edit",
@@ -1199,7 +1200,31 @@ FORMS: dict[str, Form] = {
         baseline=lambda c: _subscription(scope="some", components=c.component_ids[:1])(c),
         fields={"components": IdSet()}, elsewhere=("kind", "email", "scope", "url"),
     ),
+    # The systems an incident names: one typed on the incident page, several picked from the catalogue.
+    "name a system": Form(
+        role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/systems",
+        baseline=lambda c: {"name": _new_system(c)[1]},
+        fields={"name": Text(max=120, one_line=True, free=False)},
+    ),
+    "pick systems": Form(
+        role="responder", setup=_with_incident, url=lambda c: f"/incidents/{c.ref}/systems",
+        baseline=lambda c: {"systems": [str(_new_system(c)[0])]},
+        fields={"systems": IdSet()},
+    ),
 }
+
+
+def _new_system(ctx: Ctx) -> tuple[int, str]:
+    """A system not named on any incident yet, so every accepted post names one."""
+    from incidents.systems import service as systems
+
+    name = f"Storage node {next(_unique)}"
+    with ctx.app.app_context():
+        system = systems.create_system(session=db.session, actor=None, fields_=systems.SystemFields(name=name))
+        db.session.commit()
+        made = system.id
+        db.session.remove()
+    return made, name
 
 
 def post_form(ctx: Ctx, form: Form, name: str | None = None, value=None) -> tuple[dict, Any]:

@@ -193,3 +193,29 @@ _UPTIME_BAR = re.compile(r'<li(?: class="ub-([a-z_]+)")?><i>([^<]*)</i></li>')
 def uptime_bars(html: str) -> list[tuple[str, str]]:
     """The status page's day bars in `html`: (shade, text), a bar without a class being operational."""
     return [(shade or "operational", text) for shade, text in _UPTIME_BAR.findall(html)]
+
+
+def statements_for(app, client, url: str) -> list[str]:
+    """The SQL statements the database ran while serving GET `url` (which must answer 200), its
+    body read to the end (a streamed one runs its queries as it is read)."""
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_rest) -> None:
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.get(url)
+        response.get_data()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 200, f"GET {url}: {response.status_code}"
+    return seen
+
+
+def queries_for(app, client, url: str) -> int:
+    """How many queries serving GET `url` ran: the statements without SQLite's BEGIN, which is ours
+    (incidents/db.py), not a query."""
+    return len([s for s in statements_for(app, client, url) if s != "BEGIN"])

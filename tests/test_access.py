@@ -31,6 +31,7 @@ from incidents.subscribers.models import Subscriber
 from incidents.timeline.models import TimelineEntry, TimelinePin
 from incidents.timeline.service import get_entry, latest_revision
 from tests.fixtures.world import (
+    IMPORTED_TEAM,
     POSTED_BODY,
     form_data,
     postmortem_of,
@@ -156,13 +157,32 @@ MINIMUM_ROLE = {
     "ledger.export_ledger": RESPONDER,  # likewise; audited
     "ledger.batch_sent": RESPONDER,
     "ledger.discard_batch": RESPONDER,
+    "systems.audit": VIEWER,
+    "systems.audit_json": VIEWER,
+    "systems.index": VIEWER,
+    "systems.detail": VIEWER,
+    "systems.new": RESPONDER,
+    "systems.edit": RESPONDER,
+    "systems.restore_test": RESPONDER,
+    "systems.review": RESPONDER,
+    "systems.retire": RESPONDER,
+    "systems.create_token": ADMIN,  # report tokens are credentials: admins make and revoke them
+    "systems.revoke_token": ADMIN,
+    "systems.backup_report": PUBLIC,  # but only with a system's report token: see TOKEN_ENDPOINTS
+    "systems.link": RESPONDER,  # GET: the catalogue to pick from; POST: name systems on the incident
+    "systems.unlink": RESPONDER,
+    "systems.export_csv": VIEWER,
+    "systems.import_csv": ADMIN,  # changes many systems at once
+    "systems.acquisitions": VIEWER,
+    "systems.acquisition": VIEWER,
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
 NON_CHANGING_POSTS = {"postmortem.preview"}
 # POST endpoints that answer with a page rather than a redirect: confirming a subscription shows a
-# webhook's signing secret once, and one-click unsubscribing (RFC 8058) wants a 200.
-POSTS_ANSWERED_WITH_A_PAGE = {"status.confirm_subscription", "status.unsubscribe"}
+# webhook's signing secret once, and one-click unsubscribing (RFC 8058) wants a 200; likewise a new
+# report token of a system's backup job is shown once, never in a URL.
+POSTS_ANSWERED_WITH_A_PAGE = {"status.confirm_subscription", "status.unsubscribe", "systems.create_token"}
 # What anyone may write through the public site (subscribing, confirming, leaving): the probes
 # check those endpoints, and "refused visitors changed nothing" leaves these rows out.
 PUBLIC_TABLES = {"subscriber", "subscriber_component"}
@@ -274,11 +294,51 @@ def probe(app, world) -> dict[str, object]:
                 LedgerNotificationBatch.public_id == world.ledger.batch_to_send)),
             "ledger.discard_batch": db.session.scalar(sa.select(sa.func.count(LedgerNotificationBatch.id)).where(
                 LedgerNotificationBatch.public_id == world.ledger.batch_to_discard)),
+            **systems_catalogue_probes(world),
+            **systems_incident_probes(world),
+            **systems_transfer_probes(),
         }
+
+
+def systems_incident_probes(world) -> dict[str, object]:
+    """Whether the waiting system is named on the walk's incident; whether the named one still is."""
+    from incidents.systems.models import IncidentSystem
+
+    def named(system_id: int) -> bool:
+        return db.session.scalar(sa.select(IncidentSystem.id).where(IncidentSystem.system_id == system_id)) is not None
+
+    return {"systems.link": named(world.named.waiting_id), "systems.unlink": named(world.named.system_id)}
+
+
+def systems_transfer_probes() -> dict[str, object]:
+    """How many systems the walk's inventory import added."""
+    from incidents.systems.models import System
+
+    return {"systems.import_csv": db.session.scalar(sa.select(sa.func.count(System.id)).where(
+        System.team == IMPORTED_TEAM))}
+
+
+def systems_catalogue_probes(world) -> dict[str, object]:
+    from incidents.systems.models import ReportToken, RestoreTest, System
+
+    system = db.session.get(System, world.catalogue.system_id)
+    return {
+        "systems.new": db.session.scalar(sa.select(sa.func.count(System.id))),
+        "systems.edit": system.name,
+        "systems.restore_test": db.session.scalar(sa.select(sa.func.count(RestoreTest.id))),
+        "systems.review": system.last_reviewed_at,
+        "systems.retire": db.session.get(System, world.catalogue.retire_id).retired_at,
+        "systems.create_token": db.session.scalar(sa.select(sa.func.count(ReportToken.id))),
+        "systems.revoke_token": db.session.get(ReportToken, world.catalogue.token_id).revoked_at,
+    }
 
 
 # Endpoints whose POST changes only the visitor's own sign-in, checked in test_auth.py instead.
 SIGN_IN_ENDPOINTS = {"auth.login", "auth.logout", "auth.reauth"}
+# Endpoints reached without a login but answering only to a bearer token (backup jobs' heartbeats):
+# a walker's session gives nothing there, so every walker's POST gets 401 and changes nothing.
+# Their tokens are tested in test_systems_heartbeats.py.
+TOKEN_ENDPOINTS = {"systems.backup_report"}
 
 
 def everything_stored(app) -> dict[str, list]:
@@ -316,6 +376,8 @@ def walk_order(app):
 
 def expected_status(endpoint: str, method: str, walker: str | None) -> int:
     need = MINIMUM_ROLE[endpoint]
+    if endpoint in TOKEN_ENDPOINTS and method not in SAFE_METHODS:
+        return 401
     if walker is None and need != PUBLIC:
         return 302 if method in SAFE_METHODS else 401
     if walker is not None and RANK[walker] < RANK[need]:
@@ -343,7 +405,7 @@ def test_every_route_is_classified(app, world):
     # refused request really changed nothing and an allowed one really did something.
     changing = {rule.endpoint for rule in app.url_map.iter_rules()
                 if rule.methods - SAFE_METHODS - {"OPTIONS"}}
-    assert changing - SIGN_IN_ENDPOINTS - NON_CHANGING_POSTS == set(probe(app, world))
+    assert changing - SIGN_IN_ENDPOINTS - NON_CHANGING_POSTS - TOKEN_ENDPOINTS == set(probe(app, world))
     for endpoint in changing:
         form_data(app, world, endpoint, "admin")  # raises KeyError when missing
 

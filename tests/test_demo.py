@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from incidents.auth.models import LoginSession, Role, User
 from incidents.extensions import db
@@ -370,13 +370,19 @@ def _ledger_breaks_its_rules(session, incident_id: int) -> dict[str, int]:
     def having(state):
         return select(i.customer_id).where(i.state == state)
 
+    def without_items(*conditions):
+        # NOT EXISTS, not NOT IN: PostgreSQL runs NOT IN over a subquery larger than work_mem as a
+        # scan per customer (181,250 x 476,000 rows: it never finished); NOT EXISTS is an anti-join.
+        return ~exists().where(i.customer_id == c.id, *conditions)
+
     return {
         "restored with an item not restored": customers_where(c.outcome == "restored", c.id.in_(
             select(i.customer_id).where(i.state != "restored"))),
-        "lost without a lost item": customers_where(c.outcome == "lost", c.id.not_in(having("lost"))),
-        "waiting without an item to come": customers_where(c.outcome == "waiting", c.id.not_in(having("affected"))),
+        "lost without a lost item": customers_where(c.outcome == "lost", without_items(i.state == "lost")),
+        "waiting without an item to come": customers_where(c.outcome == "waiting",
+                                                           without_items(i.state == "affected")),
         "waiting with a lost item": customers_where(c.outcome == "waiting", c.id.in_(having("lost"))),
-        "customers without items": customers_where(c.id.not_in(select(i.customer_id))),
+        "customers without items": customers_where(without_items()),
         "restored items without a workstream": items_where(i.state == "restored", i.workstream_id.is_(None)),
         "restored or lost outside 16-22 October": items_where(
             i.state != "affected", (i.changed_at < oct_2009(16)) | (i.changed_at >= oct_2009(23))),
@@ -441,3 +447,31 @@ def test_a_sampled_demo_ledger_keeps_the_story_s_proportions(app, runner):
         kept = figures.figures_of(session=db.session, incident_id=incident.id)
     assert (kept.total.affected, kept.total.restored, kept.total.lost, kept.total.notified) == (1_812, 1_741, 34, 1_812)
     assert next(iter(kept.jurisdictions)) == "US-CA" and kept.jurisdictions["US-CA"].affected == 1_184
+
+
+def test_the_demo_catalogue_puts_the_inherited_storage_cluster_first(app, runner):
+    """Issue #15's demo: about 30 systems, the audit flags each kind of problem at least once, the
+    cluster inherited with the acquisition comes first (no owner, backup failing for weeks, restore
+    never tested), and the 2009 incident names it as it stood when declared."""
+    from incidents.db import utcnow
+    from incidents.systems import audit
+    from incidents.systems.models import IncidentSystem, System
+
+    load_demo(runner)
+    reference = the_sync_incident(app)["reference"]
+    with app.app_context():
+        taken = audit.take_audit(session=db.session, clock=audit.Clock(now=utcnow()))
+        assert 25 <= taken.systems == db.session.scalar(select(func.count()).select_from(System)) <= 35
+        assert all(taken.counts[p.code] for p in audit.PROBLEMS), taken.counts  # every problem shown once
+        assert 0 < taken.all_flagged < taken.systems / 2, "most of the catalogue is healthy"
+        worst = taken.rows[0]
+        assert worst.name.startswith("Halcyon storage cluster") and worst.owner_name is None
+        assert {"no_owner", "backup_failing", "backup_overdue", "restore_never_tested"} <= set(worst.problems)
+        assert utcnow() - worst.failing_since > timedelta(weeks=3)
+
+        incident = get_incident(session=db.session, reference=reference)
+        (named,) = db.session.scalars(select(IncidentSystem).where(IncidentSystem.incident_id == incident.id))
+        assert named.system_id == worst.system_id and named.as_of == incident.declared_at
+        assert named.last_backup_ok_at == incident.last_good_backup_at  # the recovery story's fact
+        assert named.last_backup_report_ok is False and named.owner_name is None
+        assert named.last_restore_test_at is None and "backup_failing" in named.problems

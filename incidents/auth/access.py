@@ -17,7 +17,12 @@ from incidents.db import utcnow
 from incidents.extensions import db
 
 # Endpoints anyone may reach without signing in. Everything else needs a login.
-PUBLIC_ENDPOINTS = {"auth.login", "static", "health"}
+PUBLIC_ENDPOINTS = {
+    "auth.login", "static", "health",
+    # Backup jobs' heartbeats: the view itself demands a system's report token (Authorization:
+    # Bearer) and answers 401 without one; a session cookie gives nothing there.
+    "systems.backup_report",
+}
 PUBLIC_BLUEPRINTS: set[str] = {"status"}  # the public status site: published facts only
 
 

@@ -12,6 +12,7 @@ from incidents.demo import (
     obligations_story,
     scenario,
     subscribers_story,
+    systems_story,
 )
 from incidents.extensions import db
 
@@ -33,6 +34,7 @@ def load(force: bool) -> None:
                           sample=current_app.config["DEMO_LEDGER_SAMPLE"])
         maintenance_story.play(session=db.session)
         subscribers_story.play(session=db.session)
+        systems_story.play(session=db.session, incident=incident)  # names the cluster on the 2009 incident
         db.session.commit()
         click.echo(f"Loaded demo incident {incident.reference}.")
     click.echo(f"Demo login: {scenario.ADMIN_EMAIL} / {password}  (other demo people use the same password)")

@@ -23,6 +23,7 @@ from incidents.impact.forms import CountField
 from incidents.incident.enums import DATA_CATEGORIES, Severity, Status
 from incidents.incident.fields import FIELDS, Field
 from incidents.status.forms import IMPACT_CHOICES
+from incidents.systems.incident_forms import SystemsField
 
 SEVERITY_CHOICES = options((s.value, s.label) for s in Severity)
 CATEGORY_CHOICES = options(DATA_CATEGORIES.items())
@@ -39,6 +40,8 @@ class DeclareForm(IdempotentFormMixin, BaseForm):
     data_categories = MultiCheckboxField("Data affected (if known)", choices=CATEGORY_CHOICES,
                                          validators=[Optional()])
     personal_data = BooleanField("Personal data may be involved")
+    # Named with their state at the declaration kept; the incident's RPO target follows theirs.
+    systems = SystemsField("Systems affected")
     summary = MarkdownField("First notes (Markdown, internal)", validators=[Optional(), Length(max=MAX_TEXT)])
     # Optional: publish to the status page at once (incidents/status/service.publish_incident).
     # The names are the publish form's, so component fields and errors read the same.

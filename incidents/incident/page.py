@@ -28,6 +28,7 @@ from incidents.postmortem.service import incident_panel as postmortem_panel
 from incidents.postmortem.service import postmortem_for
 from incidents.recovery.service import incident_panel as recovery_panel
 from incidents.status.forms import incident_panel as publishing_panel
+from incidents.systems.incident_forms import incident_panel as systems_panel
 from incidents.templating import duration
 from incidents.timeline.page import incident_panel as timeline_panel
 from incidents.timeline.service import timeline_for
@@ -92,7 +93,7 @@ def story_panel(page: IncidentPage) -> dict:
 
 # Every panel of the page: each returns its template variables (see templates/incident/detail.html).
 PANELS = (story_panel, status_panel, timeline_panel, impact_panel, recovery_panel, postmortem_panel, actions_panel,
-          publishing_panel, deadlines_panel)
+          publishing_panel, deadlines_panel, systems_panel)
 
 
 def render_incident_page(incident: Incident, *, forms: Mapping[str, Any] | None = None, code: int = 200):

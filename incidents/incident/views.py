@@ -21,6 +21,7 @@ from incidents.paging import PAGE_SIZE, Cursor, split_page
 from incidents.postmortem.due import due_flags
 from incidents.status import service as status_service
 from incidents.status.forms import component_statuses, with_component_fields
+from incidents.systems import links
 from incidents.versioning import save
 
 bp = Blueprint("incident", __name__)
@@ -92,6 +93,7 @@ def index():
 def declare():
     components = status_service.list_components(session=db.session)
     form = (with_component_fields(DeclareForm, components, first=True) if components else DeclareForm)()
+    form.systems.offer(links.catalogue_choices(session=db.session))
     if form.validate_on_submit():
         saved = save(lambda: _declare(form, components), form=form)
         if saved.ok:
@@ -104,13 +106,16 @@ def declare():
 
 
 def _declare(form, components) -> str:
-    """Declare the incident and, when asked, publish it in the same transaction: a refusal of
-    either saves nothing and shows beside its field. Returns the new reference."""
+    """Declare the incident, name the systems affected and, when asked, publish it, all in one
+    transaction: a refusal of any saves nothing and shows beside its field. Returns the new reference."""
     incident = service.declare_incident(
         session=db.session, actor=current_user, title=form.title.data,
         severity=Severity(form.severity.data), summary=form.summary.data,
         data_categories=form.data_categories.data, personal_data=form.personal_data.data,
     )
+    if form.systems.data:
+        links.link_systems(session=db.session, actor=current_user, incident=incident,
+                           systems=links.systems_by_ids(session=db.session, ids=form.systems.data))
     if form.publishes:
         status_service.publish_incident(session=db.session, actor=current_user, incident=incident,
                                         public_title=form.public_title.data, impact=form.impact.data,

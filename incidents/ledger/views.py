@@ -1,14 +1,11 @@
 """The ledger's pages: figures and imports of an incident, an import's progress, the support look-up."""
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -16,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -26,6 +22,7 @@ from incidents.audit import recorder as audit
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.db import db, writing_from_here
+from incidents.downloads import csv_download
 from incidents.errors import DomainError
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.incident.page import load_incident
@@ -160,30 +157,8 @@ def import_problems(reference: str, public_id: str):
 
     rows = ([p.line, p.customer_ref or "", p.reason]
             for p in importing.problems_of(session=db.session, record=record))
-    return _csv_stream(itertools.chain([["line", "customer_id", "problem"]], rows),
-                       f"{incident.reference}-import-{record.public_id}-problems.csv")
-
-
-def _csv_stream(rows: Iterator[list], filename: str) -> Response:
-    """Rows streamed as a CSV download, written in pieces of ~64 kB (a million rows fit)."""
-    def pieces() -> Iterator[str]:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        for row in rows:
-            writer.writerow([_spreadsheet_safe(v) if isinstance(v, str) else v for v in row])
-            if out.tell() > 64_000:
-                yield out.getvalue()
-                out.seek(0)
-                out.truncate()
-        yield out.getvalue()
-
-    return Response(stream_with_context(pieces()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _spreadsheet_safe(value: str) -> str:
-    # A cell starting with = + - @ would run as a formula when the CSV is opened in a spreadsheet.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return csv_download(itertools.chain([["line", "customer_id", "problem"]], rows),
+                        f"{incident.reference}-import-{record.public_id}-problems.csv")
 
 
 @bp.get("/customers")
@@ -241,8 +216,8 @@ def export_ledger(reference: str):
     audit.record(db.session, action=audit.LEDGER_EXPORT, entity_type="ledger_customer", incident_id=incident.id,
                  actor_id=current_user.id, after={"what": "every customer, as CSV"})
     db.session.commit()  # who took the list out is on record before the first byte leaves
-    return _csv_stream(exporting.full_rows(session=db.session, incident_id=incident.id),
-                       f"{incident.reference}-affected-customers.csv")
+    return csv_download(exporting.full_rows(session=db.session, incident_id=incident.id),
+                        f"{incident.reference}-affected-customers.csv")
 
 
 def _batch_or_404(incident, public_id: str) -> LedgerNotificationBatch:
@@ -283,8 +258,8 @@ def export_batch(reference: str, public_id: str):
     """The batch's customers as CSV, streamed, for the mail-merge or bulk e-mail tool."""
     incident = load_incident(reference)
     batch = _batch_or_404(incident, public_id)
-    return _csv_stream(exporting.batch_rows(session=db.session, batch_id=batch.id),
-                       f"{incident.reference}-notice-v{batch.notice_version.number}-{batch.channel}-{public_id}.csv")
+    return csv_download(exporting.batch_rows(session=db.session, batch_id=batch.id),
+                        f"{incident.reference}-notice-v{batch.notice_version.number}-{batch.channel}-{public_id}.csv")
 
 
 @bp.post("/incidents/<reference>/ledger/batches/<public_id>/sent")

@@ -15,6 +15,7 @@ from incidents.postmortem.models import Postmortem, PostmortemVersion
 from incidents.postmortem.sections import SECTIONS
 from incidents.recovery.models import Workstream
 from incidents.recovery.service import Objectives, objectives_for, workstreams_for
+from incidents.systems.links import LinkedSystem, systems_of
 from incidents.timeline.service import PinnedItem, TimelineItem, pinned_for, timeline_for
 
 # The full timeline in a document stops here; the incident page pages through the rest.
@@ -34,13 +35,15 @@ class PostmortemDocument:
     objectives: Objectives
     due_on: date | None
     overdue: bool
+    systems: list[LinkedSystem] = field(default_factory=list)  # as they stood when it was declared
 
 
 def build_document(*, session: Session, incident: Incident, postmortem: Postmortem | None,
                    business_days: int, include_full_timeline: bool | None = None,
                    on: date | None = None) -> PostmortemDocument:
     """Gather the generated sections: impact figures, key (pinned) entries first and optionally the
-    whole timeline, the workstreams and RPO/RTO actual against target."""
+    whole timeline, the systems affected (as they stood at the declaration), the workstreams and
+    RPO/RTO actual against target."""
     full = include_full_timeline if include_full_timeline is not None else bool(
         postmortem and postmortem.include_full_timeline)
     due = due_date(incident.resolved_at, business_days)
@@ -54,6 +57,7 @@ def build_document(*, session: Session, incident: Incident, postmortem: Postmort
         objectives=objectives_for(incident),
         due_on=due,
         overdue=is_overdue(due, postmortem, on=on),
+        systems=systems_of(session=session, incident=incident),
     )
 
 

@@ -2,7 +2,7 @@
 
 `SECTIONS` lists the written ones (Markdown typed by people): (key, heading, blameless-writing
 hint). `DOCUMENT` is the whole document in order, written and generated sections together;
-generated ones (impact, timeline) are filled from the incident's own record when shown.
+generated ones (impact, systems, timeline) are filled from the incident's own record when shown.
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ HINTS: dict[str, str] = {key: hint for key, _heading, hint in SECTIONS}
 DOCUMENT: list[tuple[str, str]] = [
     ("written", "summary"),
     ("generated", "impact"),
+    ("generated", "systems"),  # the systems affected: owner, last backup, last restore test then
     ("generated", "timeline"),
     ("written", "root_cause"),
     ("written", "detection"),

@@ -26,6 +26,7 @@ from incidents.obligations.service import outcomes as obligation_outcomes
 from incidents.recovery.chart import recovery_chart
 from incidents.recovery.models import Workstream
 from incidents.recovery.service import Objectives, objectives_for, workstreams_for
+from incidents.systems.links import LinkedSystem, systems_of
 from incidents.templating import duration, format_utc, iso
 from incidents.timeline.models import TimelineEntry
 from incidents.timeline.service import pinned_for, timeline_for
@@ -74,6 +75,8 @@ class ExecutiveReport:
     action_items: list = field(default_factory=list)
     obligations: list = field(default_factory=list)  # incidents.obligations.service.Outcome
     ledger: LedgerFigures | None = None  # the affected-customer ledger's figures, when it has one
+    # The systems the incident names, as they stood when it was declared (incidents/systems/links.py).
+    systems: list[LinkedSystem] = field(default_factory=list)
     # The audit log's newest hash when the report was made: a copy of it outside the database
     # lets `audit verify --expect` notice history removed or rewritten afterwards.
     audit_head: str | None = None
@@ -150,6 +153,7 @@ def build_report(*, session: Session, incident: Incident, option: TimelineOption
     report.obligations = obligation_outcomes(session=session, incident=incident, rules=rule_book(), now=now)
     kept = figures_of(session=session, incident_id=incident.id)
     report.ledger = kept if kept.exists else None
+    report.systems = systems_of(session=session, incident=incident)
     return report
 
 

@@ -6,15 +6,17 @@ tests/test_systems_audit.py checks the two spellings agree on every problem.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, literal, or_, select
+from sqlalchemy import Integer, and_, bindparam, case, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from incidents.auth.models import User
+from incidents.db import UTCDateTime
 from incidents.systems.models import System, SystemState
 
 # What the audit looks at, under the names both spellings use (see `_columns` and `Facts`).
@@ -186,6 +188,7 @@ class Audit:
     rows: list[AuditRow] = field(default_factory=list)  # this page of flagged systems, worst first
     page: int = 1
     per_page: int = 50
+    all_flagged: int = 0  # flagged in the whole catalogue (`flagged` counts only the listed problem's)
 
     @property
     def pages(self) -> int:
@@ -195,35 +198,78 @@ class Audit:
 def take_audit(*, session: Session, clock: Clock, page: int = 1, per_page: int = 50,
                problem: str | None = None, origin_name: str | None = None) -> Audit:
     """Counts per problem over the whole catalogue, and one page of flagged systems, worst first
-    (optionally only those with `problem`). Two statements, whatever the catalogue's size."""
+    (optionally only those with `problem`). One statement, whatever the catalogue's size."""
+    page = max(1, page)
+    params = {"audit_now": clock.now, "audit_cutoff": clock.restore_cutoff, "audit_limit": per_page,
+              "audit_offset": (page - 1) * per_page}
+    if origin_name is not None:
+        params["audit_origin"] = origin_name
+    listed_problem = problem if problem in BY_CODE else None
+    rows = session.execute(_audit_statement(listed_problem, origin_name is not None), params).all()
+    total, flagged, *per_problem = rows[0][:2 + len(PROBLEMS)]
+    counts = {p.code: int(n) for p, n in zip(PROBLEMS, per_problem, strict=True)}
+    first = 2 + len(PROBLEMS)
+    found = [AuditRow(*row[first:-1], problems=[p.code for n, p in enumerate(PROBLEMS) if row[-1] & (1 << n)])
+             for row in rows if row[first] is not None]
+    return Audit(clock=clock, systems=int(total), flagged=counts[listed_problem] if listed_problem else int(flagged),
+                 counts=counts, rows=found, page=page, per_page=per_page, all_flagged=int(flagged))
+
+
+@dataclass(frozen=True)
+class _ClockParams:
+    """A Clock whose moments are bound parameters, so the audit's statement is built once."""
+
+    now: Any
+    restore_cutoff: Any
+
+
+@functools.cache
+def _audit_statement(problem: str | None, by_origin: bool):
+    """The audit as one statement (built once per kind: making and hashing it cost more Python
+    than the 10,000-system SQL's own work). Each system's problems are worked out once, as a bit
+    mask in a materialised CTE; the counts and the page's order read the bits, and the page's
+    systems are then read in full by their keys. (As two queries, counts and page, every
+    problem's SQL ran about three times per system.)"""
     owner = aliased(User)
     c = _Columns(owner)
-    flags = [p.sql(c, clock) for p in PROBLEMS]
+    at = _ClockParams(now=bindparam("audit_now", type_=UTCDateTime()),
+                      restore_cutoff=bindparam("audit_cutoff", type_=UTCDateTime()))
+    mask = sum((case((p.sql(c, at), 1 << n), else_=0) for n, p in enumerate(PROBLEMS)), literal(0))
     scoped = _audit_from(owner)
-    if origin_name is not None:
-        scoped = scoped.where(System.origin == "acquired", System.origin_name == origin_name)
-    any_flag = or_(*flags)
-    counts_row = session.execute(scoped.add_columns(
-        func.count(), func.coalesce(func.sum(case((any_flag, 1), else_=0)), 0),
-        *[func.coalesce(func.sum(case((flag, 1), else_=0)), 0) for flag in flags])).one()
-    total, flagged, *per_problem = counts_row
-    counts = {p.code: int(n) for p, n in zip(PROBLEMS, per_problem, strict=True)}
+    if by_origin:
+        scoped = scoped.where(System.origin == "acquired", System.origin_name == bindparam("audit_origin"))
+    # Only what the counts and the order need is kept per system: copying every column shown
+    # into the CTE cost more than working out the problems.
+    facts = (scoped.add_columns(System.id.label("system_id"), System.personal_data, System.name_key,
+                                mask.label("mask"))
+             .cte("audit_facts").prefix_with("MATERIALIZED"))  # worked out once, not once per use
+    f = facts.c
 
-    listed_flag = flags[[p.code for p in PROBLEMS].index(problem)] if problem in BY_CODE else any_flag
-    score = sum((case((flag, p.weight), else_=0) for p, flag in zip(PROBLEMS, flags, strict=True)), literal(0))
-    page = max(1, page)
-    rows = session.execute(scoped.add_columns(
-        System.id, System.name, owner.name, c.owner_active, System.team, System.personal_data, System.origin,
-        System.origin_name, SystemState.last_ok_at, SystemState.last_report_at, SystemState.last_report_ok,
-        SystemState.failing_since, SystemState.last_restore_test_at,
-        *[case((flag, True), else_=False) for flag in flags])
-        .where(listed_flag).order_by(score.desc(), System.personal_data.desc(), System.name_key)
-        .limit(per_page).offset((page - 1) * per_page)).all()
-    listed = [AuditRow(*row[:13], problems=[p.code for p, hit in zip(PROBLEMS, row[13:], strict=True) if hit])
-              for row in rows]
-    shown_total = counts[problem] if problem in BY_CODE else int(flagged)
-    return Audit(clock=clock, systems=int(total), flagged=shown_total, counts=counts, rows=listed,
-                 page=page, per_page=per_page)
+    def has(n: int):
+        return f.mask.bitwise_and(1 << n) != 0
+
+    counts = (select(func.count().label("systems"), _count(f.mask != 0).label("flagged"),
+                     *[_count(has(n)).label(f"n{n}") for n in range(len(PROBLEMS))])
+              .select_from(facts).subquery("counts"))
+    score = sum((case((has(n), p.weight), else_=0) for n, p in enumerate(PROBLEMS)), literal(0)).label("score")
+    listed = has(list(BY_CODE).index(problem)) if problem else f.mask != 0
+    shown = (select(f.system_id, f.mask, f.personal_data, f.name_key, score).where(listed)
+             .order_by(score.desc(), f.personal_data.desc(), f.name_key)
+             .limit(bindparam("audit_limit", type_=Integer())).offset(bindparam("audit_offset", type_=Integer()))
+             .subquery("shown"))
+    shown_owner, state = aliased(User), SystemState
+    return (select(counts, System.id, System.name, shown_owner.name, func.coalesce(shown_owner.active, False),
+                   System.team, System.personal_data, System.origin, System.origin_name, state.last_ok_at,
+                   state.last_report_at, state.last_report_ok, state.failing_since, state.last_restore_test_at,
+                   shown.c.mask)
+            .select_from(counts.outerjoin(shown, true()).outerjoin(System, System.id == shown.c.system_id)
+                         .outerjoin(shown_owner, shown_owner.id == System.owner_id)
+                         .outerjoin(state, state.system_id == System.id))
+            .order_by(shown.c.score.desc(), shown.c.personal_data.desc(), shown.c.name_key))
+
+
+def _count(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def facts_of(system: System, state: SystemState | None) -> Facts:
@@ -237,3 +283,11 @@ def facts_of(system: System, state: SystemState | None) -> Facts:
                  last_restore_test_at=state.last_restore_test_at if state else None,
                  last_restore_test_ok=state.last_restore_test_ok if state else None,
                  origin=system.origin, reviewed=system.last_reviewed_at is not None)
+
+
+def flagged_sql(owner, clock: Clock):
+    """SQL true for a system with at least one problem at `clock`, in a query that joins `owner`
+    (an alias of User on System.owner_id) and SystemState: the catalogue's "flagged" filter, so
+    it flags exactly what the audit page does."""
+    c = _Columns(owner)
+    return or_(*[p.sql(c, clock) for p in PROBLEMS])

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 
-from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from incidents.auth.models import User
 from incidents.db import UTCDateTime, utcnow
@@ -57,6 +60,7 @@ class TokenHolder:
     token_id: int
     system_id: int
     rpo_target_minutes: int | None
+    system_name: str  # for the endpoint's answer, read by the same look-up
 
 
 def system_for_token(*, session: Session, secret: str | None) -> TokenHolder | None:
@@ -64,11 +68,40 @@ def system_for_token(*, session: Session, secret: str | None) -> TokenHolder | N
     all, so a caller learns nothing about which systems or tokens exist)."""
     if not secret or len(secret) > 200:
         return None
-    row = session.execute(
-        select(ReportToken.id, System.id, System.rpo_target_minutes).join(System, System.id == ReportToken.system_id)
-        .where(ReportToken.token_hash == hash_token(secret), ReportToken.revoked_at.is_(None),
-               System.retired_at.is_(None))).first()
+    row = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(secret)}).first()
     return TokenHolder(*row) if row else None
+
+
+_token, _system = ReportToken.__table__.c, System.__table__.c
+_TOKENS_LOOKUP = (select(_token.token_hash, _token.id, _system.id, _system.rpo_target_minutes, _system.name)
+                  .join_from(ReportToken.__table__, System.__table__, _system.id == _token.system_id)
+                  .where(_token.token_hash.in_(bindparam("hashes", expanding=True)), _token.revoked_at.is_(None),
+                         _system.retired_at.is_(None)))
+_TOKEN_LOOKUP = (select(_token.id, _system.id, _system.rpo_target_minutes, _system.name)
+                 .join_from(ReportToken.__table__, System.__table__, _system.id == _token.system_id)
+                 .where(_token.token_hash == bindparam("token_hash"), _token.revoked_at.is_(None),
+                        _system.retired_at.is_(None)))
+
+
+def parse_report_time(text: str, *, naive_is_utc: bool = False) -> datetime:
+    """An ISO 8601 time as UTC, or a FieldError. A time without its zone is refused unless
+    `naive_is_utc` (the CLI, where the app's rule "times are UTC unless marked" applies): a backup
+    host's local clock sent without a zone would be hours off, silently."""
+    text = text.strip()
+    try:
+        if len(text) > 64:
+            raise ValueError
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FieldError("Give the time in ISO 8601 with its zone, e.g. 2009-10-02T04:40:00Z.", field="at") from None
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise FieldError("Give the time with its zone (Z or +hh:mm), e.g. 2009-10-02T04:40:00Z.", field="at")
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 at +05:00, say
+        raise FieldError("That time is out of range.", field="at") from None
 
 
 def check_report(*, at: datetime | None, note: str) -> tuple[datetime, str]:
@@ -88,39 +121,109 @@ def check_report(*, at: datetime | None, note: str) -> tuple[datetime, str]:
 def record_report(*, session: Session, system_id: int, rpo_target_minutes: int | None, ok: bool,
                   at: datetime | None = None, note: str = "", source: str = "cli",
                   token_id: int | None = None) -> BackupReport:
-    """Store one backup run's outcome and move the system's state; the caller commits."""
+    """Store one backup run's outcome and move the system's state; the caller commits. Returns the
+    stored report, detached: it is written with one INSERT, not through the session's unit of work."""
     at, note = check_report(at=at, note=note)
-    report = BackupReport(system_id=system_id, reported_at=at, received_at=utcnow(), ok=ok, note=note,
-                          source=source, token_id=token_id)
-    session.add(report)
-    session.execute(_state_update(system_id, at=at, ok=ok, note=note, rpo=rpo_target_minutes))
+    session.flush()  # a state row still pending must exist before the UPDATE below
+    received = utcnow()
+    values = {"system_id": system_id, "reported_at": at, "received_at": received, "ok": ok, "note": note,
+              "source": source, "token_id": token_id}
+    report_id = session.execute(_INSERT_REPORT, values).inserted_primary_key[0]
+    session.execute(_STATE_UPDATES[ok], {"state_of": system_id, "at": at, "note": note,
+                                         "due": at + timedelta(minutes=rpo_target_minutes) if rpo_target_minutes
+                                         else None})
+    _forget_loaded(session, SystemState, system_id, _STATE_COLUMNS)
     if token_id is not None:
-        session.execute(update(ReportToken).where(ReportToken.id == token_id).values(last_used_at=utcnow()))
-    return report
+        session.execute(_TOKEN_USED, {"token_id": token_id, "used_at": received})
+        _forget_loaded(session, ReportToken, token_id, ("last_used_at",))
+    return BackupReport(id=report_id, **values)
 
 
-def _state_update(system_id: int, *, at: datetime, ok: bool, note: str, rpo: int | None):
-    s = SystemState
-    # Typed binds: the UTC column type turns them into what each database stores (see UTCDateTime).
-    at_, due_ = literal(at, UTCDateTime()), literal(at + timedelta(minutes=rpo) if rpo else None, UTCDateTime())
+@dataclass(frozen=True)
+class Heartbeat:
+    """A report sent with a token, its fields already checked (check_report). `record` False: only
+    the token is to be judged (the fields were refused, and the caller answers for the token first)."""
+
+    secret: str
+    ok: bool = True
+    at: datetime | None = None
+    note: str = ""
+    record: bool = True
+
+
+def record_heartbeats(*, session: Session, sent: Sequence[Heartbeat], source: str = "http") -> list[TokenHolder | None]:
+    """Record many token-authenticated reports in a few statements whatever their number (the HTTP
+    endpoint's group commit): one look-up of every token, one INSERT, the state UPDATEs (run in
+    arrival order) and one UPDATE of the tokens used; the caller commits. Returns each report's
+    holder, or None where the token does not work (nothing is recorded for it)."""
+    session.flush()
+    hashes = [hash_token(h.secret) if h.secret and len(h.secret) <= 200 else "" for h in sent]
+    found = {row[0]: TokenHolder(*row[1:]) for row in session.execute(
+        _TOKENS_LOOKUP, {"hashes": sorted({h for h in hashes if h})})}
+    holders = [found.get(h) for h in hashes]
+    received = utcnow()
+    rows, updates = [], []
+    for heartbeat, holder in zip(sent, holders, strict=True):
+        if holder is None or not heartbeat.record:
+            continue
+        at = heartbeat.at or received
+        rows.append({"system_id": holder.system_id, "reported_at": at, "received_at": received, "ok": heartbeat.ok,
+                     "note": heartbeat.note, "source": source, "token_id": holder.token_id})
+        due = at + timedelta(minutes=holder.rpo_target_minutes) if holder.rpo_target_minutes else None
+        updates.append((heartbeat.ok, {"state_of": holder.system_id, "at": at, "note": heartbeat.note, "due": due}))
+    if rows:
+        session.execute(_INSERT_REPORT, rows)
+        for ok, run in groupby(updates, key=lambda update_: update_[0]):  # consecutive runs keep the order
+            session.execute(_STATE_UPDATES[ok], [params for _, params in run])
+        session.execute(_TOKENS_USED, {"ids": sorted({row["token_id"] for row in rows}), "used_at": received})
+    return holders
+
+
+def _forget_loaded(session: Session, model, key: int, attributes) -> None:
+    """The statements above change rows behind the session's back: expire what it holds of them."""
+    loaded = session.identity_map.get(identity_key(model, key))
+    if loaded is not None:
+        session.expire(loaded, list(attributes))
+
+
+# The heartbeat's statements, built once: a report is one INSERT and two UPDATEs that only bind
+# values (building these expressions anew cost more than running them). Typed binds: the UTC
+# column type turns times into what each database stores (see UTCDateTime).
+_INSERT_REPORT = insert(BackupReport.__table__)
+_TOKEN_USED = (update(ReportToken.__table__).where(ReportToken.__table__.c.id == bindparam("token_id"))
+               .values(last_used_at=bindparam("used_at", type_=UTCDateTime())))
+_TOKENS_USED = (update(ReportToken.__table__).where(ReportToken.__table__.c.id.in_(bindparam("ids", expanding=True)))
+                .values(last_used_at=bindparam("used_at", type_=UTCDateTime())))
+_STATE_COLUMNS = ("reports", "last_report_at", "last_report_ok", "last_report_note", "last_ok_at", "backup_due_at",
+                  "failing_since")
+
+
+def _state_update(ok: bool):
+    """One report's move of the state row: "last" only ever moves forward, whatever order reports
+    arrive in; every SET reads the row as it was before the UPDATE."""
+    s = SystemState.__table__.c
+    at, due = bindparam("at", type_=UTCDateTime()), bindparam("due", type_=UTCDateTime())
     newest = or_(s.last_report_at.is_(None), s.last_report_at <= at)
     values = {
         s.reports: s.reports + 1,
-        s.last_report_at: case((newest, at_), else_=s.last_report_at),
-        s.last_report_ok: case((newest, ok), else_=s.last_report_ok),
-        s.last_report_note: case((newest, note), else_=s.last_report_note),
+        s.last_report_at: case((newest, at), else_=s.last_report_at),
+        s.last_report_ok: case((newest, literal(ok)), else_=s.last_report_ok),
+        s.last_report_note: case((newest, bindparam("note")), else_=s.last_report_note),
     }
     if ok:
         newest_ok = or_(s.last_ok_at.is_(None), s.last_ok_at <= at)
-        values |= {s.last_ok_at: case((newest_ok, at_), else_=s.last_ok_at),
-                   s.backup_due_at: case((newest_ok, due_), else_=s.backup_due_at),
+        values |= {s.last_ok_at: case((newest_ok, at), else_=s.last_ok_at),
+                   s.backup_due_at: case((newest_ok, due), else_=s.backup_due_at),
                    s.failing_since: case((and_(newest, s.failing_since <= at), None), else_=s.failing_since)}
     else:
         # A failure after a success (or the first report ever) starts a failing streak; later
         # failures leave its start alone.
         after_ok = or_(s.last_report_ok.is_(None), s.last_report_ok.is_(True))
-        values[s.failing_since] = case((and_(newest, after_ok), at_), else_=s.failing_since)
-    return update(s).where(s.system_id == system_id).values(values)
+        values[s.failing_since] = case((and_(newest, after_ok), at), else_=s.failing_since)
+    return update(SystemState.__table__).where(s.system_id == bindparam("state_of")).values(values)
+
+
+_STATE_UPDATES = {True: _state_update(True), False: _state_update(False)}
 
 
 def reports_of(*, session: Session, system: System, limit: int = 20) -> list[BackupReport]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.errors import FieldError, NotFound, check_version
+from incidents.forms import url_problem
 from incidents.incident.enums import DATA_CATEGORIES
 from incidents.systems.models import ORIGINS, RestoreTest, System, SystemState, name_key
 
@@ -63,12 +64,17 @@ def _check(session: Session, fields_: SystemFields, *, system: System | None) ->
     name = " ".join(fields_.name.split())
     if not name:
         raise FieldError("Give the system a name.", field="name")
-    if len(name) > 120:
+    if len(name) > 120 or len(name_key(name)) > 120:  # case-folding can lengthen it (ß → ss)
         raise FieldError("Keep the name under 120 characters.", field="name")
+    if len(fields_.description) > 5000:
+        raise FieldError("Keep the description under 5,000 characters.", field="description")
     other = find_by_name(session=session, name=name)
     if other is not None and other is not system:
         raise FieldError(f"“{other.name}” is already in the catalogue.", field="name")
-    if fields_.owner is not None and not fields_.owner.active:
+    # A newly named owner must be active; keeping one who has since left is allowed (the audit flags
+    # it), so editing anything else about such a system still saves.
+    newly_named = system is None or system.owner is not fields_.owner
+    if fields_.owner is not None and not fields_.owner.active and newly_named:
         raise FieldError(f"{fields_.owner.display}'s account is disabled: choose an active owner.", field="owner")
     unknown = [c for c in fields_.data_categories or [] if c not in DATA_CATEGORIES]
     if unknown:
@@ -167,6 +173,9 @@ def record_restore_test(*, session: Session, actor: User, system: System, tested
     """Record a restore test; the newest one is what the audit judges."""
     if tested_at > utcnow() + timedelta(minutes=5):
         raise FieldError("A restore test cannot be in the future.", field="tested_at")
+    problem = url_problem(evidence_url.strip()) if evidence_url.strip() else None
+    if problem:  # the form checks too; other callers (CSV, CLI) must not store a javascript: link
+        raise FieldError(problem, field="evidence_url")
     test = RestoreTest(system_id=system.id, tested_at=tested_at, ok=ok, performed_by=performed_by or actor,
                        recorded_by=actor, evidence_url=evidence_url.strip(), note=note.strip(),
                        recorded_at=utcnow())
