@@ -67,8 +67,8 @@ def test_import_a_list_follow_it_and_look_a_customer_up(page: Page, start_worker
     page.goto(f"/incidents/{REFERENCE}")
     page.locator("#impact").get_by_role("link", name="Affected customers").click()
     expect(page.get_by_role("heading", name=f"Affected customers · {REFERENCE}", level=1)).to_be_visible()
-    before = customers_total(page)
-    assert before == "181,250", "the demo's ledger holds the story's affected subscribers"
+    before = int(customers_total(page).replace(",", ""))
+    assert before > 1_000, "the demo's ledger holds (a sample of) the story's affected subscribers"
     expect(page.locator("table", has_text="skylark-affected-customers.csv")).to_contain_text("Applied")
     screenshots(page, "ledger-overview")
 
@@ -96,7 +96,7 @@ def test_import_a_list_follow_it_and_look_a_customer_up(page: Page, start_worker
 
     page.get_by_role("link", name=f"All customers of {REFERENCE}").click()
     expect(page.get_by_role("heading", name=f"Affected customers · {REFERENCE}", level=1)).to_be_visible()
-    assert customers_total(page) == "181,253"
+    assert customers_total(page) == f"{before + 3:,}"
     expect(page.locator("table", has_text="more-affected-customers.csv")).to_contain_text("Applied")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Customer look-up").click()
