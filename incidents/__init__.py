@@ -85,6 +85,8 @@ def register_blueprints(app: Flask) -> None:
     from incidents import health
     from incidents.actions import views as actions
     from incidents.admin import views as admin
+    from incidents.api import settings_views as api_tokens
+    from incidents.api import views as api_v1
     from incidents.audit import views as audit
     from incidents.auth import views as auth
     from incidents.impact import views as impact
@@ -117,7 +119,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth.bp, incident.bp, timeline.bp, impact.bp, recovery.bp, admin.bp, publishing.bp,
                       postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp, obligations.bp,
-                      maintenance.bp, jobs.bp, subscribers_admin.bp, ledger.bp, systems):
+                      maintenance.bp, jobs.bp, subscribers_admin.bp, ledger.bp, systems, api_v1.bp, api_tokens.bp):
         app.register_blueprint(blueprint)
     # The public status site needs no login and lives under one prefix, so it can have its own host name.
     app.register_blueprint(status_site, url_prefix=app.config["STATUS_PREFIX"])
@@ -125,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
+    from incidents.api.auth import install as cookieless_api
     from incidents.auth.access import require_login_everywhere, warn_about_untrusted_proxies
     from incidents.markdown_prerender import install as prerender_posted_markdown
 
@@ -132,6 +135,7 @@ def register_security(app: Flask) -> None:
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
+    cookieless_api(app)  # /api/v1 reads no session cookie and sets none: bearer tokens only
     prerender_posted_markdown(app)  # before the login wall: its user query takes SQLite's write lock
     require_login_everywhere(app)
     app.response_class = SecureCookieResponse
@@ -184,6 +188,7 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from incidents.api.cli import tokens_cli
     from incidents.audit.cli import audit_cli
     from incidents.auth.cli import users_cli
     from incidents.backup.cli import backup_cli
@@ -192,5 +197,5 @@ def register_commands(app: Flask) -> None:
     from incidents.reports.cli import report_cli
     from incidents.systems.cli import systems_cli
 
-    for group in (users_cli, audit_cli, demo_cli, backup_cli, report_cli, idempotency_cli, systems_cli):
+    for group in (users_cli, audit_cli, demo_cli, backup_cli, report_cli, idempotency_cli, systems_cli, tokens_cli):
         app.cli.add_command(group)

@@ -109,6 +109,8 @@ def default_config(instance_path: Path) -> dict:
         # memory:// counts per worker process; share redis://host:6379 or memcached://host:11211.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Requests per personal access token (reads included) on /api/v1; Flask-Limiter syntax.
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         # The public status site: its path prefix and the name it shows.
         "STATUS_PREFIX": os.environ.get("STATUS_PREFIX", "/status").rstrip("/") or "/status",
         "STATUS_CHANGE_CHECK_SECONDS": float(os.environ.get("STATUS_CHANGE_CHECK_SECONDS", "1")),

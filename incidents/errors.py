@@ -74,6 +74,8 @@ def _render_error(code: int, message: str | None = None):
 def register_error_handlers(app: Flask) -> None:
     """Every error becomes a friendly page with the right status; server errors are logged."""
 
+    from incidents.api.problems import is_api_request, problem, problem_for
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return _render_error(400, "Your form expired or was sent from another site. "
@@ -81,6 +83,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(error):
+        if is_api_request():  # the API's per-token limit: a problem document, not a sign-in page
+            return problem_for(error)
         return _render_error(429, "Too many sign-in attempts from here. Wait a minute, then try "
                                   "again; an admin can reset a forgotten password.")
 
@@ -88,6 +92,8 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
+        if is_api_request():
+            return problem_for(error)
         return _render_error(error.code, error.description if error.code != 404 else None)
 
     @app.errorhandler(DataError)
@@ -95,11 +101,15 @@ def register_error_handlers(app: Flask) -> None:
         # A value the database cannot hold (an id beyond its integer range, say) is bad input.
         db.session.rollback()
         log.warning("database refused a value on %s %s: %s", request.method, request.path, error.orig)
+        if is_api_request():
+            return problem(400, "A value in the request is out of range.")
         return _render_error(400, "A value in the request is out of range.")
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
+        if is_api_request():
+            return problem(500, "The error has been logged; please try again in a moment.")
         return _render_error(500, "The error has been logged. Nothing you entered is lost if you "
                                   "go back; please try again in a moment.")

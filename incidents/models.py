@@ -1,5 +1,6 @@
 """Every model, imported in one place so the metadata (and Alembic) always sees all tables."""
 from incidents.actions.models import ActionItem  # noqa: F401
+from incidents.api.models import AccessToken  # noqa: F401
 from incidents.audit.models import AuditEvent  # noqa: F401
 from incidents.auth.models import LoginSession, User  # noqa: F401
 from incidents.idempotency import IdempotencyKey  # noqa: F401

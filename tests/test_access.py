@@ -175,6 +175,16 @@ MINIMUM_ROLE = {
     "systems.import_csv": ADMIN,  # changes many systems at once
     "systems.acquisitions": VIEWER,
     "systems.acquisition": VIEWER,
+    # Personal access tokens: everyone signed in manages their own (a token never exceeds its owner's role).
+    "tokens.index": VIEWER,
+    "tokens.create": VIEWER,
+    "tokens.revoke": VIEWER,
+    # The API: a read token (viewer) suffices, but only a bearer token: see API_ENDPOINTS.
+    "api.incidents_list": VIEWER,
+    "api.incident_detail": VIEWER,
+    "api.openapi": PUBLIC,  # the document describes, it holds no data
+    "api.docs": PUBLIC,
+    "api.docs_asset": PUBLIC,
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
@@ -182,10 +192,14 @@ NON_CHANGING_POSTS = {"postmortem.preview"}
 # POST endpoints that answer with a page rather than a redirect: confirming a subscription shows a
 # webhook's signing secret once, and one-click unsubscribing (RFC 8058) wants a 200; likewise a new
 # report token of a system's backup job is shown once, never in a URL.
-POSTS_ANSWERED_WITH_A_PAGE = {"status.confirm_subscription", "status.unsubscribe", "systems.create_token"}
+POSTS_ANSWERED_WITH_A_PAGE = {"status.confirm_subscription", "status.unsubscribe", "systems.create_token",
+                              "tokens.create"}
 # What anyone may write through the public site (subscribing, confirming, leaving): the probes
 # check those endpoints, and "refused visitors changed nothing" leaves these rows out.
 PUBLIC_TABLES = {"subscriber", "subscriber_component"}
+# What every signed-in person may write for themselves (their API tokens): a viewer's walk changes
+# these, so "refused visitors changed nothing" leaves them out too.
+OWN_SETTINGS_TABLES = {"access_token"}
 PUBLIC_JOB_KINDS = {"subscribers.confirm"}
 
 SAFE_METHODS = {"GET", "HEAD"}
@@ -201,6 +215,17 @@ def name_walker_as_reviewer(app, world, email: str) -> None:
         postmortem = db.session.scalar(sa.select(Postmortem).where(Postmortem.incident_id == incident.id))
         db.session.add(PostmortemReviewer(postmortem_id=postmortem.id, user_id=world_user_id(email)))
         db.session.commit()
+
+
+def give_walker_a_token(app, world, email: str) -> None:
+    """Setup: the walker has a personal access token of their own to revoke (one only revokes one's own)."""
+    from incidents.api import tokens
+
+    with app.app_context():
+        owner = db.session.get(User, world_user_id(email))
+        token, _secret = tokens.create_token(session=db.session, owner=owner, name="walker's", scopes=["read"])
+        db.session.commit()
+        world.url_overrides["tokens.revoke"] = {"token_id": token.id}
 
 
 def make_walker_commander(app, world, email: str, walker: str) -> None:
@@ -295,9 +320,18 @@ def probe(app, world) -> dict[str, object]:
             "ledger.discard_batch": db.session.scalar(sa.select(sa.func.count(LedgerNotificationBatch.id)).where(
                 LedgerNotificationBatch.public_id == world.ledger.batch_to_discard)),
             **systems_catalogue_probes(world),
+            **access_token_probes(world),
             **systems_incident_probes(world),
             **systems_transfer_probes(),
         }
+
+
+def access_token_probes(world) -> dict[str, object]:
+    """How many personal access tokens there are; whether the one the walk revokes is revoked."""
+    from incidents.api.models import AccessToken
+
+    return {"tokens.create": db.session.scalar(sa.select(sa.func.count(AccessToken.id))),
+            "tokens.revoke": db.session.get(AccessToken, world.url_overrides["tokens.revoke"]["token_id"]).revoked_at}
 
 
 def systems_incident_probes(world) -> dict[str, object]:
@@ -339,6 +373,9 @@ SIGN_IN_ENDPOINTS = {"auth.login", "auth.logout", "auth.reauth"}
 # a walker's session gives nothing there, so every walker's POST gets 401 and changes nothing.
 # Their tokens are tested in test_systems_heartbeats.py.
 TOKEN_ENDPOINTS = {"systems.backup_report"}
+# The API's data: a personal access token only (tested in test_api.py). A walker's session cookie
+# gives nothing there, so every method, reads and OPTIONS included, gets 401 for everyone.
+API_ENDPOINTS = {"api.incidents_list", "api.incident_detail"}
 
 
 def everything_stored(app) -> dict[str, list]:
@@ -349,7 +386,7 @@ def everything_stored(app) -> dict[str, list]:
             table.name: [tuple(row) for row in db.session.execute(
                 _without_public_writes(table, sa.select(table).order_by(*table.primary_key.columns)))]
             for table in db.metadata.sorted_tables
-            if table.name != LoginSession.__tablename__ and table.name not in PUBLIC_TABLES
+            if table.name != LoginSession.__tablename__ and table.name not in PUBLIC_TABLES | OWN_SETTINGS_TABLES
         }
 
 
@@ -359,7 +396,7 @@ def _without_public_writes(table, stmt):
     if table.name != AuditEvent.__tablename__:
         return stmt
     return stmt.where(table.c.action.not_in([SIGN_IN, SIGN_IN_FAILED, SIGN_OUT]),
-                      table.c.entity_type.not_in(PUBLIC_TABLES))
+                      table.c.entity_type.not_in(PUBLIC_TABLES | OWN_SETTINGS_TABLES))
 
 
 def build_url(rule, world) -> str:
@@ -376,7 +413,7 @@ def walk_order(app):
 
 def expected_status(endpoint: str, method: str, walker: str | None) -> int:
     need = MINIMUM_ROLE[endpoint]
-    if endpoint in TOKEN_ENDPOINTS and method not in SAFE_METHODS:
+    if endpoint in TOKEN_ENDPOINTS and method not in SAFE_METHODS or endpoint in API_ENDPOINTS:
         return 401
     if walker is None and need != PUBLIC:
         return 302 if method in SAFE_METHODS else 401
@@ -405,7 +442,7 @@ def test_every_route_is_classified(app, world):
     # refused request really changed nothing and an allowed one really did something.
     changing = {rule.endpoint for rule in app.url_map.iter_rules()
                 if rule.methods - SAFE_METHODS - {"OPTIONS"}}
-    assert changing - SIGN_IN_ENDPOINTS - NON_CHANGING_POSTS - TOKEN_ENDPOINTS == set(probe(app, world))
+    assert changing - SIGN_IN_ENDPOINTS - NON_CHANGING_POSTS - TOKEN_ENDPOINTS - API_ENDPOINTS == set(probe(app, world))
     for endpoint in changing:
         form_data(app, world, endpoint, "admin")  # raises KeyError when missing
 
@@ -417,6 +454,7 @@ def test_walk_every_route_with_every_method(app, client, auth, world, walker):
         email = auth.as_role(walker)
         name_walker_as_reviewer(app, world, email)
         make_walker_commander(app, world, email, walker)
+        give_walker_a_token(app, world, email)
     stored_before, probed_before = everything_stored(app), probe(app, world)
     wrong = []
     for rule in walk_order(app):
@@ -429,7 +467,8 @@ def test_walk_every_route_with_every_method(app, client, auth, world, walker):
             seen = f"{method} {url} as {walker or 'anonymous'}: {response.status_code}"
             if method == "OPTIONS":
                 # Flask answers OPTIONS itself with the allowed methods; no view runs, nothing is shown.
-                expected = 401 if walker is None and MINIMUM_ROLE[rule.endpoint] != PUBLIC else 200
+                expected = 401 if (walker is None and MINIMUM_ROLE[rule.endpoint] != PUBLIC
+                                   or rule.endpoint in API_ENDPOINTS) else 200
                 if response.status_code != expected or (expected == 200 and body):
                     wrong.append(f"{seen}, expected an empty {expected}")
                 continue

@@ -27,11 +27,15 @@ def hmac_key() -> bytes | None:
 
 
 def _payload(event) -> bytes:
-    return json.dumps(
-        [event.prev_hash, event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
-         event.actor_id, event.actor, event.action, event.entity_type, event.entity_id,
-         event.incident_id, event.before, event.after, event.remote_addr],
-        ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    fields = [event.prev_hash, event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+              event.actor_id, event.actor, event.action, event.entity_type, event.entity_id,
+              event.incident_id, event.before, event.after, event.remote_addr]
+    # The API token came later (issue #17): covered only when set, so every event written before
+    # it hashes as it always did.
+    token_id = getattr(event, "token_id", None)
+    if token_id is not None:
+        fields.append(token_id)
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def event_hash(event, key: bytes | None = None) -> str:

@@ -34,6 +34,8 @@ class AuditEvent(db.Model):
     before: Mapped[str | None] = mapped_column(Text)  # JSON of the changed fields' old values
     after: Mapped[str | None] = mapped_column(Text)  # JSON of their new values
     remote_addr: Mapped[str | None] = mapped_column(String(64))
+    # The personal access token an API request came with (the actor is its owner); None otherwise.
+    token_id: Mapped[int | None] = mapped_column()
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -143,10 +143,15 @@ def _current_actor_id() -> int | None:
     return identity[0] if identity else None
 
 
+def _current_token_id() -> int | None:
+    """The personal access token of an API request (set by incidents/api/auth.py), else None."""
+    return g.get("api_token_id") if has_request_context() else None
+
+
 def _change(action: str, state, before: dict | None, after: dict | None) -> dict:
     return {"action": action, "entity_type": state.mapper.local_table.name, "entity_id": _entity_id(state),
             "incident_id": _incident_id(state), "before": before, "after": after,
-            "actor_id": _current_actor_id(), "remote_addr": _remote_addr()}
+            "actor_id": _current_actor_id(), "remote_addr": _remote_addr(), "token_id": _current_token_id()}
 
 
 def _remote_addr() -> str | None:
@@ -226,7 +231,8 @@ def record(session: Session, *, action: str, entity_type: str, entity_id: Any = 
     session.info.setdefault(PENDING, []).append(
         {"action": action, "entity_type": entity_type,
          "entity_id": None if entity_id is None else str(entity_id), "incident_id": incident_id,
-         "before": before, "after": after, "actor_id": actor_id, "remote_addr": _remote_addr()})
+         "before": before, "after": after, "actor_id": actor_id, "remote_addr": _remote_addr(),
+         "token_id": _current_token_id()})
 
 
 MERGED = {"create", "update", ROLE_CHANGE}
@@ -284,7 +290,8 @@ def _append(session: Session) -> None:
                          entity_type=change["entity_type"][:100],
                          entity_id=(change["entity_id"] or None) and change["entity_id"][:100],
                          incident_id=change["incident_id"], before=_dump(change["before"]),
-                         after=_dump(change["after"]), remote_addr=change["remote_addr"], prev_hash=previous)
+                         after=_dump(change["after"]), remote_addr=change["remote_addr"],
+                         token_id=change.get("token_id"), prev_hash=previous)
         row.hash = event_hash(row, key)
         previous = row.hash
         session.add(row)

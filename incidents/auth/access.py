@@ -23,7 +23,9 @@ PUBLIC_ENDPOINTS = {
     # Bearer) and answers 401 without one; a session cookie gives nothing there.
     "systems.backup_report",
 }
-PUBLIC_BLUEPRINTS: set[str] = {"status"}  # the public status site: published facts only
+# The public status site (published facts only), and the API, whose own wall demands a personal
+# access token (incidents/api/auth.py): a session cookie gives nothing there.
+PUBLIC_BLUEPRINTS: set[str] = {"status", "api"}
 
 
 def require_login_everywhere(app: Flask) -> None:

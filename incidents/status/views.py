@@ -165,13 +165,17 @@ def _render_maintenance(public_id: str) -> str:
 
 @bp.app_errorhandler(404)
 def not_found(error):
-    """Under the status prefix a 404 is the public site's own page; elsewhere the app's."""
+    """Under the status prefix a 404 is the public site's own page; under /api/v1 a problem document;
+    elsewhere the app's page."""
     prefix = bp_prefix()
     if request.path == prefix or request.path.startswith(prefix + "/"):
         return render_template("status/error.html", code=404, title="Page not found",
                                page_name=_page_name(), status_prefix=prefix), 404
+    from incidents.api.problems import is_api_request, problem_for
     from incidents.errors import _render_error
 
+    if is_api_request():
+        return problem_for(error)
     return _render_error(404)
 
 

@@ -6,8 +6,6 @@ two reports for one system arrive at once, or out of order (a late `--at` never 
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from incidents.auth.models import User
+from incidents.credentials import hash_secret, hint_of, new_secret, plausible
 from incidents.db import UTCDateTime, utcnow
 from incidents.errors import FieldError
 from incidents.systems.models import BackupReport, ReportToken, System, SystemState
@@ -28,15 +27,13 @@ NOTE_LIMIT = 500
 FUTURE_SLACK = timedelta(minutes=5)
 
 
-def hash_token(secret: str) -> str:
-    """What is stored of a token: its SHA-256 (the secret has 256 random bits, so no slow hash)."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+hash_token = hash_secret  # what is stored of a token (incidents/credentials.py)
 
 
 def create_token(*, session: Session, actor: User | None, system: System, label: str = "") -> tuple[ReportToken, str]:
     """A new report token for `system`: the row, and the secret to show once (never stored)."""
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ReportToken(system_id=system.id, token_hash=hash_token(secret), hint=secret[:len(TOKEN_PREFIX) + 6],
+    secret = new_secret(TOKEN_PREFIX)
+    token = ReportToken(system_id=system.id, token_hash=hash_secret(secret), hint=hint_of(secret, TOKEN_PREFIX),
                         label=label.strip()[:120], created_by=actor, created_at=utcnow())
     session.add(token)
     session.flush()
@@ -66,9 +63,9 @@ class TokenHolder:
 def system_for_token(*, session: Session, secret: str | None) -> TokenHolder | None:
     """The system a live token reports for; None for a wrong, revoked or retired one (one answer for
     all, so a caller learns nothing about which systems or tokens exist)."""
-    if not secret or len(secret) > 200:
+    if not plausible(secret):
         return None
-    row = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(secret)}).first()
+    row = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_secret(secret)}).first()
     return TokenHolder(*row) if row else None
 
 
@@ -157,7 +154,7 @@ def record_heartbeats(*, session: Session, sent: Sequence[Heartbeat], source: st
     arrival order) and one UPDATE of the tokens used; the caller commits. Returns each report's
     holder, or None where the token does not work (nothing is recorded for it)."""
     session.flush()
-    hashes = [hash_token(h.secret) if h.secret and len(h.secret) <= 200 else "" for h in sent]
+    hashes = [hash_secret(h.secret) if plausible(h.secret) else "" for h in sent]
     found = {row[0]: TokenHolder(*row[1:]) for row in session.execute(
         _TOKENS_LOOKUP, {"hashes": sorted({h for h in hashes if h})})}
     holders = [found.get(h) for h in hashes]

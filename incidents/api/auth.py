@@ -1,0 +1,109 @@
+"""Bearer-token authentication of /api/v1: no cookies in, none out.
+
+- The session interface gives API requests a null session, so a session cookie carries nothing
+  there (it cannot sign anyone in) and no response of the API ever sets one.
+- `current_caller()` reads the Authorization header once per request: the rate limiter's key and
+  the blueprint's check share it, whichever asks first.
+- The token's owner becomes Flask-Login's user for the request, so services and the audit log see
+  who acted; `g.api_token_id` adds which token to each audit event.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, abort, g, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import Unauthorized
+
+from incidents.api import tokens
+from incidents.api.problems import is_api_request
+from incidents.auth.models import Role
+from incidents.extensions import db
+
+_UNSET = object()
+
+
+class CookielessApiSessions(SecureCookieSessionInterface):
+    """The app's signed-cookie sessions, except under /api/v1, where there are none."""
+
+    def open_session(self, app: Flask, request):
+        if is_api_request():
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
+def install(app: Flask) -> None:
+    app.session_interface = CookielessApiSessions()
+
+
+def bearer_secret() -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def current_caller() -> tokens.Caller | None:
+    """The request's caller, by its bearer token (None without a working one); looked up once."""
+    caller = g.get("api_caller", _UNSET)
+    if caller is _UNSET:
+        caller = tokens.authenticate(session=db.session, secret=bearer_secret())
+        g.api_caller = caller
+        if caller is not None:
+            g._login_user = caller.user  # Flask-Login's current_user, never from a cookie here
+            g.api_token_id = caller.token_id
+    return caller
+
+
+def rate_limit_key() -> str:
+    """Flask-Limiter's key: the token; without a working one, the address (401s count too)."""
+    caller = current_caller()
+    return f"token:{caller.token_id}" if caller else f"address:{request.remote_addr}"
+
+
+class TokenRequired(Unauthorized):
+    description = "Send a personal access token: Authorization: Bearer dlt_… (a session cookie is not enough)."
+
+    def get_headers(self, environ=None, scope=None):
+        return [*super().get_headers(environ, scope), ("WWW-Authenticate", 'Bearer realm="api"')]
+
+
+def require_token() -> None:
+    """Refuse (401) a request without a working token; note its use at most once a minute."""
+    caller = current_caller()
+    if caller is None:
+        raise TokenRequired()
+
+
+def note_use_after(response):
+    """After the view: write the token's last use when it is over a minute old (its own small
+    commit, after the view's work, so a read holds no write lock while it runs)."""
+    caller = g.get("api_caller")
+    if caller is not None and caller.note_use and response.status_code < 500:
+        tokens.note_use(session=db.session, token_id=caller.token_id)
+        db.session.commit()
+    return response
+
+
+def needs(role: Role):
+    """Refuse (403) a token whose power (the lesser of its scope and its owner's role) is below `role`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            caller = current_caller()
+            if caller is None:
+                raise TokenRequired()
+            if caller.role.rank < role.rank:
+                abort(403, f"This needs a token with the {_scope_for(role)} scope, held by a "
+                           f"{role.label.lower()} or above.")
+            return view(*args, **kwargs)
+
+        wrapped.required_role = role
+        return wrapped
+
+    return decorator
+
+
+def _scope_for(role: Role) -> str:
+    from incidents.api.models import SCOPE_ROLES
+
+    return next(scope.value for scope, held in SCOPE_ROLES.items() if held == role)

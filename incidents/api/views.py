@@ -1,0 +1,150 @@
+"""/api/v1: the incidents, the OpenAPI document and its interactive docs.
+
+Every route but the document and the docs page needs a personal access token (incidents/api/auth.py);
+the per-token rate limit counts reads too. Views are thin: the incident services do the work.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from importlib import resources
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, url_for
+from spectree import Response
+
+from incidents.api import auth, schemas
+from incidents.api.problems import API_PREFIX, InvalidFields
+from incidents.api.spec import api, document
+from incidents.auth.models import Role
+from incidents.errors import NotFound
+from incidents.extensions import csrf, db, limiter
+from incidents.incident import service as incidents
+from incidents.incident.models import Incident
+from incidents.paging import Cursor, split_page
+
+bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
+csrf.exempt(bp)  # no cookies, so no cross-site request to forge: the bearer token is the proof
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=auth.rate_limit_key)(bp)
+
+# Reachable without a token: the description of the API and the page that shows it.
+OPEN_ENDPOINTS = {"api.openapi", "api.docs", "api.docs_asset"}
+# Swagger UI's files as offapi ships them (spectree[offline]), under the names we serve them by.
+DOCS_ASSETS = {"swagger-ui.css": ("swagger_style.css", "text/css"),
+               "swagger-ui-bundle.js": ("swagger_bundle.js", "text/javascript"),
+               "swagger-ui-standalone-preset.js": ("swagger_preset.js", "text/javascript")}
+
+
+# Every token route may answer these (422 is added by SpecTree where a request is validated).
+PROBLEMS = {"HTTP_401": schemas.Problem, "HTTP_403": schemas.Problem, "HTTP_429": schemas.Problem}
+
+
+@bp.before_request
+def _token_wall():
+    if request.endpoint not in OPEN_ENDPOINTS:
+        auth.require_token()
+
+
+bp.after_request(auth.note_use_after)
+
+
+@bp.get("/incidents")
+@auth.needs(Role.viewer)
+@api.validate(query=schemas.IncidentListQuery, resp=Response(HTTP_200=schemas.IncidentPage, **PROBLEMS),
+              tags=["incidents"])
+def incidents_list():
+    """List incidents
+
+    Newest declared first, filtered by status (or `open`) and severity, a page at a time: follow
+    `next` (or pass `next_cursor` as `cursor`) until it is null."""
+    query: schemas.IncidentListQuery = request.context.query
+    before = _cursor(query.cursor)
+    rows = incidents.list_incidents(session=db.session, limit=query.limit + 1, before=before,
+                                    filters=incidents.IncidentFilter(
+                                        status=getattr(query.status, "value", query.status),
+                                        severity=query.severity))
+    page, next_cursor = split_page(rows, lambda incident: Cursor(incident.declared_at, incident.id), size=query.limit)
+    opaque = _opaque(next_cursor) if next_cursor else None
+    next_url = None
+    if opaque:
+        args = {k: v for k, v in request.args.items() if k != "cursor"}
+        next_url = url_for("api.incidents_list", _external=True, **args, cursor=opaque)
+    return schemas.IncidentPage(items=[_summary(i) for i in page], next_cursor=opaque, next=next_url)
+
+
+@bp.get("/incidents/<reference>")
+@auth.needs(Role.viewer)
+@api.validate(resp=Response(HTTP_200=schemas.Incident, HTTP_404=schemas.Problem, **PROBLEMS), tags=["incidents"],
+              path_parameter_descriptions={"reference": "The incident's reference, e.g. INC-2026-0007."})
+def incident_detail(reference: str):
+    """One incident
+
+    Its severity, status, people and key moments."""
+    try:
+        incident = incidents.get_incident(session=db.session, reference=reference[:40])
+    except NotFound:
+        abort(404, f"No incident {reference[:40]}.")
+    return _detail(incident)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document of this API (public: it describes, it holds no data)."""
+    return jsonify(document())
+
+
+@bp.get("/docs")
+def docs():
+    """Swagger UI on the document, from files this server serves (no CDN, no inline script)."""
+    return render_template("api/docs.html", spec_url=url_for("api.openapi"))
+
+
+@bp.get("/docs/assets/<name>")
+def docs_asset(name: str):
+    if name not in DOCS_ASSETS:
+        abort(404)
+    filename, mimetype = DOCS_ASSETS[name]
+    with resources.as_file(resources.files("offapi") / filename) as path:
+        return send_file(path, mimetype=mimetype, max_age=86400, conditional=True)
+
+
+def _opaque(cursor: str) -> str:
+    return base64.urlsafe_b64encode(cursor.encode()).decode().rstrip("=")
+
+
+def _cursor(opaque: str | None) -> Cursor | None:
+    """The position an opaque cursor stands for; a cursor we did not make is a 422, not page one."""
+    if opaque is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(opaque + "=" * (-len(opaque) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    cursor = Cursor.decode(raw)
+    if cursor is None:
+        raise InvalidFields({"cursor": ["Not a cursor of this list: pass next_cursor from the previous page."]})
+    return cursor
+
+
+def _incident_url(incident: Incident) -> str:
+    return url_for("api.incident_detail", reference=incident.reference, _external=True)
+
+
+def _person(user) -> schemas.Person | None:
+    return schemas.Person(id=user.id, name=user.display) if user is not None else None
+
+
+def _summary(incident: Incident) -> schemas.IncidentSummary:
+    return schemas.IncidentSummary(
+        reference=incident.reference, title=incident.title, severity=incident.severity, status=incident.status,
+        personal_data=incident.personal_data, declared_at=incident.declared_at, resolved_at=incident.resolved_at,
+        url=_incident_url(incident))
+
+
+def _detail(incident: Incident) -> schemas.Incident:
+    return schemas.Incident(
+        **_summary(incident).model_dump(), summary=incident.summary, data_categories=incident.data_categories or [],
+        commander=_person(incident.commander), comms_lead=_person(incident.comms_lead),
+        executive=_person(incident.executive), loss_began_at=incident.loss_began_at,
+        detected_at=incident.detected_at, aware_at=incident.aware_at, mitigated_at=incident.mitigated_at,
+        closed_at=incident.closed_at, last_good_backup_at=incident.last_good_backup_at,
+        restore_verified_at=incident.restore_verified_at, version=incident.version)
