@@ -154,11 +154,13 @@ def sqlite_database(folder: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    """A new, empty database beside `server_url`'s, created by the same role and dropped after."""
+def postgres_database(server_url: str, label: str = "ledger") -> Iterator[str]:
+    """A new, empty database beside `server_url`'s, created by the same role and dropped after
+    (one left by a killed run of the same bench and process id is dropped first)."""
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"incidents_bench_ledger_{os.getpid()}"
+    name = f"incidents_bench_{label}_{os.getpid()}"
     with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
         yield sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)

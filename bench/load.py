@@ -19,7 +19,6 @@ import argparse
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from urllib.parse import quote
 import requests
 import sqlalchemy as sa
 
-from bench.status_load import ensure_wrk, free_port
+from bench.status_load import ensure_wrk, free_port, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "quick_post.lua"
@@ -225,12 +224,7 @@ def measure(backend: str, database_url: str | None, args) -> list[tuple[str, dic
             rows[-1][1]["written"] = count_entries(db_url, post_ref) - before
             session.close()
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+            stop_server(server)
     return rows
 
 

@@ -61,6 +61,16 @@ def fetch(port: int, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop a server started in its own process group: politely, then for sure after 15 s."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
 def wait_ready(port: int, server: subprocess.Popen, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -230,12 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             pairs = measure_pairs(load, port, rounds=args.rounds, duration=args.duration,
                                   connections=args.connections)
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+            stop_server(server)
 
     return report(pairs)
 

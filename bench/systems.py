@@ -28,7 +28,6 @@ import io
 import os
 import random
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,8 +40,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from bench.ledger import DEFAULT_PG_URL, _drop_database, unreachable
-from bench.status_load import ensure_wrk, flask, free_port, wait_ready
+from bench.ledger import DEFAULT_PG_URL, postgres_database, unreachable
+from bench.status_load import ensure_wrk, flask, free_port, stop_server, wait_ready
 from bench.timing import timed
 from incidents import create_app
 from incidents.auth.models import Role
@@ -67,16 +66,8 @@ def database(backend: str, folder: Path, label: str, server_url: str) -> Iterato
     if backend == "sqlite":
         yield f"sqlite:///{folder / f'{label}.db'}"
         return
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"incidents_bench_systems_{label}_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        _drop_database(admin, name)
-        admin.dispose()
+    with postgres_database(server_url, f"systems_{label}") as url:
+        yield url
 
 
 def make_app(folder: Path, url: str):
@@ -352,12 +343,7 @@ def bench_endpoint(backend: str, folder: Path, server_url: str, *, tokens: int, 
                 print(f"round {number}: backup-report {measured['rps']:.0f}/s, bare POST just before "
                       f"{bare['rps']:.0f}/s ({measured['rps'] / bare['rps']:.2f}x)", flush=True)
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+            stop_server(server)
         stored = stored_reports(instance, url)
     report_endpoint(pairs, answered, stored)
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from incidents.audit.models import AuditEvent
 from incidents.auth.models import Role, User
 from incidents.auth.service import change_role
+from incidents.credentials import hash_secret
 from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.incident.service import get_incident
@@ -382,7 +383,7 @@ def test_a_token_is_shown_once_and_only_its_hash_is_kept(app, client, auth, make
     assert "-d status=failed -d note=" in html
     with app.app_context():
         [token] = db.session.scalars(sa.select(ReportToken)).all()
-        assert token.token_hash == heartbeats.hash_token(secret) and token.label == "nightly on backup-01"
+        assert token.token_hash == hash_secret(secret) and token.label == "nightly on backup-01"
         row = db.session.execute(sa.select(ReportToken.__table__)).one()
         assert secret not in repr(tuple(row))
         logged = " ".join(f"{e.before} {e.after}" for e in db.session.scalars(sa.select(AuditEvent)))

@@ -196,16 +196,14 @@ class Audit:
 
 
 def take_audit(*, session: Session, clock: Clock, page: int = 1, per_page: int = 50,
-               problem: str | None = None, origin_name: str | None = None) -> Audit:
+               problem: str | None = None) -> Audit:
     """Counts per problem over the whole catalogue, and one page of flagged systems, worst first
     (optionally only those with `problem`). One statement, whatever the catalogue's size."""
     page = max(1, page)
     params = {"audit_now": clock.now, "audit_cutoff": clock.restore_cutoff, "audit_limit": per_page,
               "audit_offset": (page - 1) * per_page}
-    if origin_name is not None:
-        params["audit_origin"] = origin_name
     listed_problem = problem if problem in BY_CODE else None
-    rows = session.execute(_audit_statement(listed_problem, origin_name is not None), params).all()
+    rows = session.execute(_audit_statement(listed_problem), params).all()
     total, flagged, *per_problem = rows[0][:2 + len(PROBLEMS)]
     counts = {p.code: int(n) for p, n in zip(PROBLEMS, per_problem, strict=True)}
     first = 2 + len(PROBLEMS)
@@ -224,7 +222,7 @@ class _ClockParams:
 
 
 @functools.cache
-def _audit_statement(problem: str | None, by_origin: bool):
+def _audit_statement(problem: str | None):
     """The audit as one statement (built once per kind: making and hashing it cost more Python
     than the 10,000-system SQL's own work). Each system's problems are worked out once, as a bit
     mask in a materialised CTE; the counts and the page's order read the bits, and the page's
@@ -236,8 +234,6 @@ def _audit_statement(problem: str | None, by_origin: bool):
                       restore_cutoff=bindparam("audit_cutoff", type_=UTCDateTime()))
     mask = sum((case((p.sql(c, at), 1 << n), else_=0) for n, p in enumerate(PROBLEMS)), literal(0))
     scoped = _audit_from(owner)
-    if by_origin:
-        scoped = scoped.where(System.origin == "acquired", System.origin_name == bindparam("audit_origin"))
     # Only what the counts and the order need is kept per system: copying every column shown
     # into the CTE cost more than working out the problems.
     facts = (scoped.add_columns(System.id.label("system_id"), System.personal_data, System.name_key,

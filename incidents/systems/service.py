@@ -207,9 +207,3 @@ def retire_system(*, session: Session, actor: User, system: System) -> System:
         session.flush()
     return system
 
-
-def acquisitions(*, session: Session) -> list[str]:
-    """The companies systems were acquired from, for the acquisition review's choice."""
-    return list(session.scalars(select(System.origin_name).where(System.origin == "acquired",
-                                                                 System.retired_at.is_(None))
-                                .distinct().order_by(System.origin_name)))
