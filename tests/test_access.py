@@ -182,6 +182,16 @@ MINIMUM_ROLE = {
     # The API: a read token (viewer) suffices, but only a bearer token: see API_ENDPOINTS.
     "api.incidents_list": VIEWER,
     "api.incident_detail": VIEWER,
+    "api.timeline_page": VIEWER,
+    "api.latest_impact": VIEWER,
+    "api.workstreams": VIEWER,
+    # ... and a write token (responder) to change anything.
+    "api.declare_incident": RESPONDER,
+    "api.change_status": RESPONDER,
+    "api.edit_incident": RESPONDER,
+    "api.post_entry": RESPONDER,
+    "api.record_impact": RESPONDER,
+    "api.report_progress": RESPONDER,
     "api.openapi": PUBLIC,  # the document describes, it holds no data
     "api.docs": PUBLIC,
     "api.docs_asset": PUBLIC,
@@ -375,7 +385,9 @@ SIGN_IN_ENDPOINTS = {"auth.login", "auth.logout", "auth.reauth"}
 TOKEN_ENDPOINTS = {"systems.backup_report"}
 # The API's data: a personal access token only (tested in test_api.py). A walker's session cookie
 # gives nothing there, so every method, reads and OPTIONS included, gets 401 for everyone.
-API_ENDPOINTS = {"api.incidents_list", "api.incident_detail"}
+API_ENDPOINTS = {"api.incidents_list", "api.incident_detail", "api.timeline_page", "api.latest_impact",
+                 "api.workstreams", "api.declare_incident", "api.change_status", "api.edit_incident",
+                 "api.post_entry", "api.record_impact", "api.report_progress"}
 
 
 def everything_stored(app) -> dict[str, list]:

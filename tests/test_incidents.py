@@ -329,7 +329,7 @@ def test_status_lifecycle_stamps_key_moments_and_writes_timeline(app, client, au
 
 
 @pytest.mark.parametrize("path, target, message", [
-    ((), "closed", "A investigating incident cannot move to closed."),
+    ((), "closed", "An investigating incident cannot move to closed."),
     ((Status.resolved, Status.closed), "investigating", "A closed incident cannot move to investigating."),
     ((Status.resolved, Status.closed), "resolved", "A closed incident cannot move to resolved."),
     ((Status.identified,), "identified", "The incident is already identified."),

@@ -64,6 +64,8 @@ class Incident(IncidentSummary):
     closed_at: datetime | None
     last_good_backup_at: datetime | None
     restore_verified_at: datetime | None
+    rpo_target_minutes: int | None = Field(description="Most data, in minutes before the loss, accepted lost.")
+    rto_target_minutes: int | None = Field(description="Longest time from loss to verified restore accepted.")
     version: int = Field(description="Changes with every edit (for optimistic locking).")
 
 

@@ -58,20 +58,19 @@ api = SpecTree(
 )
 
 
-_PROBLEM_REF = "#/components/schemas/Problem"
 _document: dict | None = None
 
 
 def document() -> dict:
     """The OpenAPI document (built once per process, from the app's routes). SpecTree names every
-    body application/json; our errors are application/problem+json, so say so."""
+    body application/json; every error of ours is application/problem+json, so say so."""
     global _document
     if _document is None:
         spec = copy.deepcopy(api.spec)
         for operation in (op for path in spec["paths"].values() for op in path.values()):
-            for response in operation.get("responses", {}).values():
+            for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
-                if content.get("application/json", {}).get("schema", {}).get("$ref") == _PROBLEM_REF:
+                if status.isdigit() and int(status) >= 400 and "application/json" in content:
                     content[PROBLEM_JSON] = content.pop("application/json")
         _document = spec
     return _document

@@ -11,6 +11,7 @@ from importlib import resources
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, url_for
 from spectree import Response
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from incidents.api import auth, schemas
 from incidents.api.problems import API_PREFIX, InvalidFields
@@ -42,6 +43,20 @@ PROBLEMS = {"HTTP_401": schemas.Problem, "HTTP_403": schemas.Problem, "HTTP_429"
 def _token_wall():
     if request.endpoint not in OPEN_ENDPOINTS:
         auth.require_token()
+        if request.method in BODY_METHODS:
+            _require_json_body()
+
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _require_json_body() -> None:
+    """Bodies are JSON objects: anything else is refused before a view (or Werkzeug's form
+    parser, which a multipart type without a boundary would crash) reads it."""
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.")
+    if not isinstance(request.get_json(silent=True), dict):
+        raise BadRequest("The body is not a JSON object.")
 
 
 bp.after_request(auth.note_use_after)
@@ -147,4 +162,5 @@ def _detail(incident: Incident) -> schemas.Incident:
         executive=_person(incident.executive), loss_began_at=incident.loss_began_at,
         detected_at=incident.detected_at, aware_at=incident.aware_at, mitigated_at=incident.mitigated_at,
         closed_at=incident.closed_at, last_good_backup_at=incident.last_good_backup_at,
-        restore_verified_at=incident.restore_verified_at, version=incident.version)
+        restore_verified_at=incident.restore_verified_at, rpo_target_minutes=incident.rpo_target_minutes,
+        rto_target_minutes=incident.rto_target_minutes, version=incident.version)

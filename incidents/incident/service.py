@@ -168,7 +168,7 @@ def change_status(*, session: Session, actor: User, incident: Incident, new_stat
         raise InvalidTransition(f"The incident is already {new_status.label.lower()}.")
     if new_status not in TRANSITIONS[incident.status]:
         raise InvalidTransition(
-            f"A {incident.status.label.lower()} incident cannot move to {new_status.label.lower()}."
+            f"{_a(incident.status.label.lower())} incident cannot move to {new_status.label.lower()}."
         )
     if new_status is Status.closed and not has_published_postmortem(session=session, incident=incident):
         raise InvalidTransition("An incident closes only once its postmortem is published: write it, "
@@ -223,6 +223,11 @@ def update_incident(*, session: Session, actor: User, incident: Incident, expect
                   body="Details changed:\n\n" + "\n".join(f"- {line}" for line in detail_lines))
     session.flush()
     return incident
+
+
+def _a(word: str) -> str:
+    """The word with its indefinite article, capitalised: "An identified", "A closed"."""
+    return f"{'An' if word[:1] in 'aeiou' else 'A'} {word}"
 
 
 def _changed_meanwhile(incident: Incident, next_step: str) -> str:

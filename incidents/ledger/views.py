@@ -186,7 +186,7 @@ def change_customer(reference: str):
     """One customer's categories marked restored or lost for good by hand (from the look-up page)."""
     incident = load_incident(reference)
     customer_ref = request.form.get("customer_id", "").strip()
-    states = {key[len("state-"):]: value for key, value in request.form.items() if key.startswith("state-")}
+    states = {key[len("state-"):]: value for key, value in request.form.items() if str(key).startswith("state-")}
     try:
         workstream_id = int(request.form.get("workstream") or 0) or None
     except ValueError:

@@ -1,0 +1,289 @@
+"""/api/v1 writes: declare an incident, move its status, edit its owners and key moments, post to
+and read its timeline, record impact figures and workstream progress.
+
+The same services as the pages do the work, in one transaction per request, with the pages' own
+forms checking the fields (formcheck.py). Optimistic locking as on the pages: an edit carries the
+`version` it was made on (impact: the `based_on` update), and a stale one gets a 409 problem with
+the resource as it is now in `current`. Creating requests take an `Idempotency-Key` header.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, json, request, url_for
+from flask_login import current_user
+from spectree import Response
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from incidents.api import auth, formcheck
+from incidents.api import write_schemas as schemas
+from incidents.api.idempotency import idempotent_create
+from incidents.api.problems import PROBLEM_JSON, InvalidFields, problem
+from incidents.api.spec import api
+from incidents.api.views import PROBLEMS, _cursor, _detail, _opaque, _person, bp
+from incidents.auth.models import Role, User
+from incidents.errors import EditConflict, FieldError, InvalidTransition, NotFound
+from incidents.extensions import db
+from incidents.idempotency import remember
+from incidents.incident import service as incidents
+from incidents.incident.fields import FIELDS
+from incidents.incident.forms import DeclareForm, EditForm, StatusForm
+from incidents.incident.models import Incident
+from incidents.obligations import service as obligations
+from incidents.obligations.rules import rule_book
+from incidents.paging import Cursor, split_page
+from incidents.timeline import service as timeline_service
+from incidents.timeline.forms import EntryForm
+from incidents.timeline.models import EntryKind, TimelineEntry
+from incidents.timeline.service import TimelineFilter
+
+TAGS = {"incidents": ["incidents"], "timeline": ["timeline"], "recovery": ["impact and recovery"]}
+REFERENCE = {"reference": "The incident's reference, e.g. INC-2026-0007."}
+WRITE_PROBLEMS = {**PROBLEMS, "HTTP_404": schemas.Problem}
+# Routes that read a body: it must be a JSON object (400, 415; views.py), a key well-formed (400).
+JSON_PROBLEMS = {"HTTP_400": schemas.Problem, "HTTP_415": schemas.Problem}
+BODY_PROBLEMS = {**WRITE_PROBLEMS, **JSON_PROBLEMS}
+# The API's names of the edit form's person fields.
+PERSON_IDS = {spec.name: f"{spec.name}_id" for spec in FIELDS if spec.kind == "person"}
+
+
+def _incident(reference: str) -> Incident:
+    try:
+        return incidents.get_incident(session=db.session, reference=reference[:40])
+    except NotFound:
+        raise NotFoundProblem(f"No incident {reference[:40]}.") from None
+
+
+class NotFoundProblem(Exception):
+    pass
+
+
+@bp.errorhandler(NotFoundProblem)
+def _not_found(error: NotFoundProblem):
+    return problem(404, str(error))
+
+
+def _conflict(error: Exception, current: Any):
+    """409: the service refused a stale version (or two saves crossed); `current` is the resource now."""
+    body = {"type": "about:blank", "title": "Conflict", "status": 409,
+            "detail": str(error) if isinstance(error, EditConflict) else
+            "Someone saved this at the same moment; nothing of yours was saved.",
+            "current": current.model_dump(mode="json") if current is not None else None}
+    return current_app.response_class(json.dumps(body), status=409, mimetype=PROBLEM_JSON)
+
+
+def _followed(incident: Incident, result=None):
+    """As on the pages: the incident's notification deadlines follow its moments and figures."""
+    obligations.follow_incident_changes(session=db.session, actor=current_user, incident=incident,
+                                        rules=rule_book())
+    return result
+
+
+def _commit(work, *, field_names: dict[str, str] | None = None):
+    """Run `work` and commit; a FieldError becomes a 422 beside the API's name of its field."""
+    try:
+        result = work()
+        db.session.commit()
+    except FieldError as error:
+        db.session.rollback()
+        name = (field_names or {}).get(error.field, error.field) or "request"
+        raise InvalidFields({name: [str(error)]}) from None
+    except InvalidTransition as error:
+        db.session.rollback()
+        raise InvalidFields({"status": [str(error)]}) from None
+    return result
+
+
+def _created(body, location: str):
+    return body, 201, {"Location": location}
+
+
+# --- incidents ------------------------------------------------------------------------------------
+
+def _replay_incident(location: str):
+    reference = location.rstrip("/").rsplit("/", 1)[-1]
+    return _created(_detail(_incident(reference)), location)
+
+
+@bp.post("/incidents")
+@auth.needs(Role.responder)
+@idempotent_create(replay=_replay_incident)
+@api.validate(json=schemas.DeclareIncident, resp=Response(HTTP_201=schemas.Incident, **PROBLEMS, **JSON_PROBLEMS),
+              tags=TAGS["incidents"])
+def declare_incident():
+    """Declare an incident
+
+    The token's owner becomes incident commander. Send an `Idempotency-Key` header (a UUID) so a
+    retry after a lost answer declares nothing twice: the retry gets the same incident back with
+    `Idempotent-Replayed: true`."""
+    body: schemas.DeclareIncident = request.context.json
+    form = formcheck.checked(DeclareForm, body.model_dump())
+
+    def work():
+        incident = incidents.declare_incident(
+            session=db.session, actor=current_user, title=form.title.data, severity=body.severity,
+            summary=form.summary.data or "", data_categories=form.data_categories.data,
+            personal_data=form.personal_data.data)
+        remember(url_for("api.incident_detail", reference=incident.reference))
+        return incident
+
+    incident = _commit(work)
+    return _created(_detail(incident), url_for("api.incident_detail", reference=incident.reference))
+
+
+@bp.post("/incidents/<reference>/status")
+@auth.needs(Role.responder)
+@api.validate(json=schemas.StatusChange, resp=Response(
+    HTTP_200=schemas.Incident, HTTP_409=schemas.IncidentConflict, **BODY_PROBLEMS), tags=TAGS["incidents"],
+    path_parameter_descriptions=REFERENCE)
+def change_status(reference: str):
+    """Change an incident's status
+
+    Along its lifecycle (investigating → identified → monitoring → resolved → closed; closing needs
+    a published postmortem). A move the lifecycle does not allow is a 422 on `status`."""
+    incident = _incident(reference)
+    body: schemas.StatusChange = request.context.json
+    form = formcheck.checked(StatusForm, body.model_dump())
+    try:
+        _commit(lambda: _followed(incident, incidents.change_status(
+            session=db.session, actor=current_user, incident=incident, new_status=body.status,
+            expected_version=form.version.data, note=form.note.data or "")))
+    except (EditConflict, StaleDataError) as error:
+        db.session.rollback()
+        return _conflict(error, _detail(_incident(reference)))
+    return _detail(incident)
+
+
+@bp.patch("/incidents/<reference>")
+@auth.needs(Role.responder)
+@api.validate(json=schemas.IncidentEdit, resp=Response(
+    HTTP_200=schemas.Incident, HTTP_409=schemas.IncidentConflict, **BODY_PROBLEMS), tags=TAGS["incidents"],
+    path_parameter_descriptions=REFERENCE)
+def edit_incident(reference: str):
+    """Edit an incident's details, owners and key moments
+
+    Only the fields sent change (`null` empties one; a person field takes a user id, `null` for
+    nobody). Send the `version` you read: if someone saved since, nothing is saved and the answer
+    is a 409 with the incident as it is now."""
+    incident = _incident(reference)
+    body: schemas.IncidentEdit = request.context.json
+    sent = {_form_name(name): getattr(body, name) for name in body.model_fields_set if name != "version"}
+    values = {**_stored_values(incident), **{k: _person_value(v) if k in PERSON_IDS else v
+                                             for k, v in sent.items()}}
+    form = formcheck.checked(EditForm, {**values, "version": body.version},
+                             names={**PERSON_IDS}, prepare=lambda f: _offer_people(f, incident, sent))
+    changes = {name: value for name, value in form.changes(person=lambda uid: db.session.get(User, uid)).items()
+               if name in sent}
+    try:
+        _commit(lambda: _followed(incident, incidents.update_incident(
+            session=db.session, actor=current_user, incident=incident, expected_version=body.version,
+            changes=changes)))
+    except (EditConflict, StaleDataError) as error:
+        db.session.rollback()
+        return _conflict(error, _detail(_incident(reference)))
+    return _detail(incident)
+
+
+def _form_name(api_name: str) -> str:
+    return next((form for form, api_field in PERSON_IDS.items() if api_field == api_name), api_name)
+
+
+def _person_value(user_id: int | None) -> int:
+    return user_id or 0  # the form's "nobody yet"
+
+
+def _stored_values(incident: Incident) -> dict[str, Any]:
+    """The incident's fields as its edit form would post them unchanged."""
+    values: dict[str, Any] = {}
+    for spec in FIELDS:
+        if spec.kind == "person":
+            values[spec.name] = getattr(incident, f"{spec.name}_id") or 0
+        else:
+            values[spec.name] = getattr(incident, spec.name)
+    return values
+
+
+def _offer_people(form: EditForm, incident: Incident, sent: dict[str, Any]) -> None:
+    """A person field may keep whoever holds it, or take an active account."""
+    asked = {value for name, value in sent.items() if name in PERSON_IDS and value}
+    active = set(db.session.scalars(select(User.id).where(User.id.in_(asked), User.active.is_(True))))
+    for name in PERSON_IDS:
+        held = getattr(incident, f"{name}_id")
+        form[name].choices = [(0, "nobody"), *((uid, str(uid)) for uid in sorted(active | {held} - {None}))]
+
+
+# --- the timeline ---------------------------------------------------------------------------------
+
+def _entry(item) -> schemas.Entry:
+    entry: TimelineEntry = item.current if hasattr(item, "current") else item
+    return schemas.Entry(id=entry.root_id, revision=entry.revision, kind=entry.kind, visibility=entry.visibility,
+                         body=entry.body, occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
+                         author=_person(entry.author), public_status=entry.public_status,
+                         corrected=bool(getattr(item, "corrected", False)))
+
+
+def _entry_url(reference: str, entry_id: int) -> str:
+    return url_for("api.timeline_page", reference=reference, _external=False) + f"#{entry_id}"
+
+
+def _replay_entry(location: str):
+    path, _, entry_id = location.partition("#")
+    reference = path.rstrip("/").split("/")[-2]
+    incident = _incident(reference)
+    try:
+        entry = timeline_service.get_entry(session=db.session, incident=incident, entry_id=int(entry_id))
+    except (NotFound, ValueError):
+        raise NotFoundProblem("The entry this key created is gone.") from None
+    return _created(_entry(entry), location)
+
+
+@bp.post("/incidents/<reference>/timeline")
+@auth.needs(Role.responder)
+@idempotent_create(replay=_replay_entry)
+@api.validate(json=schemas.NewEntry, resp=Response(HTTP_201=schemas.Entry, **BODY_PROBLEMS),
+              tags=TAGS["timeline"], path_parameter_descriptions=REFERENCE)
+def post_entry(reference: str):
+    """Post to the timeline
+
+    An internal note by default; `visibility: public` marks it for the public record. Send an
+    `Idempotency-Key` header so a retry posts nothing twice."""
+    incident = _incident(reference)
+    body: schemas.NewEntry = request.context.json
+    if body.kind is EntryKind.status_change:
+        raise InvalidFields({"kind": ["Status changes are written by the app: POST …/status instead."]})
+    form = formcheck.checked(EntryForm, body.model_dump())
+
+    def work():
+        entry = timeline_service.add_entry(session=db.session, incident=incident, author=current_user, kind=body.kind,
+                                   body=form.text, visibility=body.visibility, occurred_at=form.occurred_at.data)
+        remember(_entry_url(reference, entry.id))
+        return entry
+
+    entry = _commit(work)
+    return _created(_entry(entry), _entry_url(reference, entry.id))
+
+
+@bp.get("/incidents/<reference>/timeline")
+@auth.needs(Role.viewer)
+@api.validate(query=schemas.TimelineQuery, resp=Response(HTTP_200=schemas.TimelinePage, **WRITE_PROBLEMS),
+              tags=TAGS["timeline"], path_parameter_descriptions=REFERENCE)
+def timeline_page(reference: str):
+    """Read the timeline
+
+    Each entry at its latest revision, newest first (or `order=oldest`), a page at a time: follow
+    `next` until it is null."""
+    incident = _incident(reference)
+    query: schemas.TimelineQuery = request.context.query
+    filters = TimelineFilter(kinds=frozenset([query.kind]) if query.kind else frozenset(),
+                             visibility=query.visibility)
+    items = timeline_service.timeline_for(session=db.session, incident=incident, newest_first=query.order == "newest",
+                                  limit=query.limit + 1, before=_cursor(query.cursor), filters=filters)
+    page, next_cursor = split_page(items, lambda item: Cursor(item.current.occurred_at, item.current.root_id),
+                                   size=query.limit)
+    opaque = _opaque(next_cursor) if next_cursor else None
+    next_url = None
+    if opaque:
+        args = {k: v for k, v in request.args.items() if k != "cursor"}
+        next_url = url_for("api.timeline_page", reference=incident.reference, _external=True, **args, cursor=opaque)
+    return schemas.TimelinePage(items=[_entry(item) for item in page], next_cursor=opaque, next=next_url)
