@@ -289,7 +289,7 @@ def test_changes_made_with_a_token_name_it_in_the_audit_log(app, client, make):
         from incidents.audit.recorder import record
 
         caller = current_caller()
-        record(db.session, action="update", entity_type="incident", entity_id=1, actor_id=caller.user.id)
+        record(db.session, action="update", entity_type="incident", entity_id=1, actor_id=caller.user_id)
         db.session.commit()
         event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
         assert event.token_id == caller.token_id and event.actor == email

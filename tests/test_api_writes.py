@@ -345,3 +345,24 @@ def test_every_api_route_asks_the_tokens_power_and_nothing_less(app, client, mak
             assert response.status_code != 401
             walked.add(rule.endpoint)
     assert walked == API_ENDPOINTS
+
+
+def test_a_revoked_token_stops_writing_at_once_and_reading_within_the_memo(app, client, writer):
+    """Reads pass on a check remembered for SIGN_IN_MEMO_SECONDS (as the incident page's sign-in
+    does); writes always take the full check."""
+    from incidents.api import tokens
+    from incidents.api.auth import MEMO_STORE
+    from incidents.api.models import AccessToken
+
+    _email, token = writer
+    app.config["SIGN_IN_MEMO_SECONDS"] = 3600  # a clock that will not run out during the test
+    for _ in range(2):  # the first read notes the token's use and asks again; the second is remembered
+        assert client.get("/api/v1/incidents", headers=bearer(token)).status_code == 200
+    with app.app_context():
+        row = db.session.scalar(sa.select(AccessToken))
+        tokens.revoke_token(session=db.session, token=row)
+        db.session.commit()
+    check_problem(declare(client, token), 401)
+    assert client.get("/api/v1/incidents", headers=bearer(token)).status_code == 200
+    app.extensions[MEMO_STORE].clear()  # the memo's seconds have passed
+    check_problem(client.get("/api/v1/incidents", headers=bearer(token)), 401)

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import Unauthorized
+from werkzeug.local import LocalProxy
 
 from incidents.api import tokens
 from incidents.api.problems import is_api_request
-from incidents.auth.models import Role
+from incidents.auth.models import Role, User
+from incidents.credentials import hash_secret
 from incidents.extensions import db
+from incidents.memo import forget, remembered
 
 _UNSET = object()
 
@@ -45,12 +48,34 @@ def current_caller() -> tokens.Caller | None:
     """The request's caller, by its bearer token (None without a working one); looked up once."""
     caller = g.get("api_caller", _UNSET)
     if caller is _UNSET:
-        caller = tokens.authenticate(session=db.session, secret=bearer_secret())
+        secret = bearer_secret()
+        caller = (memo_caller(secret) if request.method in READS
+                  else tokens.authenticate(session=db.session, secret=secret))
         g.api_caller = caller
         if caller is not None:
-            g._login_user = caller.user  # Flask-Login's current_user, never from a cookie here
+            # Flask-Login's current_user, never from a cookie here. A write gets the owner the
+            # full check just loaded (services link it to what they create); a read, which
+            # rarely needs it, loads it only if something asks.
+            user_id = caller.user_id
+            g._login_user = (LocalProxy(lambda: db.session.get(User, user_id)) if request.method in READS
+                             else db.session.get(User, user_id))
             g.api_token_id = caller.token_id
     return caller
+
+
+READS = {"GET", "HEAD"}
+MEMO_STORE = "api_token_memo"
+
+
+def memo_caller(secret: str | None) -> tokens.Caller | None:
+    """For reads: the token's check remembered for SIGN_IN_MEMO_SECONDS per app process, as the
+    incident page's sign-in check is (incidents/auth/memo.py). A revoked or expired token, or a
+    demoted or disabled owner, therefore takes effect on reads within that many seconds (2 by
+    default) on other processes; writes always take the full check."""
+    if not tokens.plausible_secret(secret):
+        return None
+    return remembered(MEMO_STORE, hash_secret(secret), current_app.config["SIGN_IN_MEMO_SECONDS"],
+                      lambda: tokens.authenticate(session=db.session, secret=secret))
 
 
 def rate_limit_key() -> str:
@@ -80,6 +105,8 @@ def note_use_after(response):
     if caller is not None and caller.note_use and response.status_code < 500:
         tokens.note_use(session=db.session, token_id=caller.token_id)
         db.session.commit()
+        if request.method in READS:  # noted: the remembered check must not ask for it again
+            forget(MEMO_STORE, hash_secret(bearer_secret()))
     return response
 
 

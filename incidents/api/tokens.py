@@ -78,16 +78,21 @@ class Caller:
     """Who an API request acts as: the token's owner, with no more than the token allows."""
 
     token_id: int
-    user: User
+    user_id: int
     role: Role
     note_use: bool  # last_used_at is over a minute old: note_use() should write it
+
+
+def plausible_secret(secret: str | None) -> bool:
+    """Whether `secret` could be one of our tokens at all (no look-up needed to refuse it)."""
+    return plausible(secret) and secret.startswith(TOKEN_PREFIX)
 
 
 def authenticate(*, session: Session, secret: str | None, now: datetime | None = None) -> Caller | None:
     """The caller a bearer secret stands for; None for a wrong, expired or revoked token, one whose
     owner is disabled, or one with no power left (one answer for all: the caller learns nothing
     about which tokens exist). One query, the token and its owner together."""
-    if not plausible(secret) or not secret.startswith(TOKEN_PREFIX):
+    if not plausible_secret(secret):
         return None
     now = now or utcnow()
     token = session.scalar(select(AccessToken).options(joinedload(AccessToken.user))
@@ -97,7 +102,7 @@ def authenticate(*, session: Session, secret: str | None, now: datetime | None =
     if role is None:
         return None
     stale = token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION
-    return Caller(token_id=token.id, user=token.user, role=role, note_use=stale)
+    return Caller(token_id=token.id, user_id=token.user_id, role=role, note_use=stale)
 
 
 def note_use(*, session: Session, token_id: int, now: datetime | None = None) -> None:

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from importlib import resources
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, url_for
 from spectree import Response
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from incidents.api import auth, schemas
 from incidents.api.problems import API_PREFIX, InvalidFields
 from incidents.api.spec import api, document
-from incidents.auth.models import Role
-from incidents.errors import NotFound
+from incidents.auth.models import Role, User
 from incidents.extensions import csrf, db, limiter
 from incidents.incident import service as incidents
 from incidents.incident.models import Incident
@@ -94,11 +96,38 @@ def incident_detail(reference: str):
     """One incident
 
     Its severity, status, people and key moments."""
-    try:
-        incident = incidents.get_incident(session=db.session, reference=reference[:40])
-    except NotFound:
+    row = (db.session.execute(_DETAIL.where(Incident.reference == reference.upper())).first()
+           if is_reference(reference) else None)
+    if row is None:
         abort(404, f"No incident {reference[:40]}.")
-    return _detail(incident)
+    return _detail_of_row(row)
+
+
+# The most asked read of the API, in one Core statement (the incident and its three people's
+# names): a fraction of what loading the ORM objects costs, and as current as they are.
+_commander, _comms_lead, _executive = (aliased(User, name=name) for name in ("commander", "comms_lead", "executive"))
+_PEOPLE = {"commander": _commander, "comms_lead": _comms_lead, "executive": _executive}
+_DETAIL_COLUMNS = ("reference", "title", "severity", "status", "personal_data", "declared_at", "resolved_at",
+                   "summary", "data_categories", "loss_began_at", "detected_at", "aware_at", "mitigated_at",
+                   "closed_at", "last_good_backup_at", "restore_verified_at", "rpo_target_minutes",
+                   "rto_target_minutes", "version")
+_DETAIL = (select(*(getattr(Incident, name) for name in _DETAIL_COLUMNS),
+                  *(column for person in _PEOPLE.values() for column in (person.id, person.name, person.email)))
+           .select_from(Incident)
+           .outerjoin(_commander, Incident.commander_id == _commander.id)
+           .outerjoin(_comms_lead, Incident.comms_lead_id == _comms_lead.id)
+           .outerjoin(_executive, Incident.executive_id == _executive.id))
+
+
+def _detail_of_row(row) -> schemas.Incident:
+    values = dict(zip(_DETAIL_COLUMNS, row[:len(_DETAIL_COLUMNS)], strict=True))
+    people = row[len(_DETAIL_COLUMNS):]
+    for index, role in enumerate(_PEOPLE):
+        person_id, name, email = people[3 * index:3 * index + 3]
+        values[role] = schemas.Person(id=person_id, name=name or email) if person_id is not None else None
+    values["data_categories"] = values["data_categories"] or []
+    values["url"] = url_for("api.incident_detail", reference=values["reference"], _external=True)
+    return schemas.Incident(**values)
 
 
 @bp.get("/openapi.json")
@@ -120,6 +149,15 @@ def docs_asset(name: str):
     filename, mimetype = DOCS_ASSETS[name]
     with resources.as_file(resources.files("offapi") / filename) as path:
         return send_file(path, mimetype=mimetype, max_age=86400, conditional=True)
+
+
+REFERENCE = re.compile(r"INC-\d{4}-\d{4,9}", re.IGNORECASE)
+
+
+def is_reference(text: str) -> bool:
+    """Whether `text` is shaped like an incident reference; anything else names no incident, and
+    is answered 404 without asking the database (PostgreSQL refuses a NUL byte with an error)."""
+    return REFERENCE.fullmatch(text) is not None
 
 
 def _opaque(cursor: str) -> str:

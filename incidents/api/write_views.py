@@ -21,7 +21,7 @@ from incidents.api import write_schemas as schemas
 from incidents.api.idempotency import idempotent_create
 from incidents.api.problems import PROBLEM_JSON, InvalidFields, problem
 from incidents.api.spec import api
-from incidents.api.views import PROBLEMS, _cursor, _detail, _opaque, _person, bp
+from incidents.api.views import PROBLEMS, _cursor, _detail, _opaque, _person, bp, is_reference
 from incidents.auth.models import Role, User
 from incidents.errors import EditConflict, FieldError, InvalidTransition, NotFound
 from incidents.extensions import db
@@ -50,7 +50,9 @@ PERSON_IDS = {spec.name: f"{spec.name}_id" for spec in FIELDS if spec.kind == "p
 
 def _incident(reference: str) -> Incident:
     try:
-        return incidents.get_incident(session=db.session, reference=reference[:40])
+        if not is_reference(reference):
+            raise NotFound(reference)
+        return incidents.get_incident(session=db.session, reference=reference)
     except NotFound:
         raise NotFoundProblem(f"No incident {reference[:40]}.") from None
 
