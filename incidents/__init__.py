@@ -85,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     from incidents import health
     from incidents.actions import views as actions
     from incidents.admin import views as admin
+    from incidents.api import read_views as _api_reads  # noqa: F401  (adds its routes to api_v1.bp)
     from incidents.api import settings_views as api_tokens
     from incidents.api import views as api_v1
     from incidents.audit import views as audit

@@ -182,6 +182,15 @@ MINIMUM_ROLE = {
     # The API: a read token (viewer) suffices, but only a bearer token: see API_ENDPOINTS.
     "api.incidents_list": VIEWER,
     "api.incident_detail": VIEWER,
+    # What hangs off an incident, and the systems catalogue and its audit (test_api_reads.py).
+    "api.incident_postmortem": VIEWER,
+    "api.incident_actions": VIEWER,
+    "api.incident_notices": VIEWER,
+    "api.incident_obligations": VIEWER,
+    "api.incident_systems": VIEWER,
+    "api.systems_list": VIEWER,
+    "api.systems_audit": VIEWER,
+    "api.system_detail": VIEWER,
     "api.openapi": PUBLIC,  # the document describes, it holds no data
     "api.docs": PUBLIC,
     "api.docs_asset": PUBLIC,
@@ -376,6 +385,8 @@ TOKEN_ENDPOINTS = {"systems.backup_report"}
 # The API's data: a personal access token only (tested in test_api.py). A walker's session cookie
 # gives nothing there, so every method, reads and OPTIONS included, gets 401 for everyone.
 API_ENDPOINTS = {"api.incidents_list", "api.incident_detail"}
+API_ENDPOINTS |= {"api.incident_postmortem", "api.incident_actions", "api.incident_notices", "api.incident_obligations",
+                  "api.incident_systems", "api.systems_list", "api.systems_audit", "api.system_detail"}
 
 
 def everything_stored(app) -> dict[str, list]:
