@@ -85,7 +85,7 @@ def register_blueprints(app: Flask) -> None:
     from incidents import health
     from incidents.actions import views as actions
     from incidents.admin import views as admin
-    from incidents.api import recovery_views, write_views  # noqa: F401  (add their routes to the API's)
+    from incidents.api import read_views, recovery_views, write_views  # noqa: F401  (add their routes to the API's)
     from incidents.api import settings_views as api_tokens
     from incidents.api import views as api_v1
     from incidents.audit import views as audit

@@ -76,7 +76,11 @@ def test_the_document_is_openapi_3_1_of_the_api_routes_only(client):
         "/api/v1/incidents", "/api/v1/incidents/{reference}", "/api/v1/incidents/{reference}/status",
         "/api/v1/incidents/{reference}/timeline", "/api/v1/incidents/{reference}/impact",
         "/api/v1/incidents/{reference}/workstreams",
-        "/api/v1/incidents/{reference}/workstreams/{workstream_id}/progress"}
+        "/api/v1/incidents/{reference}/workstreams/{workstream_id}/progress",
+        "/api/v1/incidents/{reference}/postmortem", "/api/v1/incidents/{reference}/actions",
+        "/api/v1/incidents/{reference}/notices", "/api/v1/incidents/{reference}/obligations",
+        "/api/v1/incidents/{reference}/systems", "/api/v1/systems", "/api/v1/systems/audit",
+        "/api/v1/systems/{name}"}
     assert document["components"]["securitySchemes"]["bearer"] == {
         "type": "http", "scheme": "bearer", "description": "A personal access token (dlt_…)."}
     errors = document["paths"]["/api/v1/incidents"]["get"]["responses"]

@@ -42,5 +42,6 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(a
              "--max-examples", str(MAX_EXAMPLES), "--seed", "2009", "--workers", "1",
              "--generation-allow-x00", "true", "--request-timeout", "30",
              "--report", "junit", "--report-dir", str(tmp_path)],
-            capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
+            # In the test's folder: the CLI keeps a cache (.schemathesis/) in its working directory.
+            cwd=tmp_path, capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]

@@ -12,13 +12,12 @@ from flask import Response, current_app, jsonify, render_template, request, url_
 
 from incidents.auth.access import role_required
 from incidents.auth.models import Role
-from incidents.db import utcnow
 from incidents.errors import FieldError
 from incidents.extensions import csrf, db, limiter
 from incidents.systems import audit, heartbeats
+from incidents.systems.audit_json import audit_clock, audit_document
 from incidents.systems.blueprint import bp
 from incidents.systems.group_commit import GroupCommit, NotCommitted
-from incidents.systems.models import ORIGINS
 from incidents.templating import row_url
 
 PAGE_SIZE = 50
@@ -27,10 +26,6 @@ JSON_PAGE_SIZE, JSON_PAGE_MAX = 200, 500
 FIX_ANCHORS = {"backup_failing": "backup-reports", "backup_overdue": "backup-reports",
                "restore_failed": "restore-test", "restore_never_tested": "restore-test",
                "restore_test_old": "restore-test", "acquired_unreviewed": "review"}
-
-
-def audit_clock() -> audit.Clock:
-    return audit.Clock(now=utcnow(), restore_test_max_days=current_app.config["SYSTEMS_RESTORE_TEST_MAX_DAYS"])
 
 
 def fix_url(system_id: int, code: str) -> str:
@@ -81,41 +76,6 @@ def audit_json():
     site = request.host_url.rstrip("/")  # + a remembered path: url_for(_external=True) 200 times cost 2 ms
     return jsonify(audit_document(taken, next_url=next_url,
                                   url_of=lambda row: site + row_url("systems.detail", system_id=row.system_id)))
-
-
-def audit_document(taken: audit.Audit, *, next_url: str | None, url_of) -> dict:
-    """The audit as a JSON document (the HTTP one and `flask systems audit --json`'s):
-
-    generated_at (ISO 8601, UTC), restore_test_max_days, systems (in the catalogue, retired ones
-    left out), flagged (with any problem), counts {code: systems with it}, problems [{code, label,
-    why, weight}] worst first, items [one per flagged system on this page (with `problem`, those
-    with it), worst first: id, name,
-    url, owner (name or null), owner_active, team, personal_data, came_from {origin: built |
-    acquired | vendor, label, name}, last_backup_ok_at, last_report_at, last_report_ok,
-    failing_since, last_restore_test_at (ISO 8601 or null), problems [codes, worst first]],
-    next (the next page's URL, or null).
-    """
-    return {
-        "generated_at": _iso(taken.clock.now), "restore_test_max_days": taken.clock.restore_test_max_days,
-        "systems": taken.systems, "flagged": taken.all_flagged, "counts": taken.counts,
-        "problems": [{"code": p.code, "label": p.label, "why": p.why, "weight": p.weight} for p in audit.PROBLEMS],
-        "items": [_item(row, url_of(row)) for row in taken.rows],
-        "next": next_url,
-    }
-
-
-def _item(row: audit.AuditRow, url: str) -> dict:
-    return {"id": row.system_id, "name": row.name, "url": url, "owner": row.owner_name,
-            "owner_active": bool(row.owner_active), "team": row.team, "personal_data": bool(row.personal_data),
-            "came_from": {"origin": row.origin, "label": ORIGINS.get(row.origin, row.origin),
-                          "name": row.origin_name},
-            "last_backup_ok_at": _iso(row.last_ok_at), "last_report_at": _iso(row.last_report_at),
-            "last_report_ok": row.last_report_ok, "failing_since": _iso(row.failing_since),
-            "last_restore_test_at": _iso(row.last_restore_test_at), "problems": row.problems}
-
-
-def _iso(moment) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 # --- The backup heartbeat ---------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, aliased, contains_eager
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
 
 from incidents.auth.models import User
 from incidents.forms import has_control_chars
@@ -110,19 +110,45 @@ def _conditions(owner, filters: Filters, at: audit.Clock) -> list:
     return where
 
 
+def _joined(filters: Filters, at: audit.Clock, *, loaded: bool = True):
+    """The systems matching `filters`, each joined to its owner and state (loaded with it unless
+    `loaded` is false: for counting)."""
+    owner = aliased(User)
+    stmt = (select(System).outerjoin(owner, owner.id == System.owner_id)
+            .outerjoin(SystemState, SystemState.system_id == System.id)
+            .where(*_conditions(owner, filters, at)))
+    return stmt.options(contains_eager(System.owner.of_type(owner)), contains_eager(System.state)) if loaded else stmt
+
+
+def _rows(systems, at: audit.Clock) -> list[Row]:
+    return [Row(s, [] if s.retired_at else audit.problems_of(audit.facts_of(s, s.state), at)) for s in systems]
+
+
 def list_systems(*, session: Session, filters: Filters, at: audit.Clock, per_page: int = PER_PAGE) -> Listing:
     """One page of the catalogue by name, each system with its owner, state and problems now:
     two statements (the count and the page) whatever the page holds."""
-    owner = aliased(User)
-    joined = (select(System).outerjoin(owner, owner.id == System.owner_id)
-              .outerjoin(SystemState, SystemState.system_id == System.id)
-              .where(*_conditions(owner, filters, at)))
-    total = session.scalar(joined.with_only_columns(func.count(System.id)))
-    systems = session.scalars(joined.options(contains_eager(System.owner.of_type(owner)), contains_eager(System.state))
-                              .order_by(System.name_key, System.id)
+    total = session.scalar(_joined(filters, at, loaded=False).with_only_columns(func.count(System.id)))
+    systems = session.scalars(_joined(filters, at).order_by(System.name_key, System.id)
                               .limit(per_page).offset((filters.page - 1) * per_page)).all()
-    rows = [Row(s, [] if s.retired_at else audit.problems_of(audit.facts_of(s, s.state), at)) for s in systems]
-    return Listing(rows=rows, total=total or 0, filters=filters, per_page=per_page)
+    return Listing(rows=_rows(systems, at), total=total or 0, filters=filters, per_page=per_page)
+
+
+def systems_after(*, session: Session, filters: Filters, at: audit.Clock, limit: int,
+                  after: tuple[str, int] | None = None) -> list[Row]:
+    """Up to `limit` systems by name after the keyset position (name_key, id), with their owner,
+    state and problems now (the API's list): one statement, however deep the page. `filters.page`
+    is not read."""
+    stmt = _joined(filters, at)
+    if after is not None:
+        stmt = stmt.where(tuple_(System.name_key, System.id) > after)
+    return _rows(session.scalars(stmt.order_by(System.name_key, System.id).limit(limit)).all(), at)
+
+
+def system_named(*, session: Session, name: str) -> System | None:
+    """The system with this name (as names are matched: spacing and case aside), with its owner and
+    state, retired or not: one statement."""
+    return session.scalar(select(System).options(joinedload(System.owner), joinedload(System.state))
+                          .where(System.name_key == name_key(name)))
 
 
 def filter_choices(*, session: Session) -> dict[str, list]:
@@ -142,3 +168,10 @@ def incidents_naming(*, session: Session, system: System, limit: int = 50) -> li
         select(IncidentSystem, Incident).join(Incident, Incident.id == IncidentSystem.incident_id)
         .where(IncidentSystem.system_id == system.id)
         .order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(limit)))
+
+
+def names_now(*, session: Session, system_ids: list[int]) -> dict[int, str]:
+    """The names these systems have now (an incident keeps the name they had then): one statement."""
+    if not system_ids:
+        return {}
+    return dict(session.execute(select(System.id, System.name).where(System.id.in_(system_ids))).all())

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from incidents.errors import FieldError
 from incidents.extensions import db
 from incidents.systems import audit, heartbeats, service
-from incidents.systems.audit_views import audit_clock, audit_document
+from incidents.systems.audit_json import audit_clock, audit_document
 from incidents.systems.models import ReportToken, System
 
 systems_cli = AppGroup("systems", help="The systems catalogue: backup reports, tokens, the ownership audit.")
