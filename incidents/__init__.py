@@ -117,11 +117,13 @@ def register_blueprints(app: Flask) -> None:
     from incidents.systems import views as systems_catalogue  # noqa: F401
     from incidents.systems.blueprint import bp as systems
     from incidents.timeline import views as timeline
+    from incidents.webhooks import views as webhooks
 
     for blueprint in (auth.bp, incident.bp, timeline.bp, impact.bp, recovery.bp, admin.bp, publishing.bp,
                       postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp, obligations.bp,
                       maintenance.bp, jobs.bp, subscribers_admin.bp, ledger.bp, systems, api_v1.bp, api_tokens.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(webhooks.bp)  # outbound webhooks, /admin/webhooks
     # The public status site needs no login and lives under one prefix, so it can have its own host name.
     app.register_blueprint(status_site, url_prefix=app.config["STATUS_PREFIX"])
     app.add_url_rule("/healthz", endpoint="health", view_func=health.health)

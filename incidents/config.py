@@ -156,6 +156,12 @@ def default_config(instance_path: Path) -> dict:
         # Subscribe-form posts allowed per client address (the `limits` notation).
         "SUBSCRIBE_RATE_LIMIT": os.environ.get("SUBSCRIBE_RATE_LIMIT") or "10 per hour",
         "STATUS_PUBLIC_URL": (os.environ.get("STATUS_PUBLIC_URL") or "http://127.0.0.1:5000/status").rstrip("/"),
+        # The tracker's own address as people reach it, for the links in outbound webhooks (sent by
+        # the worker, outside any request).
+        "TRACKER_URL": (os.environ.get("TRACKER_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # Outbound webhooks tell of a pending notification obligation this many hours before its
+        # deadline (incidents/webhooks/jobs.py).
+        "WEBHOOK_DEADLINE_NEAR_HOURS": float(os.environ.get("WEBHOOK_DEADLINE_NEAR_HOURS") or 24),
         # A running job's worker writes a heartbeat every quarter of this (seconds); a job silent for
         # longer lost its worker (SIGKILL, a power cut) and is put back on the queue. It is also how
         # long a dead worker's claim on a periodic function lasts. Longer than any pause a live

@@ -35,3 +35,4 @@ from incidents.systems.models import (  # noqa: F401
     SystemState,
 )
 from incidents.timeline.models import TimelineEntry, TimelinePin  # noqa: F401
+from incidents.webhooks.models import WebhookAttempt, WebhookMarker, WebhookMessage, WebhookSubscription  # noqa: F401

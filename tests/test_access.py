@@ -204,6 +204,9 @@ MINIMUM_ROLE = {
     "api.openapi": PUBLIC,  # the document describes, it holds no data
     "api.docs": PUBLIC,
     "api.docs_asset": PUBLIC,
+    # Outbound webhooks: admins decide where incident data is sent.
+    **{f"webhooks.{name}": ADMIN for name in ("index", "new", "detail", "edit", "disable", "enable", "test",
+                                              "rotate")},
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
@@ -213,6 +216,8 @@ NON_CHANGING_POSTS = {"postmortem.preview"}
 # report token of a system's backup job is shown once, never in a URL.
 POSTS_ANSWERED_WITH_A_PAGE = {"status.confirm_subscription", "status.unsubscribe", "systems.create_token",
                               "tokens.create"}
+# A webhook's signing secret is shown once too, when it is added and when it is rotated.
+POSTS_ANSWERED_WITH_A_PAGE |= {"webhooks.new", "webhooks.rotate"}
 # What anyone may write through the public site (subscribing, confirming, leaving): the probes
 # check those endpoints, and "refused visitors changed nothing" leaves these rows out.
 PUBLIC_TABLES = {"subscriber", "subscriber_component"}
@@ -342,6 +347,7 @@ def probe(app, world) -> dict[str, object]:
             **access_token_probes(world),
             **systems_incident_probes(world),
             **systems_transfer_probes(),
+            **webhook_probes(world),
         }
 
 
@@ -351,6 +357,20 @@ def access_token_probes(world) -> dict[str, object]:
 
     return {"tokens.create": db.session.scalar(sa.select(sa.func.count(AccessToken.id))),
             "tokens.revoke": db.session.get(AccessToken, world.url_overrides["tokens.revoke"]["token_id"]).revoked_at}
+
+
+def webhook_probes(world) -> dict[str, object]:
+    """How many webhooks and test events there are; the walked webhook's name, state and secret's
+    rotation; whether the parked one is still disabled."""
+    from incidents.webhooks.models import WebhookMessage, WebhookSubscription
+
+    walked = db.session.get(WebhookSubscription, world.webhooks.active_id)
+    return {"webhooks.new": db.session.scalar(sa.select(sa.func.count(WebhookSubscription.id))),
+            "webhooks.edit": walked.name, "webhooks.disable": walked.disabled_at,
+            "webhooks.rotate": walked.secret_rotated_at,
+            "webhooks.enable": db.session.get(WebhookSubscription, world.webhooks.parked_id).disabled_at,
+            "webhooks.test": db.session.scalar(sa.select(sa.func.count(WebhookMessage.id)).where(
+                WebhookMessage.event == "webhook.test"))}
 
 
 def systems_incident_probes(world) -> dict[str, object]:

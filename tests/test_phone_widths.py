@@ -19,7 +19,7 @@ SIGNED_IN = ["/", "/?status=", "/incidents/new", "/incidents/INC-2009-0001", "/i
              "/incidents/INC-2009-0001/reports", "/incidents/INC-2009-0001/reports/executive",
              "/incidents/INC-2009-0001/notices/1", "/incidents/INC-2009-0001/obligations",
              "/deadlines", "/actions", "/postmortems/due", "/admin/users", "/admin/components", "/admin/audit",
-             "/admin/obligation-rules"]
+             "/admin/obligation-rules", "/admin/webhooks", "/admin/webhooks/new"]
 PUBLIC = ["/login", "/status/", "/status/history"]
 
 

@@ -26,6 +26,7 @@ from incidents.postmortem.service import has_published_postmortem
 from incidents.search.service import Hit, search, with_snippets
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
+from incidents.webhooks import events as webhooks
 
 # Moments the status lifecycle sets when they are still empty.
 STATUS_MOMENTS = {Status.monitoring: "mitigated_at", Status.resolved: "resolved_at",
@@ -71,6 +72,7 @@ def declare_incident(*, session: Session, actor: User, title: str, severity: Sev
               occurred_at=declared_at,
               body=f"Declared **{severity.value}** incident, status *investigating*. "
                    f"{actor.display} is incident commander.")
+    webhooks.emit_declared(session, incident, actor)
     return incident
 
 
@@ -188,6 +190,7 @@ def change_status(*, session: Session, actor: User, incident: Incident, new_stat
     add_entry(session=session, incident=incident, author=actor, kind=EntryKind.status_change,
               body=body, occurred_at=when)
     session.flush()
+    webhooks.emit_status_changed(session, incident, old, actor, when)
     return incident
 
 
@@ -200,6 +203,7 @@ def update_incident(*, session: Session, actor: User, incident: Incident, expect
     if "data_categories" in changes:
         changes["data_categories"] = _known_categories(changes["data_categories"])
     owner_lines, detail_lines = [], []
+    owners_before = {role: getattr(incident, role) for role in webhooks.OWNER_ROLES if role in changes}
     for name, value in changes.items():
         if name not in BY_NAME:
             raise ValueError(f"{name} cannot be edited here")
@@ -218,6 +222,7 @@ def update_incident(*, session: Session, actor: User, incident: Incident, expect
     if owner_lines:
         add_entry(session=session, incident=incident, author=actor, kind=EntryKind.decision,
                   body="\n".join(f"- {line}" for line in owner_lines))
+        webhooks.emit_owners_changed(session, incident, owners_before, actor)
     if detail_lines:
         add_entry(session=session, incident=incident, author=actor, kind=EntryKind.note,
                   body="Details changed:\n\n" + "\n".join(f"- {line}" for line in detail_lines))

@@ -24,6 +24,7 @@ from incidents.postmortem.models import Postmortem, PostmortemApproval, Postmort
 from incidents.postmortem.sections import HEADINGS, MAX_SECTION_LENGTH, SECTION_KEYS
 from incidents.timeline.models import EntryKind
 from incidents.timeline.service import add_entry
+from incidents.webhooks import events as webhooks
 
 if TYPE_CHECKING:
     from incidents.incident.page import IncidentPage
@@ -251,6 +252,7 @@ def publish(*, session: Session, actor: User, incident: Incident, postmortem: Po
     session.flush()
     add_entry(session=session, incident=incident, author=actor, kind=EntryKind.action,
               body=f"Postmortem version {postmortem.revision} published by {actor.display}.")
+    webhooks.emit_postmortem_published(session, incident, postmortem, actor)
     return postmortem
 
 

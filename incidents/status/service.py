@@ -30,6 +30,7 @@ from incidents.status.models import (
 from incidents.subscribers.service import announce
 from incidents.timeline.models import EntryKind, TimelineEntry, Visibility
 from incidents.timeline.service import add_entry
+from incidents.webhooks import events as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,7 @@ def publish_incident(*, session: Session, actor: User, incident: Incident, publi
     session.flush()
     entry = _write_update(session, incident, actor, status, body, components, occurred_at)
     announce(session=session, about="incident", public_id=incident.public_id, update_id=str(entry.id))
+    webhooks.emit_update_posted(session, incident, entry, actor)
     log.info("%s published %s to the status page as %s", actor.email, incident.reference, incident.public_id)
     return entry
 
@@ -194,6 +196,7 @@ def publish_update(*, session: Session, actor: User, incident: Incident, status:
                           "page\" to move it back, or keep the status Resolved.", field="reopen")
     entry = _write_update(session, incident, actor, status, body, component_statuses or {}, occurred_at)
     announce(session=session, about="incident", public_id=incident.public_id, update_id=str(entry.id))
+    webhooks.emit_update_posted(session, incident, entry, actor)
     log.info("%s posted %s %s update on %s", actor.email, "an" if status[0] in "aeiou" else "a", status,
              incident.reference)
     return entry
