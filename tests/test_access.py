@@ -185,6 +185,18 @@ MINIMUM_ROLE = {
     "api.openapi": PUBLIC,  # the document describes, it holds no data
     "api.docs": PUBLIC,
     "api.docs_asset": PUBLIC,
+    # Alert intakes: admins set them up (their tokens are credentials); a delivery as it arrived is
+    # for everyone who reads incidents (the timeline entry it wrote links to it).
+    "intake.index": ADMIN,
+    "intake.create": ADMIN,
+    "intake.detail": ADMIN,
+    "intake.rotate": ADMIN,
+    "intake.revoke": ADMIN,
+    "intake.delivery": VIEWER,
+    # Alert deliveries: an intake's token only, never a session: see TOKEN_ENDPOINTS.
+    "intake_api.alertmanager": PUBLIC,
+    "intake_api.grafana": PUBLIC,
+    "intake_api.generic": PUBLIC,
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
@@ -193,7 +205,7 @@ NON_CHANGING_POSTS = {"postmortem.preview"}
 # webhook's signing secret once, and one-click unsubscribing (RFC 8058) wants a 200; likewise a new
 # report token of a system's backup job is shown once, never in a URL.
 POSTS_ANSWERED_WITH_A_PAGE = {"status.confirm_subscription", "status.unsubscribe", "systems.create_token",
-                              "tokens.create"}
+                              "tokens.create", "intake.create", "intake.rotate"}
 # What anyone may write through the public site (subscribing, confirming, leaving): the probes
 # check those endpoints, and "refused visitors changed nothing" leaves these rows out.
 PUBLIC_TABLES = {"subscriber", "subscriber_component"}
@@ -321,6 +333,7 @@ def probe(app, world) -> dict[str, object]:
                 LedgerNotificationBatch.public_id == world.ledger.batch_to_discard)),
             **systems_catalogue_probes(world),
             **access_token_probes(world),
+            **intake_probes(world),
             **systems_incident_probes(world),
             **systems_transfer_probes(),
         }
@@ -332,6 +345,15 @@ def access_token_probes(world) -> dict[str, object]:
 
     return {"tokens.create": db.session.scalar(sa.select(sa.func.count(AccessToken.id))),
             "tokens.revoke": db.session.get(AccessToken, world.url_overrides["tokens.revoke"]["token_id"]).revoked_at}
+
+
+def intake_probes(world) -> dict[str, object]:
+    """How many alert intakes there are; whether the walk's one is revoked; the other one's token."""
+    from incidents.intake.models import Intake
+
+    return {"intake.create": db.session.scalar(sa.select(sa.func.count(Intake.id))),
+            "intake.revoke": db.session.get(Intake, world.intake.intake_id).revoked_at,
+            "intake.rotate": db.session.get(Intake, world.intake.rotate_id).token_hash}
 
 
 def systems_incident_probes(world) -> dict[str, object]:
@@ -373,6 +395,8 @@ SIGN_IN_ENDPOINTS = {"auth.login", "auth.logout", "auth.reauth"}
 # a walker's session gives nothing there, so every walker's POST gets 401 and changes nothing.
 # Their tokens are tested in test_systems_heartbeats.py.
 TOKEN_ENDPOINTS = {"systems.backup_report"}
+# Alert deliveries answer only to an intake's token (tested in test_intake.py).
+TOKEN_ENDPOINTS |= {"intake_api.alertmanager", "intake_api.grafana", "intake_api.generic"}
 # The API's data: a personal access token only (tested in test_api.py). A walker's session cookie
 # gives nothing there, so every method, reads and OPTIONS included, gets 401 for everyone.
 API_ENDPOINTS = {"api.incidents_list", "api.incident_detail"}
