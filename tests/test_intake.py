@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+import shutil
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +36,7 @@ from incidents.intake import manage
 from incidents.intake.models import AlertGroup, Intake, IntakeDelivery
 from incidents.timeline.models import TimelineEntry
 from tests.helpers import move_status, timeline_rows
-from tests.live_server import serve_in_thread
+from tests.live_server import free_port, serve_in_thread
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROBLEM = "application/problem+json"
@@ -99,6 +102,7 @@ def test_a_real_alertmanager_notification_declares_an_incident(app, client, make
     account, secret = alertmanager
     response = deliver(client, "alertmanager", secret, fixture("alertmanager_v4_firing.json"))
     assert response.status_code == 202, response.get_data(as_text=True)
+    assert "Set-Cookie" not in response.headers  # no session under /api/v1
     answer = response.get_json()
     assert answer["result"] == "created" and answer["incident"].startswith("INC-")
     assert answer["incident_url"] == f"http://localhost/incidents/{answer['incident']}"
@@ -356,6 +360,81 @@ def test_outside_text_cannot_break_out_of_the_entry(app, client, make):
     assert "<script" not in incident.summary_html and "<img" not in incident.summary_html
     assert 'href="javascript' not in incident.summary_html and "<strong>bold" not in incident.summary_html
     assert "**bold**" in incident.summary_html and "&lt;script&gt;" in incident.summary_html
+
+
+# --- a real Alertmanager ---------------------------------------------------------------------------
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def _wait_for(check, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if (found := check()):
+            return found
+        time.sleep(0.2)
+    return check()
+
+
+@pytest.mark.skipif(ALERTMANAGER is None, reason="NOT TESTED: no Alertmanager binary (apt-get install "
+                                                 "prometheus-alertmanager); the fixtures stand in for it")
+def test_a_real_alertmanager_declares_repeats_and_resolves_through_the_readme_receiver(app, make, tmp_path):
+    """Alertmanager itself, configured as the README says, sends to the intake: a firing alert
+    declares an incident, its repeats are duplicates, its resolution is noted and closes nothing."""
+    _id, secret = make_intake(app, make.user(role="responder"))
+    port = free_port()
+    with serve_in_thread(app) as url:
+        (tmp_path / "alertmanager.yml").write_text(f"""route:
+  receiver: tracker
+  group_by: [alertname, cluster]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 2s
+receivers:
+  - name: tracker
+    webhook_configs:
+      - url: {url}/api/v1/intake/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: {secret}
+""")
+        with open(tmp_path / "alertmanager.log", "wb") as log:
+            server = subprocess.Popen([ALERTMANAGER, f"--config.file={tmp_path / 'alertmanager.yml'}",
+                                       f"--storage.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+                                       "--cluster.listen-address="], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            api = f"http://127.0.0.1:{port}/api/v2/alerts"
+            assert _wait_for(lambda: _answers(api)), (tmp_path / "alertmanager.log").read_text()
+            alert = {"labels": {"alertname": "BackupJobFailed", "cluster": "eu-west", "severity": "critical"},
+                     "annotations": {"summary": "Nightly backup of the contacts store failed"},
+                     "startsAt": "2026-03-10T02:14:07Z", "generatorURL": "http://prometheus:9090/graph?g0.expr=x&g0.tab=1"}
+            assert requests.post(api, json=[alert], timeout=10).status_code == 200
+            assert _wait_for(lambda: count(app, Incident) == 1)
+            time.sleep(4)  # two repeat intervals: Alertmanager sends the same notification again
+            assert requests.post(api, json=[{**alert, "endsAt": "2026-03-10T03:00:00Z"}], timeout=10).status_code == 200
+            assert _wait_for(lambda: count(app, IntakeDelivery) == 2), (tmp_path / "alertmanager.log").read_text()
+            metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        finally:
+            server.terminate()
+            server.wait(10)
+    with app.app_context():
+        firing, resolved = db.session.scalars(sa.select(IntakeDelivery).order_by(IntakeDelivery.id)).all()
+        assert (firing.outcome.value, resolved.outcome.value) == ("created", "resolved")
+        assert '"version":"4"' in firing.payload and "\\u0026g0.tab=1" in firing.payload  # as Alertmanager wrote it
+        incident = db.session.get(Incident, firing.incident_id)
+        assert incident.status is Status.investigating and incident.severity is Severity.SEV1
+    sent = re.search(r'alertmanager_notifications_total\{integration="webhook"\} (\d+)', metrics)
+    failed = re.search(r'alertmanager_notifications_failed_total\{integration="webhook"\} (\d+)', metrics)
+    assert int(sent.group(1)) >= 3 and int(failed.group(1)) == 0  # repeats answered as duplicates, never refused
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 # --- a burst from many threads ----------------------------------------------------------------------

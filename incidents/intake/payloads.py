@@ -69,7 +69,7 @@ class _Group(BaseModel):
     commonLabels: Labels = {}  # noqa: N815
     commonAnnotations: Labels = {}  # noqa: N815
     externalURL: Text = ""  # noqa: N815
-    truncatedAlerts: Annotated[int, Field(ge=0, le=2**63)] = 0  # noqa: N815
+    truncatedAlerts: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0  # noqa: N815
 
 
 class AlertmanagerPayload(_Group):

@@ -96,11 +96,15 @@ def _when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else ""
 
 
-def alert_line(intake: Intake, alert: Alert) -> str:
-    """- **DiskFull** instance=db-1, job=node · since 2026-03-10 09:12 UTC: Disk almost full ([source](…))"""
-    name = alert.name or alert.labels.get("alertname") or alert.annotations.get(intake.title_annotation) \
-        or alert.identity
-    labels = [f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "__name__")][:6]
+def alert_line(title_annotation: str, alert: Alert, notification: Notification) -> str:
+    """- **DiskFull** instance=db-1 · since 2026-03-10 09:12 UTC: Disk almost full · [source](…)
+
+    What every alert of the notification shares (its common labels and annotations) is said once,
+    above the list, rather than on each line."""
+    name = alert.name or alert.labels.get("alertname") or alert.annotations.get(title_annotation) or alert.identity
+    common = notification.common_labels
+    labels = [f"{k}={v}" for k, v in sorted(alert.labels.items())
+              if k not in ("alertname", "__name__") and common.get(k) != v][:6]
     line = f"- **{md(name, 120)}**"
     if labels:
         line += " " + md(", ".join(labels), 200)
@@ -108,8 +112,8 @@ def alert_line(intake: Intake, alert: Alert) -> str:
         (f"since {_when(alert.starts_at)}" if alert.starts_at else "")
     if when:
         line += f" · {when}"
-    text = alert.note or alert.annotations.get(intake.title_annotation, "")
-    if text and text != name:
+    text = alert.note or alert.annotations.get(title_annotation, "")
+    if text and text != name and notification.common_annotations.get(title_annotation) != text:
         line += f": {md(text, 200)}"
     if alert.value:
         line += f" (value {md(alert.value, 120)})"
@@ -120,13 +124,18 @@ def alert_line(intake: Intake, alert: Alert) -> str:
     return line
 
 
-def alert_list(intake: Intake, notification: Notification) -> str:
-    """The notification's alerts, firing first, as a Markdown list of at most LISTED lines."""
+def alert_list(title_annotation: str, notification: Notification) -> str:
+    """The notification's alerts, firing first, as a Markdown list of at most LISTED lines, after
+    the labels they all share (the part of an entry that the view renders before taking the
+    database's write lock)."""
     alerts = _firing_first(notification)
-    lines = [alert_line(intake, alert) for alert in alerts[:LISTED]]
+    lines = [alert_line(title_annotation, alert, notification) for alert in alerts[:LISTED]]
     left_out = len(alerts) - LISTED + notification.truncated
     if left_out > 0:
         lines.append(f"- …and {left_out:,} more (the raw delivery has every alert it received)")
+    shared = [f"{k}={v}" for k, v in sorted(notification.common_labels.items()) if k not in ("alertname", "__name__")]
+    if shared and notification.kind is not IntakeKind.generic:
+        return f"Labels of every alert: {md(', '.join(shared), 400)}\n\n" + "\n".join(lines)
     return "\n".join(lines)
 
 
@@ -150,7 +159,7 @@ def entry_body(intake: Intake, notification: Notification, *, outcome: str, deli
     else:
         lead = f"**Firing now: {_plural(firing, 'alert')}**" + (f", {resolved:,} resolved" if resolved else "") + \
                f", reported by the {source}."
-    return f"{lead} [Raw delivery]({delivery_url})\n\n{alert_list(intake, notification)}"
+    return f"{lead} [Raw delivery]({delivery_url})\n\n{alert_list(intake.title_annotation, notification)}"
 
 
 def summary_of(intake: Intake, notification: Notification) -> str:
@@ -163,5 +172,5 @@ def summary_of(intake: Intake, notification: Notification) -> str:
     link = web_link(notification.link)
     if link:
         parts.append(f"[Open in {notification.kind.label}](<{link}>)")
-    parts.append("Alerts when it was declared:\n\n" + alert_list(intake, notification))
+    parts.append("Alerts when it was declared:\n\n" + alert_list(intake.title_annotation, notification))
     return "\n\n".join(parts)

@@ -32,6 +32,27 @@ def _page(form: IntakeForm | None = None, code: int = 200):
                            form=form or _form(), urls=_urls()), code
 
 
+ALERTMANAGER_RECEIVER = """receivers:
+  - name: tracker
+    webhook_configs:
+      - url: {url}
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: {credentials}"""
+GENERIC_CURL = """curl -fsS {url} \\
+  -H "Authorization: Bearer {credentials}" -H "Content-Type: application/json" \\
+  -d '{{"title": "Nightly export lost rows", "status": "firing", "dedup_key": "export-nightly",
+       "description": "2,000 rows missing", "link": "https://ci.example.com/job/42"}}'"""
+
+
+def sender_snippet(intake: Intake, url: str, credentials: str) -> str | None:
+    """What to paste into the sender (shown in a <pre>: templates may not indent literal text)."""
+    template = {"alertmanager": ALERTMANAGER_RECEIVER, "generic": GENERIC_CURL}.get(intake.kind.value)
+    return template.format(url=url, credentials=credentials) if template else None
+
+
 def _urls() -> dict[str, str]:
     return {kind: url_for(f"intake_api.{kind}", _external=True) for kind in ("alertmanager", "grafana", "generic")}
 
@@ -71,15 +92,18 @@ def create():
 
 def _shown_once(intake: Intake, secret: str):
     """A page, not a redirect: the secret is in this response only (never in a URL or the database)."""
-    return render_template("intake/created.html", intake=intake, secret=secret,
-                           url=_urls()[intake.kind.value]), 200, {"Cache-Control": "no-store"}
+    url = _urls()[intake.kind.value]
+    return render_template("intake/created.html", intake=intake, secret=secret, url=url,
+                           snippet=sender_snippet(intake, url, secret)), 200, {"Cache-Control": "no-store"}
 
 
 @bp.get(ONE)
 @role_required(Role.admin)
 def detail(intake_id: int):
     intake = _intake(intake_id)
-    return render_template("intake/detail.html", intake=intake, url=_urls()[intake.kind.value],
+    url = _urls()[intake.kind.value]
+    return render_template("intake/detail.html", intake=intake, url=url,
+                           snippet=sender_snippet(intake, url, f"{intake.hint}…"),
                            deliveries=service.recent_deliveries(session=db.session, intake=intake),
                            incidents=service.incident_count(session=db.session, intake=intake))
 

@@ -20,9 +20,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from incidents.api.auth import bearer_secret
 from incidents.api.problems import API_PREFIX, InvalidFields, field_errors, problem
 from incidents.extensions import csrf, db, limiter
-from incidents.intake import manage, payloads, service
+from incidents.intake import manage, payloads, reading, service
 from incidents.intake.auth import grafana_signature_ok
 from incidents.intake.models import Intake, IntakeKind
+from incidents.markdown import prerender
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,12 @@ def _deliver(kind: IntakeKind):
                             "set the same secret, and timestamp header if any, in Grafana's contact point.")
     if refused is not None:
         raise InvalidFields(refused)
-    receipt = _receive(intake, notification, body.decode("utf-8"))
+    intake_id, title_annotation = intake.id, intake.title_annotation
+    # End the look-up's transaction (on SQLite it holds the write lock) and render the entry's
+    # alert list now, so the transaction that writes finds it rendered (incidents/markdown.py).
+    db.session.commit()
+    prerender([reading.alert_list(title_annotation, notification)])
+    receipt = _receive(intake_id, notification, body.decode("utf-8"))
     answer = {"result": receipt.result, "incident": receipt.reference, "delivery": receipt.delivery_id,
               "detail": receipt.detail, "incident_url": url_for("incident.detail", reference=receipt.reference,
                                                                 _external=True) if receipt.reference else None}
@@ -111,10 +117,11 @@ def _parse(kind: IntakeKind, body: bytes) -> tuple[payloads.Notification | None,
     return payloads.read(kind, checked), None
 
 
-def _receive(intake: Intake, notification: payloads.Notification, raw: str) -> service.Receipt:
+def _receive(intake_id: int, notification: payloads.Notification, raw: str) -> service.Receipt:
     """Store the delivery and commit, doing it again after a deadlock or serialization failure
     (PostgreSQL chose this transaction to give way: nothing of it was kept)."""
-    intake_id, stale = intake.id, manage.stale_use(intake)
+    intake = db.session.get(Intake, intake_id)
+    stale = manage.stale_use(intake)
     for round_ in range(ROUNDS):
         g._login_user = intake.account  # the audit log names the account the intake acts as
         try:
