@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,7 @@ def test_a_real_alertmanager_notification_declares_an_incident(app, client, make
     # Title from the `summary` annotation, severity from the `severity` label (critical -> SEV1).
     assert incident.title == "Nightly backup of the contacts store failed"
     assert incident.severity is Severity.SEV1 and incident.status is Status.investigating
+    assert incident.detected_at == datetime(2026, 3, 10, 2, 14, 7, 341918, tzinfo=UTC)  # the first alert's start
     assert "Prometheus production" in incident.summary and "backup-02:9100" in incident.summary
     assert "restic exited with 1" in incident.summary  # no common description: the first alert's
     rows = timeline_rows(app, answer["incident"])
@@ -231,6 +233,7 @@ def test_only_the_intakes_own_token_opens_it_and_every_refusal_looks_the_same(ap
     assert count(app, IntakeDelivery) == 0 and count(app, Incident) == 0
     # The intake's token opens nothing else, and a session cookie opens nothing here.
     assert client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert client.post("/systems/backup-report", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
     assert deliver(client, "grafana", secret, fixture("grafana_firing.json")).status_code == 403
     auth.as_role("admin")
     assert deliver(client, "alertmanager", None, body).status_code == 401

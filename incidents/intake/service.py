@@ -98,6 +98,10 @@ def _declare(session: Session, intake: Intake, notification: Notification, *, ge
                                 title=reading.title_of(intake, notification),
                                 severity=reading.severity_of(intake, notification),
                                 summary=reading.summary_of(intake, notification))
+    # Monitoring detected it when its first alert started firing (the executive report's "time to declare").
+    started = [a.starts_at for a in notification.alerts if a.status == "firing" and a.starts_at]
+    if started and min(started) <= incident.declared_at:
+        incident.detected_at = min(started)
     group = AlertGroup(intake_id=intake.id, group_hash=notification.group_hash, generation=generation,
                        group_key=notification.group_key, incident=incident)
     session.add(group)
