@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 TEST_WORKERS ?= auto
 FLASK   = $(VENV)/bin/flask --app app
 
-.PHONY: run test test-fast install migrate demo browser-deps pdf-deps postgres memcached redis bench clean
+.PHONY: run test test-fast install migrate demo browser-deps pdf-deps postgres memcached redis alertmanager bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -49,8 +49,11 @@ memcached:
 redis:
 	@bash tests/setup_redis.sh
 
+alertmanager:
+	@bash tests/setup_alertmanager.sh
+
 # Ruff first: a lint error fails the run (and CI) before the slow tests start.
-test: install browser-deps pdf-deps postgres memcached redis
+test: install browser-deps pdf-deps postgres memcached redis alertmanager
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) -m "not serial" --durations=15 $(PYTEST_ARGS)
 	@# Exit code 5 means PYTEST_ARGS selected no serial test: not a failure.

@@ -92,6 +92,8 @@ def register_blueprints(app: Flask) -> None:
     from incidents.auth import views as auth
     from incidents.impact import views as impact
     from incidents.incident import views as incident
+    from incidents.intake import settings_views as intakes
+    from incidents.intake import views as intake_api
     from incidents.jobs import views as jobs
     from incidents.ledger import views as ledger
     from incidents.maintenance import views as maintenance
@@ -121,7 +123,8 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth.bp, incident.bp, timeline.bp, impact.bp, recovery.bp, admin.bp, publishing.bp,
                       postmortem.bp, actions.bp, publishing.admin_bp, notices.bp, reports.bp, audit.bp, obligations.bp,
-                      maintenance.bp, jobs.bp, subscribers_admin.bp, ledger.bp, systems, api_v1.bp, api_tokens.bp):
+                      maintenance.bp, jobs.bp, subscribers_admin.bp, ledger.bp, systems, api_v1.bp, api_tokens.bp,
+                      intake_api.bp, intakes.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(webhooks.bp)  # outbound webhooks, /admin/webhooks
     # The public status site needs no login and lives under one prefix, so it can have its own host name.
@@ -197,8 +200,10 @@ def register_commands(app: Flask) -> None:
     from incidents.backup.cli import backup_cli
     from incidents.demo.cli import demo_cli
     from incidents.idempotency import idempotency_cli
+    from incidents.intake.cli import intake_cli
     from incidents.reports.cli import report_cli
     from incidents.systems.cli import systems_cli
 
-    for group in (users_cli, audit_cli, demo_cli, backup_cli, report_cli, idempotency_cli, systems_cli, tokens_cli):
+    for group in (users_cli, audit_cli, demo_cli, backup_cli, report_cli, idempotency_cli, systems_cli, tokens_cli,
+                  intake_cli):
         app.cli.add_command(group)

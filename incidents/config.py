@@ -69,6 +69,8 @@ def default_config(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_DURATION": seconds("SESSION_REMEMBER_MAX_AGE", 30 * DAY),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: no 3 a.m. surprises
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # The largest alert delivery an intake takes (bytes; 413 past it): see README "Alert intake".
+        "INTAKE_MAX_BYTES": int(os.environ.get("INTAKE_MAX_BYTES") or 1024 * 1024),
         # How often an open incident page asks whether anything changed (static/js/live.js).
         "LIVE_POLL_SECONDS": int(os.environ.get("LIVE_POLL_SECONDS", "5") or 5),
         # How old an incident's state may be when the live check and a conditional GET of the page

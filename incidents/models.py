@@ -6,6 +6,7 @@ from incidents.auth.models import LoginSession, User  # noqa: F401
 from incidents.idempotency import IdempotencyKey  # noqa: F401
 from incidents.impact.models import CategoryImpact, ImpactUpdate  # noqa: F401
 from incidents.incident.models import Incident, ReferenceCounter  # noqa: F401
+from incidents.intake.models import AlertGroup, Intake, IntakeDelivery  # noqa: F401
 from incidents.jobs.models import BackgroundJob, PeriodicRun  # noqa: F401
 from incidents.ledger.models import (  # noqa: F401
     LedgerCustomer,

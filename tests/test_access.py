@@ -207,6 +207,18 @@ MINIMUM_ROLE = {
     # Outbound webhooks: admins decide where incident data is sent.
     **{f"webhooks.{name}": ADMIN for name in ("index", "new", "detail", "edit", "disable", "enable", "test",
                                               "rotate")},
+    # Alert intakes: admins set them up (their tokens are credentials); a delivery as it arrived is
+    # for everyone who reads incidents (the timeline entry it wrote links to it).
+    "intake.index": ADMIN,
+    "intake.create": ADMIN,
+    "intake.detail": ADMIN,
+    "intake.rotate": ADMIN,
+    "intake.revoke": ADMIN,
+    "intake.delivery": VIEWER,
+    # Alert deliveries: an intake's token only, never a session: see TOKEN_ENDPOINTS.
+    "intake_api.alertmanager": PUBLIC,
+    "intake_api.grafana": PUBLIC,
+    "intake_api.generic": PUBLIC,
 }
 
 # POST endpoints that store nothing (the postmortem's Markdown preview): answered 200, no probe.
@@ -218,6 +230,8 @@ POSTS_ANSWERED_WITH_A_PAGE = {"status.confirm_subscription", "status.unsubscribe
                               "tokens.create"}
 # A webhook's signing secret is shown once too, when it is added and when it is rotated.
 POSTS_ANSWERED_WITH_A_PAGE |= {"webhooks.new", "webhooks.rotate"}
+# An alert intake's bearer token likewise, when it is made and when it is replaced.
+POSTS_ANSWERED_WITH_A_PAGE |= {"intake.create", "intake.rotate"}
 # What anyone may write through the public site (subscribing, confirming, leaving): the probes
 # check those endpoints, and "refused visitors changed nothing" leaves these rows out.
 PUBLIC_TABLES = {"subscriber", "subscriber_component"}
@@ -345,6 +359,7 @@ def probe(app, world) -> dict[str, object]:
                 LedgerNotificationBatch.public_id == world.ledger.batch_to_discard)),
             **systems_catalogue_probes(world),
             **access_token_probes(world),
+            **intake_probes(world),
             **systems_incident_probes(world),
             **systems_transfer_probes(),
             **webhook_probes(world),
@@ -371,6 +386,15 @@ def webhook_probes(world) -> dict[str, object]:
             "webhooks.enable": db.session.get(WebhookSubscription, world.webhooks.parked_id).disabled_at,
             "webhooks.test": db.session.scalar(sa.select(sa.func.count(WebhookMessage.id)).where(
                 WebhookMessage.event == "webhook.test"))}
+
+
+def intake_probes(world) -> dict[str, object]:
+    """How many alert intakes there are; whether the walk's one is revoked; the other one's token."""
+    from incidents.intake.models import Intake
+
+    return {"intake.create": db.session.scalar(sa.select(sa.func.count(Intake.id))),
+            "intake.revoke": db.session.get(Intake, world.intake.intake_id).revoked_at,
+            "intake.rotate": db.session.get(Intake, world.intake.rotate_id).token_hash}
 
 
 def systems_incident_probes(world) -> dict[str, object]:
@@ -412,6 +436,8 @@ SIGN_IN_ENDPOINTS = {"auth.login", "auth.logout", "auth.reauth"}
 # a walker's session gives nothing there, so every walker's POST gets 401 and changes nothing.
 # Their tokens are tested in test_systems_heartbeats.py.
 TOKEN_ENDPOINTS = {"systems.backup_report"}
+# Alert deliveries answer only to an intake's token (tested in test_intake.py).
+TOKEN_ENDPOINTS |= {"intake_api.alertmanager", "intake_api.grafana", "intake_api.generic"}
 # The API's data: a personal access token only (tested in test_api.py). A walker's session cookie
 # gives nothing there, so every method, reads and OPTIONS included, gets 401 for everyone.
 API_ENDPOINTS = {endpoint for endpoint in MINIMUM_ROLE if endpoint.startswith("api.")} - {

@@ -24,8 +24,9 @@ PUBLIC_ENDPOINTS = {
     "systems.backup_report",
 }
 # The public status site (published facts only), and the API, whose own wall demands a personal
-# access token (incidents/api/auth.py): a session cookie gives nothing there.
-PUBLIC_BLUEPRINTS: set[str] = {"status", "api"}
+# access token (incidents/api/auth.py): a session cookie gives nothing there. Likewise the alert
+# intake's deliveries, which demand an intake's token (incidents/intake/views.py).
+PUBLIC_BLUEPRINTS: set[str] = {"status", "api", "intake_api"}
 
 
 def require_login_everywhere(app: Flask) -> None:
