@@ -12,7 +12,7 @@ from importlib import resources
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, url_for
 from spectree import Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
@@ -96,7 +96,7 @@ def incident_detail(reference: str):
     """One incident
 
     Its severity, status, people and key moments."""
-    row = (db.session.execute(_DETAIL.where(Incident.reference == reference.upper())).first()
+    row = (db.session.execute(_DETAIL, {"reference": reference.upper()}).first()
            if is_reference(reference) else None)
     if row is None:
         abort(404, f"No incident {reference[:40]}.")
@@ -116,7 +116,8 @@ _DETAIL = (select(*(getattr(Incident, name) for name in _DETAIL_COLUMNS),
            .select_from(Incident)
            .outerjoin(_commander, Incident.commander_id == _commander.id)
            .outerjoin(_comms_lead, Incident.comms_lead_id == _comms_lead.id)
-           .outerjoin(_executive, Incident.executive_id == _executive.id))
+           .outerjoin(_executive, Incident.executive_id == _executive.id)
+           .where(Incident.reference == bindparam("reference")))  # one statement object: its cache key is kept
 
 
 def _detail_of_row(row) -> schemas.Incident:
