@@ -53,12 +53,12 @@ def current_caller() -> tokens.Caller | None:
                   else tokens.authenticate(session=db.session, secret=secret))
         g.api_caller = caller
         if caller is not None:
-            # Flask-Login's current_user, never from a cookie here. A write gets the owner the
-            # full check just loaded (services link it to what they create); a read, which
-            # rarely needs it, loads it only if something asks.
+            # Flask-Login's current_user, never from a cookie here: the owner the full check
+            # loaded (services link it to what they create); on a remembered check, which reads
+            # use, loaded only if something asks.
             user_id = caller.user_id
-            g._login_user = (LocalProxy(lambda: db.session.get(User, user_id)) if request.method in READS
-                             else db.session.get(User, user_id))
+            g._login_user = (caller.user if caller.user is not None
+                             else LocalProxy(lambda: db.session.get(User, user_id)))
             g.api_token_id = caller.token_id
     return caller
 
@@ -75,7 +75,7 @@ def memo_caller(secret: str | None) -> tokens.Caller | None:
     if not tokens.plausible_secret(secret):
         return None
     return remembered(MEMO_STORE, hash_secret(secret), current_app.config["SIGN_IN_MEMO_SECONDS"],
-                      lambda: tokens.authenticate(session=db.session, secret=secret))
+                      lambda: tokens.without_objects(tokens.authenticate(session=db.session, secret=secret)))
 
 
 def rate_limit_key() -> str:

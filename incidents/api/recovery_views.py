@@ -115,14 +115,14 @@ def record_impact(reference: str):
             as_of=form.as_of.data)
         _followed(incident)
         remember(_impact_url(reference, update.id))
-        return update
+        return _update(update)
 
     try:
-        update = _commit(work)
+        answer = _commit(work)
     except (EditConflict, StaleDataError) as error:
         db.session.rollback()
         return _conflict(error, _update(impact.latest_update(session=db.session, incident=_incident(reference))))
-    return _created(_update(update), _impact_url(reference, update.id))
+    return _created(answer, _impact_url(reference, answer.id))
 
 
 # --- workstreams ----------------------------------------------------------------------------------
@@ -188,10 +188,11 @@ def report_progress(reference: str, workstream_id: int):
                                  note=form.note.data or "", status=form.new_status)
         db.session.flush()
         remember(_progress_url(reference, ws.id, ws.version))
+        return _workstream(ws)
 
     try:
-        _commit(work)
+        answer = _commit(work)
     except (EditConflict, StaleDataError) as error:
         db.session.rollback()
         return _conflict(error, _workstream(_load_workstream(_incident(reference), workstream_id)))
-    return _created(_workstream(ws), url_for("api.workstreams", reference=reference))
+    return _created(answer, url_for("api.workstreams", reference=reference))

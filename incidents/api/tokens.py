@@ -2,7 +2,7 @@
 request. Services in the project's shape: keyword-only, the caller commits."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
@@ -81,6 +81,14 @@ class Caller:
     user_id: int
     role: Role
     note_use: bool  # last_used_at is over a minute old: note_use() should write it
+    # The owner as loaded with the token (None in a remembered check: no ORM object outlives its
+    # request). Holding it keeps it in the session's identity map, which holds objects weakly.
+    user: User | None = field(default=None, compare=False, repr=False)
+
+
+def without_objects(caller: Caller | None) -> Caller | None:
+    """The caller as it may be remembered beyond its request: without the loaded owner."""
+    return replace(caller, user=None) if caller is not None else None
 
 
 def plausible_secret(secret: str | None) -> bool:
@@ -102,7 +110,7 @@ def authenticate(*, session: Session, secret: str | None, now: datetime | None =
     if role is None:
         return None
     stale = token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION
-    return Caller(token_id=token.id, user_id=token.user_id, role=role, note_use=stale)
+    return Caller(token_id=token.id, user_id=token.user_id, role=role, note_use=stale, user=token.user)
 
 
 def note_use(*, session: Session, token_id: int, now: datetime | None = None) -> None:

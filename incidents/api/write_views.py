@@ -83,7 +83,11 @@ def _followed(incident: Incident, result=None):
 
 
 def _commit(work, *, field_names: dict[str, str] | None = None):
-    """Run `work` and commit; a FieldError becomes a 422 beside the API's name of its field."""
+    """Run `work` and commit; a FieldError becomes a 422 beside the API's name of its field.
+
+    `work` returns the answer, built after a flush and before the commit: the commit expires every
+    object, and reading them after it would start a second transaction (on SQLite, a second turn
+    at the write lock) only to read back what this one wrote."""
     try:
         result = work()
         db.session.commit()
@@ -128,10 +132,10 @@ def declare_incident():
             summary=form.summary.data or "", data_categories=form.data_categories.data,
             personal_data=form.personal_data.data)
         remember(url_for("api.incident_detail", reference=incident.reference))
-        return incident
+        return _detail(incident)
 
-    incident = _commit(work)
-    return _created(_detail(incident), url_for("api.incident_detail", reference=incident.reference))
+    answer = _commit(work)
+    return _created(answer, url_for("api.incident_detail", reference=answer.reference))
 
 
 @bp.post("/incidents/<reference>/status")
@@ -148,12 +152,17 @@ def change_status(reference: str):
     body: schemas.StatusChange = request.context.json
     form = formcheck.checked(StatusForm, body.model_dump())
     try:
-        _commit(lambda: _followed(incident, incidents.change_status(
+        answer = _commit(lambda: _answer(_followed(incident, incidents.change_status(
             session=db.session, actor=current_user, incident=incident, new_status=body.status,
-            expected_version=form.version.data, note=form.note.data or "")))
+            expected_version=form.version.data, note=form.note.data or ""))))
     except (EditConflict, StaleDataError) as error:
         db.session.rollback()
         return _conflict(error, _detail(_incident(reference)))
+    return answer
+
+
+def _answer(incident: Incident) -> schemas.Incident:
+    db.session.flush()  # the version the answer gives is the one committed
     return _detail(incident)
 
 
@@ -178,13 +187,13 @@ def edit_incident(reference: str):
     changes = {name: value for name, value in form.changes(person=lambda uid: db.session.get(User, uid)).items()
                if name in sent}
     try:
-        _commit(lambda: _followed(incident, incidents.update_incident(
+        answer = _commit(lambda: _answer(_followed(incident, incidents.update_incident(
             session=db.session, actor=current_user, incident=incident, expected_version=body.version,
-            changes=changes)))
+            changes=changes))))
     except (EditConflict, StaleDataError) as error:
         db.session.rollback()
         return _conflict(error, _detail(_incident(reference)))
-    return _detail(incident)
+    return answer
 
 
 def _form_name(api_name: str) -> str:
@@ -260,10 +269,10 @@ def post_entry(reference: str):
         entry = timeline_service.add_entry(session=db.session, incident=incident, author=current_user, kind=body.kind,
                                    body=form.text, visibility=body.visibility, occurred_at=form.occurred_at.data)
         remember(_entry_url(reference, entry.id))
-        return entry
+        return _entry(entry)
 
-    entry = _commit(work)
-    return _created(_entry(entry), _entry_url(reference, entry.id))
+    answer = _commit(work)
+    return _created(answer, _entry_url(reference, answer.id))
 
 
 @bp.get("/incidents/<reference>/timeline")
