@@ -53,3 +53,27 @@ def install(app: Flask) -> None:
                  for variant in variants(value)}
         prerender(texts)
         return None
+
+    # The API's JSON bodies too. Its token check (asked first by the rate limiter, whose hook runs
+    # before any other) is a query, so this one goes first of all; only for a bearer secret shaped
+    # like ours (no database needed to tell), so a request without one makes us render nothing.
+    app.before_request_funcs.setdefault(None, []).insert(0, _prerender_api_json)
+
+
+def _prerender_api_json() -> None:
+    from incidents.api.auth import bearer_secret
+    from incidents.api.problems import is_api_request
+    from incidents.api.tokens import plausible_secret
+
+    if request.method not in ("POST", "PATCH") or not is_api_request() or not request.is_json:
+        return None
+    if not plausible_secret(bearer_secret()):
+        return None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return None
+    names = markdown_field_names()
+    prerender({variant for name, value in body.items()
+               if name in names and isinstance(value, str) and value.strip() and cost_problem(value) is None
+               for variant in variants(value)})
+    return None

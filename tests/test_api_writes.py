@@ -366,3 +366,40 @@ def test_a_revoked_token_stops_writing_at_once_and_reading_within_the_memo(app, 
     assert client.get("/api/v1/incidents", headers=bearer(token)).status_code == 200
     app.extensions[MEMO_STORE].clear()  # the memo's seconds have passed
     check_problem(client.get("/api/v1/incidents", headers=bearer(token)), 401)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL holds no lock for a whole request
+def test_posted_markdown_is_rendered_before_the_write_lock(app, client, writer, backend, monkeypatch):
+    """On SQLite a writing request holds the one write lock from its first query (the token's
+    check) to its commit: the body's Markdown is rendered before that, as the pages' forms do."""
+    from sqlalchemy import event
+
+    from incidents import markdown
+
+    _email, token = writer
+    ref = declare(client, token).get_json()["reference"]
+    text = "\n\n".join(f"- step {n}: restored **{n * 1000}** mailboxes from [snapshot {n}](https://x.test/{n})"
+                       for n in range(200))
+    open_transactions, under_lock, before_lock = [0], [], []
+    with app.app_context():
+        engine = db.engine
+    listeners = {"begin": lambda conn: open_transactions.__setitem__(0, open_transactions[0] + 1),
+                 "commit": lambda conn: open_transactions.__setitem__(0, open_transactions[0] - 1),
+                 "rollback": lambda conn: open_transactions.__setitem__(0, open_transactions[0] - 1)}
+    real = markdown.render_uncached
+
+    def watched(source):
+        (under_lock if open_transactions[0] else before_lock).append(len(source))
+        return real(source)
+
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
+    monkeypatch.setattr(markdown, "render_uncached", watched)
+    try:
+        response = client.post(f"/api/v1/incidents/{ref}/timeline", json={"body": text}, headers=bearer(token))
+    finally:
+        for name, listener in listeners.items():
+            event.remove(engine, name, listener)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert len(text) in before_lock
+    assert max(under_lock, default=0) < 200, under_lock
