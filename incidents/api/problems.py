@@ -25,6 +25,10 @@ class InvalidFields(UnprocessableEntity):
         self.errors = errors
 
 
+class NotFoundProblem(Exception):
+    """No such thing under /api/v1: answered as a 404 problem (views.py) with this message."""
+
+
 def problem(status: int, detail: str | None = None, *, errors: dict[str, list[str]] | None = None,
             headers: dict[str, str] | None = None) -> Response:
     """A problem-details response. `type` is about:blank, so `title` is the status's own phrase."""

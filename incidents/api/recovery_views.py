@@ -14,21 +14,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from incidents.api import auth, formcheck
 from incidents.api import write_schemas as schemas
 from incidents.api.idempotency import idempotent_create
-from incidents.api.problems import InvalidFields
-from incidents.api.spec import api
-from incidents.api.views import _person, bp
-from incidents.api.write_views import (
-    BODY_PROBLEMS,
-    REFERENCE,
-    TAGS,
-    WRITE_PROBLEMS,
-    NotFoundProblem,
-    _commit,
-    _conflict,
-    _created,
-    _followed,
-    _incident,
-)
+from incidents.api.problems import InvalidFields, NotFoundProblem
+from incidents.api.spec import BODY_PROBLEMS, WRITE_PROBLEMS, api
+from incidents.api.views import bp, person
+from incidents.api.write_views import REFERENCE, TAGS
+from incidents.api.writing import commit, conflict, created, followed, incident_or_404
 from incidents.auth.models import Role
 from incidents.errors import EditConflict, NotFound
 from incidents.extensions import db
@@ -54,7 +44,7 @@ def _update(update: ImpactUpdate | None) -> schemas.ImpactUpdate | None:
         categories={c.category: schemas.CategoryFigures(affected=c.records_affected, recovered=c.records_recovered,
                                                         unrecoverable=c.records_unrecoverable)
                     for c in update.categories},
-        note=update.note, author=_person(update.author))
+        note=update.note, author=person(update.author))
 
 
 def _impact_url(reference: str, update_id: int) -> str:
@@ -66,7 +56,7 @@ def _replay_impact(location: str):
     update = db.session.get(ImpactUpdate, int(update_id)) if update_id.isdigit() else None
     if update is None:
         raise NotFoundProblem("The figures this key recorded are gone.")
-    return _created(_update(update), location)
+    return created(_update(update), location)
 
 
 @bp.get("/incidents/<reference>/impact")
@@ -78,7 +68,8 @@ def latest_impact(reference: str):
 
     `latest` is null while none were recorded; its `id` is the `based_on` of the next figures you
     record."""
-    return schemas.ImpactNow(latest=_update(impact.latest_update(session=db.session, incident=_incident(reference))))
+    latest = impact.latest_update(session=db.session, incident=incident_or_404(reference))
+    return schemas.ImpactNow(latest=_update(latest))
 
 
 @bp.post("/incidents/<reference>/impact")
@@ -94,7 +85,7 @@ def record_impact(reference: str):
     and record counts per data category of the incident. Send `based_on`, the id of the latest
     figures you read (none for the first): if newer ones were recorded meanwhile, nothing is
     saved and the answer is a 409 with them."""
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     body: schemas.NewImpact = request.context.json
     latest = impact.latest_update(session=db.session, incident=incident)
     categories = categories_for(incident, latest)
@@ -113,23 +104,23 @@ def record_impact(reference: str):
             session=db.session, actor=current_user, incident=incident, counts=form.counts(),
             categories=form.category_counts(), based_on_id=form.based_on.data, note=form.note.data or "",
             as_of=form.as_of.data)
-        _followed(incident)
+        followed(incident)
         remember(_impact_url(reference, update.id))
         return _update(update)
 
     try:
-        answer = _commit(work)
+        answer = commit(work)
     except (EditConflict, StaleDataError) as error:
         db.session.rollback()
-        return _conflict(error, _update(impact.latest_update(session=db.session, incident=_incident(reference))))
-    return _created(answer, _impact_url(reference, answer.id))
+        return conflict(error, _update(impact.latest_update(session=db.session, incident=incident_or_404(reference))))
+    return created(answer, _impact_url(reference, answer.id))
 
 
 # --- workstreams ----------------------------------------------------------------------------------
 
 def _workstream(ws: Workstream) -> schemas.Workstream:
     return schemas.Workstream(id=ws.id, name=ws.name, unit=ws.unit, target=ws.target, done=ws.done,
-                              percent=round(ws.percent, 2), status=ws.status, owner=_person(ws.owner), eta=ws.eta,
+                              percent=round(ws.percent, 2), status=ws.status, owner=person(ws.owner), eta=ws.eta,
                               version=ws.version)
 
 
@@ -148,7 +139,7 @@ def workstreams(reference: str):
     """The incident's recovery workstreams
 
     With the units done so far and each one's `version`, which a progress report sends back."""
-    rows = recovery.workstreams_for(session=db.session, incident=_incident(reference))
+    rows = recovery.workstreams_for(session=db.session, incident=incident_or_404(reference))
     return schemas.WorkstreamList(items=[_workstream(ws) for ws in rows])
 
 
@@ -162,7 +153,7 @@ def _replay_progress(location: str):
     ws = db.session.get(Workstream, int(workstream_id)) if workstream_id.isdigit() else None
     if ws is None:
         raise NotFoundProblem("The workstream this key reported on is gone.")
-    return _created(_workstream(ws), location)
+    return created(_workstream(ws), location)
 
 
 # Ids beyond the 32-bit integer columns cannot exist: 404 at routing, before SQLite overflows.
@@ -177,7 +168,7 @@ def report_progress(reference: str, workstream_id: int):
 
     The units done so far (a total, not a change), and optionally a new status. Send the
     `version` you read: a report made meanwhile gets a 409 with the workstream as it is now."""
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     ws = _load_workstream(incident, workstream_id)
     body: schemas.NewProgress = request.context.json
     form = formcheck.checked(ProgressForm, body.model_dump())
@@ -191,8 +182,8 @@ def report_progress(reference: str, workstream_id: int):
         return _workstream(ws)
 
     try:
-        answer = _commit(work)
+        answer = commit(work)
     except (EditConflict, StaleDataError) as error:
         db.session.rollback()
-        return _conflict(error, _workstream(_load_workstream(_incident(reference), workstream_id)))
-    return _created(answer, url_for("api.workstreams", reference=reference))
+        return conflict(error, _workstream(_load_workstream(incident_or_404(reference), workstream_id)))
+    return created(answer, url_for("api.workstreams", reference=reference))

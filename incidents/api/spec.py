@@ -74,3 +74,11 @@ def document() -> dict:
                     content[PROBLEM_JSON] = content.pop("application/json")
         _document = spec
     return _document
+
+
+# The answers routes may give besides their own, for the document (SpecTree `Response(...)`).
+PROBLEMS = {"HTTP_401": Problem, "HTTP_403": Problem, "HTTP_429": Problem}  # every token route
+WRITE_PROBLEMS = {**PROBLEMS, "HTTP_404": Problem}  # routes under an incident
+# Routes that read a body: it must be a JSON object (400, 415; views.py), a key well-formed (400).
+JSON_PROBLEMS = {"HTTP_400": Problem, "HTTP_415": Problem}
+BODY_PROBLEMS = {**WRITE_PROBLEMS, **JSON_PROBLEMS}

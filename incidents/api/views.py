@@ -17,8 +17,8 @@ from sqlalchemy.orm import aliased
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from incidents.api import auth, schemas
-from incidents.api.problems import API_PREFIX, InvalidFields
-from incidents.api.spec import api, document
+from incidents.api.problems import API_PREFIX, InvalidFields, NotFoundProblem, problem
+from incidents.api.spec import PROBLEMS, api, document
 from incidents.auth.models import Role, User
 from incidents.extensions import csrf, db, limiter
 from incidents.incident import service as incidents
@@ -37,8 +37,6 @@ DOCS_ASSETS = {"swagger-ui.css": ("swagger_style.css", "text/css"),
                "swagger-ui-standalone-preset.js": ("swagger_preset.js", "text/javascript")}
 
 
-# Every token route may answer these (422 is added by SpecTree where a request is validated).
-PROBLEMS = {"HTTP_401": schemas.Problem, "HTTP_403": schemas.Problem, "HTTP_429": schemas.Problem}
 
 
 @bp.before_request
@@ -64,6 +62,11 @@ def _require_json_body() -> None:
 bp.after_request(auth.note_use_after)
 
 
+@bp.errorhandler(NotFoundProblem)
+def _not_found(error: NotFoundProblem):
+    return problem(404, str(error))
+
+
 @bp.get("/incidents")
 @auth.needs(Role.viewer)
 @api.validate(query=schemas.IncidentListQuery, resp=Response(HTTP_200=schemas.IncidentPage, **PROBLEMS),
@@ -74,18 +77,18 @@ def incidents_list():
     Newest declared first, filtered by status (or `open`) and severity, a page at a time: follow
     `next` (or pass `next_cursor` as `cursor`) until it is null."""
     query: schemas.IncidentListQuery = request.context.query
-    before = _cursor(query.cursor)
+    before = read_cursor(query.cursor)
     rows = incidents.list_incidents(session=db.session, limit=query.limit + 1, before=before,
                                     filters=incidents.IncidentFilter(
                                         status=getattr(query.status, "value", query.status),
                                         severity=query.severity))
     page, next_cursor = split_page(rows, lambda incident: Cursor(incident.declared_at, incident.id), size=query.limit)
-    opaque = _opaque(next_cursor) if next_cursor else None
+    opaque = opaque_cursor(next_cursor) if next_cursor else None
     next_url = None
     if opaque:
         args = {k: v for k, v in request.args.items() if k != "cursor"}
         next_url = url_for("api.incidents_list", _external=True, **args, cursor=opaque)
-    return schemas.IncidentPage(items=[_summary(i) for i in page], next_cursor=opaque, next=next_url)
+    return schemas.IncidentPage(items=[incident_summary(i) for i in page], next_cursor=opaque, next=next_url)
 
 
 @bp.get("/incidents/<reference>")
@@ -161,11 +164,11 @@ def is_reference(text: str) -> bool:
     return REFERENCE.fullmatch(text) is not None
 
 
-def _opaque(cursor: str) -> str:
+def opaque_cursor(cursor: str) -> str:
     return base64.urlsafe_b64encode(cursor.encode()).decode().rstrip("=")
 
 
-def _cursor(opaque: str | None) -> Cursor | None:
+def read_cursor(opaque: str | None) -> Cursor | None:
     """The position an opaque cursor stands for; a cursor we did not make is a 422, not page one."""
     if opaque is None:
         return None
@@ -183,22 +186,23 @@ def _incident_url(incident: Incident) -> str:
     return url_for("api.incident_detail", reference=incident.reference, _external=True)
 
 
-def _person(user) -> schemas.Person | None:
+def person(user) -> schemas.Person | None:
     return schemas.Person(id=user.id, name=user.display) if user is not None else None
 
 
-def _summary(incident: Incident) -> schemas.IncidentSummary:
+def incident_summary(incident: Incident) -> schemas.IncidentSummary:
     return schemas.IncidentSummary(
         reference=incident.reference, title=incident.title, severity=incident.severity, status=incident.status,
         personal_data=incident.personal_data, declared_at=incident.declared_at, resolved_at=incident.resolved_at,
         url=_incident_url(incident))
 
 
-def _detail(incident: Incident) -> schemas.Incident:
+def incident_answer(incident: Incident) -> schemas.Incident:
     return schemas.Incident(
-        **_summary(incident).model_dump(), summary=incident.summary, data_categories=incident.data_categories or [],
-        commander=_person(incident.commander), comms_lead=_person(incident.comms_lead),
-        executive=_person(incident.executive), loss_began_at=incident.loss_began_at,
+        **incident_summary(incident).model_dump(), summary=incident.summary,
+        data_categories=incident.data_categories or [],
+        commander=person(incident.commander), comms_lead=person(incident.comms_lead),
+        executive=person(incident.executive), loss_began_at=incident.loss_began_at,
         detected_at=incident.detected_at, aware_at=incident.aware_at, mitigated_at=incident.mitigated_at,
         closed_at=incident.closed_at, last_good_backup_at=incident.last_good_backup_at,
         restore_verified_at=incident.restore_verified_at, rpo_target_minutes=incident.rpo_target_minutes,

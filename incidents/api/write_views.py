@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, json, request, url_for
+from flask import request, url_for
 from flask_login import current_user
 from spectree import Response
 from sqlalchemy import select
@@ -19,19 +19,18 @@ from sqlalchemy.orm.exc import StaleDataError
 from incidents.api import auth, formcheck
 from incidents.api import write_schemas as schemas
 from incidents.api.idempotency import idempotent_create
-from incidents.api.problems import PROBLEM_JSON, InvalidFields, problem
-from incidents.api.spec import api
-from incidents.api.views import PROBLEMS, _cursor, _detail, _opaque, _person, bp, is_reference
+from incidents.api.problems import InvalidFields, NotFoundProblem
+from incidents.api.spec import BODY_PROBLEMS, JSON_PROBLEMS, PROBLEMS, WRITE_PROBLEMS, api
+from incidents.api.views import bp, incident_answer, opaque_cursor, person, read_cursor
+from incidents.api.writing import commit, conflict, created, followed, incident_or_404
 from incidents.auth.models import Role, User
-from incidents.errors import EditConflict, FieldError, InvalidTransition, NotFound
+from incidents.errors import EditConflict, NotFound
 from incidents.extensions import db
 from incidents.idempotency import remember
 from incidents.incident import service as incidents
 from incidents.incident.fields import FIELDS
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.incident.models import Incident
-from incidents.obligations import service as obligations
-from incidents.obligations.rules import rule_book
 from incidents.paging import Cursor, split_page
 from incidents.timeline import service as timeline_service
 from incidents.timeline.forms import EntryForm
@@ -40,76 +39,15 @@ from incidents.timeline.service import TimelineFilter
 
 TAGS = {"incidents": ["incidents"], "timeline": ["timeline"], "recovery": ["impact and recovery"]}
 REFERENCE = {"reference": "The incident's reference, e.g. INC-2026-0007."}
-WRITE_PROBLEMS = {**PROBLEMS, "HTTP_404": schemas.Problem}
-# Routes that read a body: it must be a JSON object (400, 415; views.py), a key well-formed (400).
-JSON_PROBLEMS = {"HTTP_400": schemas.Problem, "HTTP_415": schemas.Problem}
-BODY_PROBLEMS = {**WRITE_PROBLEMS, **JSON_PROBLEMS}
 # The API's names of the edit form's person fields.
 PERSON_IDS = {spec.name: f"{spec.name}_id" for spec in FIELDS if spec.kind == "person"}
-
-
-def _incident(reference: str) -> Incident:
-    try:
-        if not is_reference(reference):
-            raise NotFound(reference)
-        return incidents.get_incident(session=db.session, reference=reference)
-    except NotFound:
-        raise NotFoundProblem(f"No incident {reference[:40]}.") from None
-
-
-class NotFoundProblem(Exception):
-    pass
-
-
-@bp.errorhandler(NotFoundProblem)
-def _not_found(error: NotFoundProblem):
-    return problem(404, str(error))
-
-
-def _conflict(error: Exception, current: Any):
-    """409: the service refused a stale version (or two saves crossed); `current` is the resource now."""
-    body = {"type": "about:blank", "title": "Conflict", "status": 409,
-            "detail": str(error) if isinstance(error, EditConflict) else
-            "Someone saved this at the same moment; nothing of yours was saved.",
-            "current": current.model_dump(mode="json") if current is not None else None}
-    return current_app.response_class(json.dumps(body), status=409, mimetype=PROBLEM_JSON)
-
-
-def _followed(incident: Incident, result=None):
-    """As on the pages: the incident's notification deadlines follow its moments and figures."""
-    obligations.follow_incident_changes(session=db.session, actor=current_user, incident=incident,
-                                        rules=rule_book())
-    return result
-
-
-def _commit(work, *, field_names: dict[str, str] | None = None):
-    """Run `work` and commit; a FieldError becomes a 422 beside the API's name of its field.
-
-    `work` returns the answer, built after a flush and before the commit: the commit expires every
-    object, and reading them after it would start a second transaction (on SQLite, a second turn
-    at the write lock) only to read back what this one wrote."""
-    try:
-        result = work()
-        db.session.commit()
-    except FieldError as error:
-        db.session.rollback()
-        name = (field_names or {}).get(error.field, error.field) or "request"
-        raise InvalidFields({name: [str(error)]}) from None
-    except InvalidTransition as error:
-        db.session.rollback()
-        raise InvalidFields({"status": [str(error)]}) from None
-    return result
-
-
-def _created(body, location: str):
-    return body, 201, {"Location": location}
 
 
 # --- incidents ------------------------------------------------------------------------------------
 
 def _replay_incident(location: str):
     reference = location.rstrip("/").rsplit("/", 1)[-1]
-    return _created(_detail(_incident(reference)), location)
+    return created(incident_answer(incident_or_404(reference)), location)
 
 
 @bp.post("/incidents")
@@ -132,10 +70,10 @@ def declare_incident():
             summary=form.summary.data or "", data_categories=form.data_categories.data,
             personal_data=form.personal_data.data)
         remember(url_for("api.incident_detail", reference=incident.reference))
-        return _detail(incident)
+        return incident_answer(incident)
 
-    answer = _commit(work)
-    return _created(answer, url_for("api.incident_detail", reference=answer.reference))
+    answer = commit(work)
+    return created(answer, url_for("api.incident_detail", reference=answer.reference))
 
 
 @bp.post("/incidents/<reference>/status")
@@ -148,22 +86,22 @@ def change_status(reference: str):
 
     Along its lifecycle (investigating → identified → monitoring → resolved → closed; closing needs
     a published postmortem). A move the lifecycle does not allow is a 422 on `status`."""
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     body: schemas.StatusChange = request.context.json
     form = formcheck.checked(StatusForm, body.model_dump())
     try:
-        answer = _commit(lambda: _answer(_followed(incident, incidents.change_status(
+        answer = commit(lambda: _answer(followed(incident, incidents.change_status(
             session=db.session, actor=current_user, incident=incident, new_status=body.status,
             expected_version=form.version.data, note=form.note.data or ""))))
     except (EditConflict, StaleDataError) as error:
         db.session.rollback()
-        return _conflict(error, _detail(_incident(reference)))
+        return conflict(error, incident_answer(incident_or_404(reference)))
     return answer
 
 
 def _answer(incident: Incident) -> schemas.Incident:
     db.session.flush()  # the version the answer gives is the one committed
-    return _detail(incident)
+    return incident_answer(incident)
 
 
 @bp.patch("/incidents/<reference>")
@@ -177,7 +115,7 @@ def edit_incident(reference: str):
     Only the fields sent change (`null` empties one; a person field takes a user id, `null` for
     nobody). Send the `version` you read: if someone saved since, nothing is saved and the answer
     is a 409 with the incident as it is now."""
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     body: schemas.IncidentEdit = request.context.json
     sent = {_form_name(name): getattr(body, name) for name in body.model_fields_set if name != "version"}
     values = {**_stored_values(incident), **{k: _person_value(v) if k in PERSON_IDS else v
@@ -187,12 +125,12 @@ def edit_incident(reference: str):
     changes = {name: value for name, value in form.changes(person=lambda uid: db.session.get(User, uid)).items()
                if name in sent}
     try:
-        answer = _commit(lambda: _answer(_followed(incident, incidents.update_incident(
+        answer = commit(lambda: _answer(followed(incident, incidents.update_incident(
             session=db.session, actor=current_user, incident=incident, expected_version=body.version,
             changes=changes))))
     except (EditConflict, StaleDataError) as error:
         db.session.rollback()
-        return _conflict(error, _detail(_incident(reference)))
+        return conflict(error, incident_answer(incident_or_404(reference)))
     return answer
 
 
@@ -230,7 +168,7 @@ def _entry(item) -> schemas.Entry:
     entry: TimelineEntry = item.current if hasattr(item, "current") else item
     return schemas.Entry(id=entry.root_id, revision=entry.revision, kind=entry.kind, visibility=entry.visibility,
                          body=entry.body, occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
-                         author=_person(entry.author), public_status=entry.public_status,
+                         author=person(entry.author), public_status=entry.public_status,
                          corrected=bool(getattr(item, "corrected", False)))
 
 
@@ -241,12 +179,12 @@ def _entry_url(reference: str, entry_id: int) -> str:
 def _replay_entry(location: str):
     path, _, entry_id = location.partition("#")
     reference = path.rstrip("/").split("/")[-2]
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     try:
         entry = timeline_service.get_entry(session=db.session, incident=incident, entry_id=int(entry_id))
     except (NotFound, ValueError):
         raise NotFoundProblem("The entry this key created is gone.") from None
-    return _created(_entry(entry), location)
+    return created(_entry(entry), location)
 
 
 @bp.post("/incidents/<reference>/timeline")
@@ -259,7 +197,7 @@ def post_entry(reference: str):
 
     An internal note by default; `visibility: public` marks it for the public record. Send an
     `Idempotency-Key` header so a retry posts nothing twice."""
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     body: schemas.NewEntry = request.context.json
     if body.kind is EntryKind.status_change:
         raise InvalidFields({"kind": ["Status changes are written by the app: POST …/status instead."]})
@@ -271,8 +209,8 @@ def post_entry(reference: str):
         remember(_entry_url(reference, entry.id))
         return _entry(entry)
 
-    answer = _commit(work)
-    return _created(answer, _entry_url(reference, answer.id))
+    answer = commit(work)
+    return created(answer, _entry_url(reference, answer.id))
 
 
 @bp.get("/incidents/<reference>/timeline")
@@ -284,15 +222,15 @@ def timeline_page(reference: str):
 
     Each entry at its latest revision, newest first (or `order=oldest`), a page at a time: follow
     `next` until it is null."""
-    incident = _incident(reference)
+    incident = incident_or_404(reference)
     query: schemas.TimelineQuery = request.context.query
     filters = TimelineFilter(kinds=frozenset([query.kind]) if query.kind else frozenset(),
                              visibility=query.visibility)
     items = timeline_service.timeline_for(session=db.session, incident=incident, newest_first=query.order == "newest",
-                                  limit=query.limit + 1, before=_cursor(query.cursor), filters=filters)
+                                  limit=query.limit + 1, before=read_cursor(query.cursor), filters=filters)
     page, next_cursor = split_page(items, lambda item: Cursor(item.current.occurred_at, item.current.root_id),
                                    size=query.limit)
-    opaque = _opaque(next_cursor) if next_cursor else None
+    opaque = opaque_cursor(next_cursor) if next_cursor else None
     next_url = None
     if opaque:
         args = {k: v for k, v in request.args.items() if k != "cursor"}
