@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from incidents.jobs import (
     BackgroundJob,
     JobFailed,
     JobState,
+    TryAgainLater,
     cancel,
     current_job,
     enqueue,
@@ -77,6 +79,11 @@ def flaky_once() -> dict:
     if current_job().attempt == 1:
         raise TimeoutError("the mail server did not answer")
     return {"attempt": current_job().attempt}
+
+
+@job("tests.receiver_down", retries=1, retry_delay=0)
+def receiver_down() -> None:
+    raise TryAgainLater("https://hooks.example.com answered 503")
 
 
 @job("tests.refused", retries=3)
@@ -309,6 +316,25 @@ def test_a_failing_job_is_retried_then_fails_with_a_readable_error(app, client, 
     assert seen["error"] == (f"The job stopped on an unexpected error (ConnectionError) after 3 attempts. "
                              f"The worker's log has the details (job {public_id}).")
     assert seen["result"] is None
+
+
+def test_a_failure_the_job_explains_is_logged_as_one_line_and_others_with_their_traceback(
+        app, client, auth, start_worker, caplog):
+    """A receiver that is down is not a bug: one line with the reason per attempt (a dead webhook
+    receiver retried for a day would otherwise fill the log with tracebacks). An unexpected error
+    keeps its traceback."""
+    auth.as_role("responder")
+    start_worker()
+    with caplog.at_level(logging.WARNING, logger="incidents.jobs.runner"):
+        explained = wait_until(client, start(client, "tests.receiver_down"), finished)
+        unexpected = wait_until(client, start(client, "tests.unreachable"), finished)
+    assert explained["state"] == unexpected["state"] == "failed"
+    records = [r for r in caplog.records if r.name == "incidents.jobs.runner" and "attempt" in r.getMessage()]
+    down = [r for r in records if "tests.receiver_down" in r.getMessage()]
+    assert [r.getMessage().split(" failed")[1] for r in down] == [": https://hooks.example.com answered 503"] * 2
+    assert all(r.exc_info is None for r in down)
+    crashed = [r for r in records if "tests.unreachable" in r.getMessage()]
+    assert len(crashed) == 3 and all(r.exc_info is not None for r in crashed)
 
 
 def test_a_retry_after_a_delay_succeeds(app, client, auth, start_worker):

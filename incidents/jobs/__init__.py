@@ -39,8 +39,8 @@ usual). Never two runs of one function at once. Keep them short: long work is a 
 from incidents.jobs import sweeper  # noqa: F401 - registers the periodic jobs.requeue_stale
 from incidents.jobs.models import BackgroundJob, JobState
 from incidents.jobs.registry import job, periodic
-from incidents.jobs.runner import JobFailed, current_job, progress
+from incidents.jobs.runner import JobFailed, TryAgainLater, current_job, progress
 from incidents.jobs.service import cancel, enqueue, status_of, visible_job
 
-__all__ = ["BackgroundJob", "JobFailed", "JobState", "cancel", "current_job", "enqueue", "job", "periodic",
-           "progress", "status_of", "visible_job"]
+__all__ = ["BackgroundJob", "JobFailed", "JobState", "TryAgainLater", "cancel", "current_job", "enqueue", "job",
+           "periodic", "progress", "status_of", "visible_job"]

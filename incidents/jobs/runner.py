@@ -42,6 +42,12 @@ class JobFailed(DomainError):
     """Raised by a job to end it at once, failed, with this message for the person who started it."""
 
 
+class TryAgainLater(Exception):
+    """Raised by a job whose attempt failed for a reason it knows and says (a webhook receiver that
+    is down, a mail server that refused for now): retried like any failure, but logged as one line
+    with that reason instead of a traceback, since nothing in our code went wrong."""
+
+
 class JobCancelled(Exception):
     """The job was cancelled, or handed to a newer attempt, while this run was going."""
 
@@ -215,8 +221,10 @@ def _failed(current: Run, spec: registry.JobKind, error: Exception, *, immediate
     if permanent:
         log.info("job %s (%s) refused: %s", current.public_id, current.kind, error)
     else:
-        (log.error if final else log.warning)("job %s (%s) attempt %d failed", current.public_id,
-                                              current.kind, current.attempt, exc_info=error)
+        explained = isinstance(error, TryAgainLater)
+        (log.error if final else log.warning)("job %s (%s) attempt %d failed%s", current.public_id,
+                                              current.kind, current.attempt, f": {error}" if explained else "",
+                                              exc_info=None if explained else error)
     if final:
         reason = str(error)[:2000] if permanent and str(error) else _unexpected_error(current, error)
         _write(current, state=JobState.failed, error=reason, finished_at=utcnow(), **current.progress_values())

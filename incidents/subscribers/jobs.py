@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from incidents.db import utcnow
 from incidents.extensions import db
-from incidents.jobs import JobFailed, current_job, enqueue, job, progress
+from incidents.jobs import JobFailed, TryAgainLater, current_job, enqueue, job, progress
 from incidents.jobs.registry import kind
 from incidents.outbound import post_json, signature_headers
 from incidents.status.models import Component
@@ -233,7 +233,7 @@ def _post_all(subscriber: Subscriber, delivery: Delivery, story: messages.Story,
     return outcome
 
 
-class WebhooksToRetry(Exception):
+class WebhooksToRetry(TryAgainLater):
     """Some webhook deliveries failed and will be tried again with backoff."""
 
 

@@ -20,7 +20,7 @@ from incidents.actions.enums import OPEN_CONDITION
 from incidents.actions.models import ActionItem
 from incidents.db import utcnow
 from incidents.extensions import db
-from incidents.jobs import JobFailed, current_job, job, periodic
+from incidents.jobs import JobFailed, TryAgainLater, current_job, job, periodic
 from incidents.jobs.registry import kind
 from incidents.obligations.models import PENDING as OBLIGATION_PENDING
 from incidents.obligations.models import Obligation
@@ -54,7 +54,7 @@ RETRIES = 29
 AUTO_DISABLE_AFTER = 3
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailed(TryAgainLater):
     """This attempt failed; the job is retried after its backoff."""
 
 
