@@ -164,6 +164,8 @@ def default_config(instance_path: Path) -> dict:
         # Outbound webhooks tell of a pending notification obligation this many hours before its
         # deadline (incidents/webhooks/jobs.py).
         "WEBHOOK_DEADLINE_NEAR_HOURS": float(os.environ.get("WEBHOOK_DEADLINE_NEAR_HOURS") or 24),
+        # After a webhook's secret is rotated, the old one signs beside the new one this long.
+        "WEBHOOK_SECRET_GRACE_HOURS": float(os.environ.get("WEBHOOK_SECRET_GRACE_HOURS") or 24),
         # A running job's worker writes a heartbeat every quarter of this (seconds); a job silent for
         # longer lost its worker (SIGKILL, a power cut) and is put back on the queue. It is also how
         # long a dead worker's claim on a periodic function lasts. Longer than any pause a live

@@ -25,6 +25,7 @@ from incidents.extensions import db
 from incidents.incident.service import get_incident
 from incidents.jobs import BackgroundJob, runner
 from incidents.jobs.registry import MAX_RETRY_DELAY, kind
+from incidents.webhooks import service as webhooks_service
 from incidents.webhooks.events import DELIVER, emit
 from incidents.webhooks.jobs import AUTO_DISABLE_AFTER, RETRIES, action_items_overdue, deadlines_near
 from incidents.webhooks.models import WebhookAttempt, WebhookMessage, WebhookSubscription
@@ -553,19 +554,36 @@ def test_messages_waiting_when_a_webhook_is_disabled_are_not_sent(app_config, re
         assert db.session.scalar(sa.select(WebhookMessage.state)) == "skipped"
 
 
-def test_rotating_the_secret_shows_the_new_one_once_and_signs_with_it(app, client, auth):
+def test_rotating_the_secret_shows_the_new_one_once_and_signs_with_both_for_the_grace_period(app, client, auth):
+    """Receivers switch without a gap: for WEBHOOK_SECRET_GRACE_HOURS each message is signed by the
+    new secret and the old one (two signatures in the header); after that by the new one only."""
     auth.as_role("admin")
     with Receiver() as receiver:
         old = subscribe(client, receiver.url)
         webhook_id = subscription_id(app)
         response = client.post(f"/admin/webhooks/{webhook_id}/rotate")
         assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+        assert "for 24 hours with the old one too" in response.get_data(as_text=True)
         new = SECRET.search(response.get_data(as_text=True)).group(1)
         assert new != old and new not in client.get(f"/admin/webhooks/{webhook_id}").get_data(as_text=True)
         client.post(f"/admin/webhooks/{webhook_id}/test")
-    verify(new, receiver.received[0])
+        with app.app_context():
+            rotated = db.session.get(WebhookSubscription, webhook_id).secret_rotated_at
+        # A day later (the admin's session has long ended: the service, as the page would).
+        with clock_at(rotated + timedelta(hours=24, minutes=1)), app.test_request_context():
+            subscription = db.session.get(WebhookSubscription, webhook_id)
+            webhooks_service.send_test(session=db.session, subscription=subscription,
+                                       actor=subscription.created_by)
+            db.session.commit()
+    during, after = receiver.received
+    assert len(during[2]["webhook-signature"].split()) == 2
+    verify(new, during) and verify(old, during)
+    verify(new, after)
     with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
-        verify(old, receiver.received[0])
+        verify(old, after)
+    with app.app_context():  # the old secret is never in the audit log
+        logged = " ".join(str(e.before) + str(e.after) for e in db.session.scalars(sa.select(AuditEvent)))
+        assert old not in logged and new not in logged
 
 
 def test_editing_changes_events_url_and_format_and_refuses_a_stale_form(app, client, auth):

@@ -26,11 +26,14 @@ def new_message_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
 
-def signature_headers(*, secret: str, message_id: str, body: bytes,
-                      timestamp: datetime | None = None) -> dict[str, str]:
-    """The webhook-id, webhook-timestamp and webhook-signature headers for sending body."""
+def signature_headers(*, secret: str, message_id: str, body: bytes, timestamp: datetime | None = None,
+                      also_signed_with: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """The webhook-id, webhook-timestamp and webhook-signature headers for sending body; with
+    `also_signed_with`, one signature per secret, space-separated, as the spec allows while a
+    receiver moves from an old secret to a new one."""
     # Whole seconds in UTC, so the header and the signed text say the same instant. (sign() would
     # read an aware time in another zone as if it were UTC.)
     seconds = int((timestamp or datetime.now(UTC)).timestamp())
-    signature = Webhook(secret).sign(message_id, datetime.fromtimestamp(seconds, UTC), body.decode("utf-8"))
-    return {"webhook-id": message_id, "webhook-timestamp": str(seconds), "webhook-signature": signature}
+    moment, text = datetime.fromtimestamp(seconds, UTC), body.decode("utf-8")
+    signatures = [Webhook(key).sign(message_id, moment, text) for key in (secret, *also_signed_with)]
+    return {"webhook-id": message_id, "webhook-timestamp": str(seconds), "webhook-signature": " ".join(signatures)}

@@ -92,8 +92,19 @@ def deliver(*, message_id: int) -> dict:
 
 def _post(subscription: WebhookSubscription, message: WebhookMessage) -> Delivery:
     body = presets.render(subscription.preset, message.payload)
-    headers = signature_headers(secret=subscription.secret, message_id=message.webhook_id, body=body)
+    secret, *also = signing_secrets(subscription)
+    headers = signature_headers(secret=secret, message_id=message.webhook_id, body=body, also_signed_with=also)
     return post_json(subscription.url, body, headers, policy=current_app.extensions["outbound_policy"])
+
+
+def signing_secrets(subscription: WebhookSubscription) -> list[str]:
+    """The secret, and the one before it while a rotation is within its grace period: the receiver
+    verifies with either (Standard Webhooks lists several signatures in one header)."""
+    grace = timedelta(hours=current_app.config["WEBHOOK_SECRET_GRACE_HOURS"])
+    rotated = subscription.secret_rotated_at
+    if subscription.previous_secret and rotated is not None and utcnow() - rotated < grace:
+        return [subscription.secret, subscription.previous_secret]
+    return [subscription.secret]
 
 
 def _error_of(outcome: Delivery) -> str | None:

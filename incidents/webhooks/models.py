@@ -51,7 +51,8 @@ class WebhookSubscription(db.Model):
     __tablename__ = "webhook_subscription"
     # The secret signs messages: never copied into the log (rotating it is recorded by
     # secret_rotated_at). The rest moves with every attempt the worker makes.
-    __audit_exclude__ = {"secret", "failed_in_a_row", "last_attempt_at", "last_attempt_ok", "last_error"}
+    __audit_exclude__ = {"secret", "previous_secret",
+                         "failed_in_a_row", "last_attempt_at", "last_attempt_ok", "last_error"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
@@ -60,6 +61,9 @@ class WebhookSubscription(db.Model):
     preset: Mapped[str] = mapped_column(String(10), default="standard")
     secret: Mapped[str] = mapped_column(String(100))
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The secret before the last rotation: messages are signed with it too for
+    # WEBHOOK_SECRET_GRACE_HOURS after secret_rotated_at, so receivers can switch without a gap.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -118,7 +118,9 @@ def enable(*, session: Session, subscription: WebhookSubscription) -> None:
 
 
 def rotate_secret(*, session: Session, subscription: WebhookSubscription) -> str:
-    """A new signing secret for the messages sent from now on; returns it, to show once (flushes)."""
+    """A new signing secret for the messages sent from now on; returns it, to show once (flushes).
+    The old one keeps signing beside it for the grace period (jobs.signing_secrets)."""
+    subscription.previous_secret = subscription.secret
     subscription.secret = new_signing_secret()
     subscription.secret_rotated_at = utcnow()
     session.flush()

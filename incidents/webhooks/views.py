@@ -2,7 +2,7 @@
 enable and rotate its secret. Every change goes through service.py and is audited by the recorder."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from incidents.auth.access import role_required
@@ -156,4 +156,5 @@ def rotate(webhook_id: int):
     if not saved.ok:
         return redirect(url_for("webhooks.detail", webhook_id=webhook_id))
     return render_template("webhooks/secret.html", subscription=subscription, secret=saved.result,
-                           created=False), 200, NO_STORE
+                           created=False, grace_hours=current_app.config["WEBHOOK_SECRET_GRACE_HOURS"]), \
+        200, NO_STORE
