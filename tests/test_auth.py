@@ -530,3 +530,27 @@ def test_user_management_needs_a_recent_sign_in(app, client, auth, make, monkeyp
     right = client.post("/confirm-password?next=/admin/users", data={"password": Factory.PASSWORD})
     assert right.status_code == 302 and right.headers["Location"].endswith("/admin/users")
     assert client.get("/admin/users").status_code == 200
+
+
+@pytest.mark.parametrize(("path", "data"), [
+    ("/settings/tokens", {"name": "restore script", "scopes": ["write"], "days": "30"}),
+    ("/settings/intakes", {"name": "Prometheus", "kind": "alertmanager"}),
+    ("/admin/webhooks/new", {"name": "Ops chat", "url": "https://hooks.example.com/x", "preset": "standard",
+                             "events": ["incident.declared"]}),
+], ids=["access token", "alert intake", "webhook"])
+def test_making_a_credential_or_a_data_feed_needs_a_recent_sign_in(app, client, auth, monkeypatch, path, data):
+    """A token acts as its owner, an intake token declares incidents and a webhook sends incident
+    data where it says: a borrowed, unlocked laptop confirms the password first, as for user
+    management, and nothing is made."""
+    import incidents.auth.access as access
+    from incidents.api.models import AccessToken
+    from incidents.intake.models import Intake
+    from incidents.webhooks.models import WebhookSubscription
+
+    auth.as_role("admin")
+    real_time = access.time.time
+    monkeypatch.setattr(access.time, "time", lambda: real_time() + app.config["RECENT_SIGN_IN_SECONDS"] + 5)
+    refused = client.post(path, data=data)
+    assert refused.status_code == 302 and "/confirm-password" in refused.headers["Location"]
+    for model in (AccessToken, Intake, WebhookSubscription):
+        assert count(app, model) == 0

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from incidents.api import tokens
 from incidents.api.forms import AccessTokenForm
+from incidents.auth.access import recent_sign_in_required
 from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.versioning import save
@@ -25,6 +26,7 @@ def index():
 
 
 @bp.post("")
+@recent_sign_in_required  # a token acts as its owner: a borrowed, unlocked laptop must not mint one
 def create():
     form = AccessTokenForm()
     if not form.validate_on_submit():

@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from incidents.auth.access import role_required
+from incidents.auth.access import recent_sign_in_required, role_required
 from incidents.auth.models import Role
 from incidents.extensions import db
 from incidents.intake import manage, service
@@ -72,6 +72,7 @@ def index():
 
 @bp.post("/settings/intakes")
 @role_required(Role.admin)
+@recent_sign_in_required  # an intake token declares incidents: a credential
 def create():
     form = _form(request.form)
     if not form.validate():
@@ -110,6 +111,7 @@ def detail(intake_id: int):
 
 @bp.post(ONE + "/token")
 @role_required(Role.admin)
+@recent_sign_in_required
 def rotate(intake_id: int):
     intake = _intake(intake_id)
     saved = save(lambda: manage.new_token(session=db.session, intake=intake))

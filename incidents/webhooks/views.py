@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from incidents.auth.access import role_required
+from incidents.auth.access import recent_sign_in_required, role_required
 from incidents.auth.models import Role
 from incidents.extensions import db
 from incidents.forms import rebase
@@ -61,6 +61,7 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(Role.admin)
+@recent_sign_in_required  # a webhook sends incident data to the URL it names
 def new():
     if request.method != "POST":
         return _render("webhooks/form.html", form=WebhookForm(formdata=None), subscription=None)
@@ -94,6 +95,7 @@ def detail(webhook_id: int):
 
 @bp.route(ONE + "/edit", methods=["GET", "POST"])
 @role_required(Role.admin)
+@recent_sign_in_required
 def edit(webhook_id: int):
     subscription = _load(webhook_id)
     if request.method != "POST":
@@ -148,6 +150,7 @@ def test(webhook_id: int):
 
 @bp.post(ONE + "/rotate")
 @role_required(Role.admin)
+@recent_sign_in_required
 def rotate(webhook_id: int):
     subscription = _load(webhook_id)
     if not ButtonForm().validate_on_submit():
