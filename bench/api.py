@@ -22,7 +22,6 @@ import argparse
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -35,17 +34,16 @@ from bench.load import (
     BARE,
     DEFAULT_PG,
     LUA,
-    ROOT,
     count_entries,
     csrf_token,
     flask,
     references,
+    serve,
     sign_in,
     throwaway_postgres,
-    wait_ready,
     wrk,
 )
-from bench.status_load import ensure_wrk, free_port, stop_server
+from bench.status_load import ensure_wrk, stop_server
 
 API_LUA = Path(__file__).resolve().parent / "api_post.lua"
 READ_TARGET, POST_TARGET = 0.5, 1.0
@@ -69,14 +67,8 @@ def measure(database_url: str | None, args) -> dict[str, list[dict]]:
         token = make_token(env)
         db_url = database_url or f"sqlite:///{instance}/incidents.db"
         read_ref, post_ref = references(db_url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
-             "-k", "gthread", "--threads", str(args.threads), "--log-level", "warning", "bench.status_app:app"],
-            cwd=ROOT, env=env, start_new_session=True)
+        server, base = serve(env, args)
         try:
-            wait_ready(base, server)
             return run_rounds(base, db_url, token, password, read_ref, post_ref, args)
         finally:
             stop_server(server)

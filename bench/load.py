@@ -190,14 +190,8 @@ def measure(backend: str, database_url: str | None, args) -> list[tuple[str, dic
         flask(env, "demo", "load")
         db_url = database_url or f"sqlite:///{instance}/incidents.db"
         page_ref, post_ref = references(db_url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
-             "-k", "gthread", "--threads", str(args.threads), "--log-level", "warning", "bench.status_app:app"],
-            cwd=ROOT, env=env, start_new_session=True)
+        server, base = serve(env, args)
         try:
-            wait_ready(base, server)
             session = sign_in(base, password)
             page = session.get(f"{base}/incidents/{post_ref}", timeout=10)
             token = csrf_token(page.text)
@@ -226,6 +220,23 @@ def measure(backend: str, database_url: str | None, args) -> list[tuple[str, dic
         finally:
             stop_server(server)
     return rows
+
+
+def serve(env: dict, args) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving the benchmark's app (`args.workers` gthread workers x `args.threads`) on a
+    free loopback port, answering; the process and its base URL. Stop it with stop_server."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+         "-k", "gthread", "--threads", str(args.threads), "--log-level", "warning", "bench.status_app:app"],
+        cwd=ROOT, env=env, start_new_session=True)
+    try:
+        wait_ready(base, server)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server, base
 
 
 def wait_ready(base: str, server: subprocess.Popen, seconds: float = 60) -> None:

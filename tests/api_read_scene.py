@@ -1,18 +1,15 @@
 """For tests/test_api_reads.py: a realistic incident with everything the API's reads show hanging
-off it, built through the features' own services (as people would through the pages), and the
-check of a response against the served OpenAPI document."""
+off it, built through the features' own services (as people would through the pages)."""
 from __future__ import annotations
 
 from datetime import timedelta
 from types import SimpleNamespace
 
-import jsonschema
 import sqlalchemy as sa
 from flask import current_app
 
 from incidents.actions.enums import ActionStatus
 from incidents.actions.service import change_action_status, get_action_item
-from incidents.api import tokens
 from incidents.auth.models import User
 from incidents.db import clock_at, utcnow
 from incidents.extensions import db
@@ -24,42 +21,6 @@ from incidents.systems import heartbeats, links
 from incidents.systems import service as systems
 from incidents.systems.models import System
 from tests.factories import Factory
-
-PROBLEM = "application/problem+json"
-
-
-# --- tokens and the document ------------------------------------------------------------------------
-
-def new_token(app, email: str, *, scopes=("read",)) -> str:
-    with app.app_context():
-        owner = db.session.scalar(sa.select(User).where(User.email == email))
-        _token, secret = tokens.create_token(session=db.session, owner=owner, name="reader", scopes=list(scopes))
-        db.session.commit()
-        return secret
-
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def check_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json(force=True)
-    assert body["status"] == status and body["type"] == "about:blank" and body["title"] and "detail" in body
-    return body
-
-
-def check_against_document(document: dict, path: str, response, method: str = "get") -> None:
-    """The response's status is one the document declares for `path` (its template, e.g.
-    /api/v1/systems/{name}) and `method`, and its body matches the schema given for it."""
-    operation = document["paths"][path][method]
-    declared = operation["responses"][str(response.status_code)]["content"]
-    assert response.mimetype in declared, (response.mimetype, list(declared))
-    schema = {**declared[response.mimetype]["schema"], "components": document["components"]}
-    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(
-        response.get_json(force=True))
-
 
 # --- the scene -------------------------------------------------------------------------------------
 

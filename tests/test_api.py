@@ -19,29 +19,7 @@ from incidents.auth.models import Role, User
 from incidents.credentials import hash_secret
 from incidents.db import clock_at, utcnow
 from incidents.extensions import db
-
-PROBLEM = "application/problem+json"
-
-
-def new_token(app, email: str, *, scopes=("read",), days: int = 90, name: str = "script") -> str:
-    with app.app_context():
-        owner = db.session.scalar(sa.select(User).where(User.email == email))
-        _token, secret = tokens.create_token(session=db.session, owner=owner, name=name, scopes=list(scopes),
-                                             days=days)
-        db.session.commit()
-        return secret
-
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def check_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json(force=True)
-    assert body["status"] == status and body["type"] == "about:blank" and body["title"] and "detail" in body
-    return body
+from tests.api_helpers import PROBLEM, bearer, check_problem, conforms, new_token, served_document
 
 
 @pytest.fixture
@@ -52,22 +30,6 @@ def reader(app, make):
 
 
 # --- the document, and responses checked against it -------------------------------------------------
-
-def served_document(client) -> dict:
-    response = client.get("/api/v1/openapi.json")
-    assert response.status_code == 200
-    return response.get_json()
-
-
-def check_against_document(document: dict, path: str, response) -> None:
-    """The response's body matches the schema the document gives for its path, method and status."""
-    operation = document["paths"][path]["get"]
-    declared = operation["responses"][str(response.status_code)]["content"]
-    assert response.mimetype in declared, (response.mimetype, list(declared))
-    schema = {"$ref": declared[response.mimetype]["schema"]["$ref"], "components": document["components"]}
-    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(
-        response.get_json(force=True))
-
 
 def test_the_document_is_openapi_3_1_of_the_api_routes_only(client):
     document = served_document(client)
@@ -96,14 +58,14 @@ def test_list_filters_and_pages_match_the_document(app, client, make, reader):
     document = served_document(client)
 
     first = client.get("/api/v1/incidents?limit=2", headers=bearer(secret))
-    check_against_document(document, "/api/v1/incidents", first)
+    conforms(document, "/api/v1/incidents", first)
     body = first.get_json()
     assert [i["reference"] for i in body["items"]] == refs[::-1][:2]
     seen = [i["reference"] for i in body["items"]]
     while body["next"]:
         assert body["next"].startswith("http://localhost/api/v1/incidents?") and "limit=2" in body["next"]
         page = client.get(body["next"], headers=bearer(secret))
-        check_against_document(document, "/api/v1/incidents", page)
+        conforms(document, "/api/v1/incidents", page)
         body = page.get_json()
         seen += [i["reference"] for i in body["items"]]
     assert seen == refs[::-1]
@@ -124,12 +86,12 @@ def test_one_incident_and_404_match_the_document(client, make, reader):
     ref = make.incident(by=commander, title="Contacts lost", severity="SEV1", personal_data=True)
     document = served_document(client)
     found = client.get(f"/api/v1/incidents/{ref}", headers=bearer(secret))
-    check_against_document(document, "/api/v1/incidents/{reference}", found)
+    conforms(document, "/api/v1/incidents/{reference}", found)
     body = found.get_json()
     assert body["reference"] == ref and body["title"] == "Contacts lost" and body["severity"] == "SEV1"
     assert body["commander"]["name"] == "Dana Commander" and body["personal_data"] is True
     missing = client.get("/api/v1/incidents/INC-1999-0001", headers=bearer(secret))
-    check_against_document(document, "/api/v1/incidents/{reference}", missing)
+    conforms(document, "/api/v1/incidents/{reference}", missing)
     assert check_problem(missing, 404)["detail"] == "No incident INC-1999-0001."
 
 
@@ -139,7 +101,7 @@ def test_refused_query_fields_are_a_422_with_each_fields_messages(client, reader
     errors = check_problem(response, 422)["errors"]
     assert set(errors) == {"status", "limit", "colour"}
     assert all(isinstance(m, str) for messages in errors.values() for m in messages)
-    check_against_document(served_document(client), "/api/v1/incidents", response)
+    conforms(served_document(client), "/api/v1/incidents", response)
     bad_cursor = client.get("/api/v1/incidents?cursor=not-ours", headers=bearer(secret))
     assert list(check_problem(bad_cursor, 422)["errors"]) == ["cursor"]
 

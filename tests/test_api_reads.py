@@ -19,7 +19,8 @@ from incidents.ledger.models import LedgerCustomer, LedgerImportProblem
 from incidents.systems import service as systems
 from incidents.systems.audit import PROBLEMS
 from incidents.systems.models import ReportToken, System
-from tests.api_read_scene import bearer, check_against_document, check_problem, new_token, scene
+from tests.api_helpers import bearer, check_problem, conforms, new_token
+from tests.api_read_scene import scene
 from tests.helpers import queries_for
 
 INCIDENT_PATHS = {"postmortem": "/api/v1/incidents/{reference}/postmortem",
@@ -47,7 +48,7 @@ def get(client, secret: str, document: dict, template: str, url: str, status: in
     """GET `url` with the token; its status and body are checked against the document's `template`."""
     response = client.get(url, headers=bearer(secret))
     assert response.status_code == status, response.get_data(as_text=True)
-    check_against_document(document, template, response)
+    conforms(document, template, response)
     return response.get_json(force=True)
 
 
@@ -89,7 +90,7 @@ def test_the_postmortem_shows_its_review_reviewers_decisions_and_markdown(app, c
     bare = make.incident(title="Nobody wrote about this one")
     missing = client.get(on(bare, "postmortem"), headers=bearer(reader))
     assert check_problem(missing, 404)["detail"] == f"{bare} has no postmortem yet."
-    check_against_document(document, INCIDENT_PATHS["postmortem"], missing)
+    conforms(document, INCIDENT_PATHS["postmortem"], missing)
 
 
 def test_action_items_come_open_first_with_owner_due_date_overdue_flag_and_links(app, client, make, reader, document):
@@ -196,7 +197,7 @@ def test_the_catalogue_refuses_bad_filters_with_field_errors(client, reader, doc
     response = client.get(f"{SYSTEMS}?{query}", headers=bearer(reader))
     errors = check_problem(response, 422)["errors"]
     assert list(errors) == [query.split("=")[0]]
-    check_against_document(document, SYSTEMS, response)
+    conforms(document, SYSTEMS, response)
 
 
 def test_one_system_by_name_with_its_problems_now_and_the_incidents_that_named_it(app, client, make, reader,
@@ -217,7 +218,7 @@ def test_one_system_by_name_with_its_problems_now_and_the_incidents_that_named_i
     assert "token" not in json.dumps(store).lower()
     missing = client.get(f"{SYSTEMS}/No%20such%20system", headers=bearer(reader))
     assert check_problem(missing, 404)["detail"] == "No system named No such system."
-    check_against_document(document, SYSTEM, missing)
+    conforms(document, SYSTEM, missing)
     check_problem(client.get(f"{SYSTEMS}/bad%00name", headers=bearer(reader)), 404)
 
 
@@ -258,7 +259,7 @@ def test_every_read_needs_a_token_and_a_read_token_is_enough(app, client, auth, 
     for what, template in INCIDENT_PATHS.items():
         missing = client.get(on("INC-1999-0001", what), headers=bearer(viewer))
         assert check_problem(missing, 404)["detail"] == "No incident INC-1999-0001."
-        check_against_document(document, template, missing)
+        conforms(document, template, missing)
 
 
 def test_each_read_costs_the_same_statements_however_many_rows(app, client, make, reader):
@@ -323,6 +324,6 @@ def test_any_path_or_query_gets_a_documented_answer(app, client, make, reader, d
             assert "//" in unquote(url), url
             return
         if path_value is None or path_value.strip().casefold() != "audit":  # that name is the audit's path
-            check_against_document(document, template, response)
+            conforms(document, template, response)
 
     run()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.api_helpers import new_token
 from tests.live_server import serve_in_thread
-from tests.test_api import new_token
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 # Examples per operation and phase: enough to find what types and the forms' rules let through,

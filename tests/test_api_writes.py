@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 
-import jsonschema
 import pytest
 import sqlalchemy as sa
 
@@ -14,9 +13,7 @@ from incidents.audit.models import AuditEvent
 from incidents.extensions import db
 from incidents.incident.models import Incident
 from incidents.timeline.models import TimelineEntry
-from tests.test_api import bearer, check_problem, new_token
-
-PROBLEM = "application/problem+json"
+from tests.api_helpers import bearer, check_problem, conforms, new_token
 
 
 @pytest.fixture
@@ -29,17 +26,6 @@ def writer(app, make):
 @pytest.fixture
 def document(client):
     return client.get("/api/v1/openapi.json").get_json()
-
-
-def conforms(document: dict, path: str, method: str, response) -> dict:
-    """The response matches what the document declares for its path, method and status."""
-    operation = document["paths"][path][method]
-    declared = operation["responses"][str(response.status_code)]["content"]
-    assert response.mimetype in declared, (response.mimetype, list(declared))
-    schema = {**declared[response.mimetype]["schema"], "components": document["components"]}
-    body = response.get_json(force=True)
-    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(body)
-    return body
 
 
 def declare(client, token, **fields):
@@ -58,7 +44,7 @@ def test_declaring_makes_the_incident_with_the_token_owner_as_commander(app, cli
     response = declare(client, token, summary="Shard 4 *lost* mail", data_categories=["messages"],
                        personal_data=True)
     assert response.status_code == 201, response.get_data(as_text=True)
-    body = conforms(document, "/api/v1/incidents", "post", response)
+    body = conforms(document, "/api/v1/incidents", response, "post")
     assert response.status_code == 201
     assert response.headers["Location"].endswith(f"/api/v1/incidents/{body['reference']}")
     assert body["commander"]["name"] == "Rae Script" and body["status"] == "investigating"
@@ -82,7 +68,7 @@ def test_a_retry_with_the_same_idempotency_key_declares_nothing_twice(app, clien
     assert first.status_code == retry.status_code == 201
     assert retry.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
     assert retry.get_json()["reference"] == first.get_json()["reference"]
-    conforms(document, "/api/v1/incidents", "post", retry)
+    conforms(document, "/api/v1/incidents", retry, "post")
     with app.app_context():
         assert count(Incident) == 1
     changed = client.post("/api/v1/incidents", json={"title": "Videos gone", "severity": "SEV1"},
@@ -119,7 +105,7 @@ def test_refused_declarations_name_the_field_and_create_nothing(app, client, wri
     response = client.post("/api/v1/incidents", json=body, headers=bearer(token))
     problem = check_problem(response, 422)
     assert any(name.split(".")[0] == field for name in problem["errors"]), problem
-    conforms(document, "/api/v1/incidents", "post", response)
+    conforms(document, "/api/v1/incidents", response, "post")
     with app.app_context():
         assert count(Incident) == 0
 
@@ -143,10 +129,10 @@ def test_status_moves_along_the_lifecycle_and_a_stale_version_gets_the_current_o
     path = f"/api/v1/incidents/{ref}/status"
     moved = client.post(path, json={"status": "identified", "version": version, "note": "Found the cron job"},
                         headers=bearer(token))
-    body = conforms(document, "/api/v1/incidents/{reference}/status", "post", moved)
+    body = conforms(document, "/api/v1/incidents/{reference}/status", moved, "post")
     assert moved.status_code == 200 and body["status"] == "identified" and body["version"] > version
     stale = client.post(path, json={"status": "monitoring", "version": version}, headers=bearer(token))
-    problem = conforms(document, "/api/v1/incidents/{reference}/status", "post", stale)
+    problem = conforms(document, "/api/v1/incidents/{reference}/status", stale, "post")
     assert stale.status_code == 409 and problem["current"]["status"] == "identified"
     assert problem["current"]["version"] == body["version"]
     closing = client.post(path, json={"status": "closed", "version": body["version"]}, headers=bearer(token))
@@ -163,7 +149,7 @@ def test_editing_owners_and_moments_changes_only_what_is_sent(client, make, writ
     response = client.patch(f"/api/v1/incidents/{ref}", headers=bearer(token), json={
         "version": incident["version"], "comms_lead_id": make.user_id(comms),
         "loss_began_at": "2026-11-01T09:30:15+01:00", "detected_at": "2026-11-01T10:00:00Z"})
-    body = conforms(document, "/api/v1/incidents/{reference}", "patch", response)
+    body = conforms(document, "/api/v1/incidents/{reference}", response, "patch")
     assert response.status_code == 200
     assert body["comms_lead"]["name"] == "Cory Comms" and body["commander"]["name"] == "Rae Script"
     assert body["loss_began_at"].startswith("2026-11-01T08:30:15")
@@ -193,7 +179,7 @@ def test_refused_edits_name_the_field_and_change_nothing(client, writer, documen
     response = client.patch(f"/api/v1/incidents/{ref}", headers=bearer(token), json={"version": version, **fields})
     problem = check_problem(response, 422)
     assert field in problem["errors"], problem
-    conforms(document, "/api/v1/incidents/{reference}", "patch", response)
+    conforms(document, "/api/v1/incidents/{reference}", response, "patch")
     assert client.get(f"/api/v1/incidents/{ref}", headers=bearer(token)).get_json()["version"] == version
 
 
@@ -219,14 +205,14 @@ def test_posting_and_reading_the_timeline_a_page_at_a_time(app, client, writer, 
                                json={"body": f"Restored batch {n}", "kind": "recovery",
                                      "occurred_at": f"2026-11-0{n + 1}T12:00:00Z"})
         assert response.status_code == 201
-        posted.append(conforms(document, "/api/v1/incidents/{reference}/timeline", "post", response))
+        posted.append(conforms(document, "/api/v1/incidents/{reference}/timeline", response, "post"))
     public = client.post(f"/api/v1/incidents/{ref}/timeline", headers=bearer(token),
                          json={"body": "We are restoring mailboxes.", "visibility": "public"})
     assert public.get_json()["visibility"] == "public"
     seen, url = [], f"/api/v1/incidents/{ref}/timeline?limit=3&kind=recovery&order=oldest"
     while url:
         page = client.get(url, headers=bearer(token))
-        body = conforms(document, "/api/v1/incidents/{reference}/timeline", "get", page)
+        body = conforms(document, "/api/v1/incidents/{reference}/timeline", page, "get")
         assert len(body["items"]) <= 3
         seen += [item["body"] for item in body["items"]]
         url = body["next"]
@@ -271,17 +257,17 @@ def test_impact_figures_are_recorded_on_the_latest_and_a_stale_base_is_a_409(cli
     assert client.get(path, headers=bearer(token)).get_json() == {"latest": None}
     first = client.post(path, headers=bearer(token), json={
         "customers_affected": 1000, "categories": {"photos": {"affected": 50000}}})
-    body = conforms(document, "/api/v1/incidents/{reference}/impact", "post", first)
+    body = conforms(document, "/api/v1/incidents/{reference}/impact", first, "post")
     assert first.status_code == 201 and body["categories"]["photos"]["affected"] == 50000
     second = client.post(path, headers=bearer(token), json={
         "based_on": body["id"], "customers_affected": 1000, "customers_restored": 400})
     assert second.status_code == 201
     stale = client.post(path, headers=bearer(token), json={
         "based_on": body["id"], "customers_affected": 1000, "customers_restored": 100})
-    problem = conforms(document, "/api/v1/incidents/{reference}/impact", "post", stale)
+    problem = conforms(document, "/api/v1/incidents/{reference}/impact", stale, "post")
     assert stale.status_code == 409 and problem["current"]["customers_restored"] == 400
     latest = client.get(path, headers=bearer(token))
-    assert conforms(document, "/api/v1/incidents/{reference}/impact", "get", latest)["latest"]["id"] == \
+    assert conforms(document, "/api/v1/incidents/{reference}/impact", latest, "get")["latest"]["id"] == \
         second.get_json()["id"]
 
 
@@ -305,10 +291,10 @@ def test_a_recovery_script_reports_workstream_progress(client, make, writer, doc
     ref = declare(client, token).get_json()["reference"]
     make.workstream(ref, by=email, name="Restore mailboxes", target=40000)
     listed = client.get(f"/api/v1/incidents/{ref}/workstreams", headers=bearer(token))
-    ws = conforms(document, "/api/v1/incidents/{reference}/workstreams", "get", listed)["items"][0]
+    ws = conforms(document, "/api/v1/incidents/{reference}/workstreams", listed, "get")["items"][0]
     path = f"/api/v1/incidents/{ref}/workstreams/{ws['id']}/progress"
     reported = client.post(path, headers=bearer(token), json={"version": ws["version"], "done": 10000})
-    body = conforms(document, "/api/v1/incidents/{reference}/workstreams/{workstream_id}/progress", "post", reported)
+    body = conforms(document, "/api/v1/incidents/{reference}/workstreams/{workstream_id}/progress", reported, "post")
     assert reported.status_code == 201 and body["done"] == 10000 and body["percent"] == 25.0
     assert body["status"] == "in_progress"
     stale = client.post(path, headers=bearer(token), json={"version": ws["version"], "done": 20000})

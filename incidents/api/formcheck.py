@@ -61,8 +61,6 @@ def checked(form_class: type[F], values: Mapping[str, Any], *, names: Mapping[st
 
 def api_errors(errors: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for field, messages in errors.items():
-        if isinstance(messages, Mapping):  # a form field holding fields of its own
-            messages = [str(m) for nested in messages.values() for m in nested]
+    for field, messages in errors.items():  # the pages' forms are flat: a list of messages per field
         out.setdefault(names.get(field, field), []).extend(str(m) for m in messages)
     return out

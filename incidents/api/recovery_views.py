@@ -15,9 +15,8 @@ from incidents.api import auth, formcheck
 from incidents.api import write_schemas as schemas
 from incidents.api.idempotency import idempotent_create
 from incidents.api.problems import InvalidFields, NotFoundProblem
-from incidents.api.spec import BODY_PROBLEMS, WRITE_PROBLEMS, api
+from incidents.api.spec import BODY_PROBLEMS, REFERENCE, TAGS, WRITE_PROBLEMS, api
 from incidents.api.views import bp, person
-from incidents.api.write_views import REFERENCE, TAGS
 from incidents.api.writing import commit, conflict, created, followed, incident_or_404
 from incidents.auth.models import Role
 from incidents.errors import EditConflict, NotFound

@@ -82,3 +82,7 @@ WRITE_PROBLEMS = {**PROBLEMS, "HTTP_404": Problem}  # routes under an incident
 # Routes that read a body: it must be a JSON object (400, 415; views.py), a key well-formed (400).
 JSON_PROBLEMS = {"HTTP_400": Problem, "HTTP_415": Problem}
 BODY_PROBLEMS = {**WRITE_PROBLEMS, **JSON_PROBLEMS}
+
+# The documented operations' groups, and the path parameter they all share.
+TAGS = {"incidents": ["incidents"], "timeline": ["timeline"], "recovery": ["impact and recovery"]}
+REFERENCE = {"reference": "The incident's reference, e.g. INC-2026-0007."}

@@ -20,7 +20,7 @@ from incidents.api import auth, formcheck
 from incidents.api import write_schemas as schemas
 from incidents.api.idempotency import idempotent_create
 from incidents.api.problems import InvalidFields, NotFoundProblem
-from incidents.api.spec import BODY_PROBLEMS, JSON_PROBLEMS, PROBLEMS, WRITE_PROBLEMS, api
+from incidents.api.spec import BODY_PROBLEMS, JSON_PROBLEMS, PROBLEMS, REFERENCE, TAGS, WRITE_PROBLEMS, api
 from incidents.api.views import bp, incident_answer, opaque_cursor, person, read_cursor
 from incidents.api.writing import commit, conflict, created, followed, incident_or_404
 from incidents.auth.models import Role, User
@@ -37,8 +37,6 @@ from incidents.timeline.forms import EntryForm
 from incidents.timeline.models import EntryKind, TimelineEntry
 from incidents.timeline.service import TimelineFilter
 
-TAGS = {"incidents": ["incidents"], "timeline": ["timeline"], "recovery": ["impact and recovery"]}
-REFERENCE = {"reference": "The incident's reference, e.g. INC-2026-0007."}
 # The API's names of the edit form's person fields.
 PERSON_IDS = {spec.name: f"{spec.name}_id" for spec in FIELDS if spec.kind == "person"}
 
