@@ -141,6 +141,29 @@ def test_status_moves_along_the_lifecycle_and_a_stale_version_gets_the_current_o
     assert again["status"] == "identified" and again["version"] == body["version"]
 
 
+def test_a_read_right_after_a_write_answers_what_the_write_answered(app, client, make, writer, backend):
+    """The one-incident read runs outside the ORM (incidents/prepared_read.py), on PostgreSQL on a
+    pool of its own: it sees every write at once, with the same times, people and lists; and a
+    connection the server dropped is found by the read, replaced, and the read answered."""
+    _email, token = writer
+    comms = make.user(role="responder", name="Cory Comms")
+    ref = declare(client, token, personal_data=True, data_categories=["contacts", "photos"]).get_json()["reference"]
+    first = client.get(f"/api/v1/incidents/{ref}", headers=bearer(token)).get_json()
+    written = client.patch(f"/api/v1/incidents/{ref}", headers=bearer(token), json={
+        "version": first["version"], "title": "Shard 4 mailboxes emptied", "comms_lead_id": make.user_id(comms),
+        "loss_began_at": "2026-11-01T09:30:15+01:00", "detected_at": "2026-11-01T10:00:00Z"}).get_json()
+    read = client.get(f"/api/v1/incidents/{ref}", headers=bearer(token)).get_json()
+    assert read == written and read["version"] == first["version"] + 1
+    assert read["loss_began_at"] == "2026-11-01T08:30:15Z" and read["data_categories"] == ["contacts", "photos"]
+    if backend == "postgresql":
+        with app.app_context(), db.engine.connect() as conn:  # as a server restart would
+            dropped = conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+        assert dropped >= 1
+        assert client.get(f"/api/v1/incidents/{ref}", headers=bearer(token)).get_json() == written
+
+
 def test_editing_owners_and_moments_changes_only_what_is_sent(client, make, writer, document):
     _email, token = writer
     comms = make.user(role="responder", name="Cory Comms")
