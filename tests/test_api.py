@@ -233,11 +233,17 @@ def test_requests_are_rate_limited_per_token_reads_included(app_config, make):
     make = type(make)(app)
     first, second = new_token(app, make.user(role="viewer")), new_token(app, make.user(role="viewer"))
     client = app.test_client()
-    for _ in range(3):
-        assert client.get("/api/v1/incidents", headers=bearer(first)).status_code == 200
+    for left in (2, 1, 0):  # where the client stands, on every answer
+        answer = client.get("/api/v1/incidents", headers=bearer(first))
+        assert answer.status_code == 200
+        assert (answer.headers["X-RateLimit-Limit"], answer.headers["X-RateLimit-Remaining"]) == ("3", str(left))
     limited = client.get("/api/v1/incidents", headers=bearer(first))
-    assert "Retry-After" in limited.headers and "slow down" in check_problem(limited, 429)["detail"]
+    assert "slow down" in check_problem(limited, 429)["detail"]
+    assert 0 < int(limited.headers["Retry-After"]) <= 60 and limited.headers["X-RateLimit-Remaining"] == "0"
     assert client.get("/api/v1/incidents", headers=bearer(second)).status_code == 200  # its own count
+    for _ in range(3):  # without a working token, the address is counted: guessing is limited too
+        check_problem(client.get("/api/v1/incidents", headers=bearer("dlt_wrong")), 401)
+    check_problem(client.get("/api/v1/incidents", headers=bearer("dlt_wrong")), 429)
     for _ in range(5):  # the HTML app's reads are still never limited
         assert client.get("/login").status_code == 200
     with app.app_context():
