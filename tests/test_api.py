@@ -225,6 +225,26 @@ def test_only_the_hash_is_stored_and_last_use_is_noted_at_most_once_a_minute(app
         assert db.session.scalar(sa.select(AccessToken.last_used_at)) > first_use - timedelta(minutes=2)
 
 
+def test_noting_a_reads_token_use_waits_for_a_writer_that_got_in_first(app, client, make):
+    """The token's check reads inside the request's transaction; when another process writes
+    before the last use is noted (two workers serving the same script), the note must wait for
+    the write lock, not fail the read (SQLite refuses to upgrade a stale snapshot at once)."""
+    secret = new_token(app, make.user(role="viewer"))
+    ref = make.incident(by=make.user(role="responder"))
+
+    def another_worker_writes(response):
+        with db.engine.begin() as other:
+            other.execute(sa.update(AccessToken).values(name="renamed meanwhile"))
+        return response
+
+    app.after_request_funcs.setdefault("api", []).append(another_worker_writes)  # runs before the note
+    answer = client.get(f"/api/v1/incidents/{ref}", headers=bearer(secret))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    with app.app_context():
+        token = db.session.scalar(sa.select(AccessToken))
+        assert token.last_used_at is not None and token.name == "renamed meanwhile"
+
+
 def test_requests_are_rate_limited_per_token_reads_included(app_config, make):
     from incidents import create_app
 

@@ -75,6 +75,34 @@ def test_declare_incident_and_post_update(page: Page):
     page.screenshot(path=str(ARTIFACTS / "incident-page.png"), full_page=True)
 
 
+def test_the_bar_is_one_line_for_an_admin_and_its_menus_open_and_close(page: Page):
+    """Six admin pages sit in one Admin menu and the account in another, so at 1366 px the bar
+    keeps one line; a menu closes on a click elsewhere or on Escape."""
+    login(page, ADMIN[0])
+    page.set_viewport_size({"width": 1366, "height": 800})
+    admin = page.locator("details.navmenu", has=page.get_by_text("Admin", exact=True))
+
+    def middle(locator) -> float:
+        box = locator.bounding_box()
+        return box["y"] + box["height"] / 2
+
+    first = page.get_by_role("navigation", name="Main").get_by_role("link", name="Incidents")
+    for last in (admin.locator("summary"), page.locator(".whoami summary")):  # one line, not two
+        assert abs(middle(last) - middle(first)) < 4
+    webhooks = page.get_by_role("link", name="Webhooks")
+    expect(webhooks).to_be_hidden()
+    admin.locator("summary").click()
+    expect(webhooks).to_be_visible()
+    page.locator("main h1").click()
+    expect(webhooks).to_be_hidden()
+    admin.locator("summary").click()
+    page.keyboard.press("Escape")
+    expect(webhooks).to_be_hidden()
+    admin.locator("summary").click()
+    webhooks.click()
+    expect(page).to_have_url(re.compile(r"/admin/webhooks$"))
+
+
 def test_status_lifecycle_and_correction(page: Page):
     email, name = RESPONDER
     login(page, email)
@@ -176,6 +204,8 @@ def test_viewer_reads_only_and_logout_locks_pages(page: Page, server: LiveServer
     expect(page.get_by_role("button", name="Change status")).to_have_count(0)
     expect(page.get_by_role("link", name="Correct")).to_have_count(0)
 
+    expect(page.get_by_text("Admin", exact=True)).to_have_count(0)  # no admin menu for a viewer
+    page.locator(".whoami summary").click()  # the account menu holds the way out
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator(".flash-info")).to_have_text("You are signed out.")

@@ -20,6 +20,7 @@ from incidents.api import tokens
 from incidents.api.problems import is_api_request
 from incidents.auth.models import Role, User
 from incidents.credentials import hash_secret
+from incidents.db import writing_from_here
 from incidents.extensions import db
 from incidents.memo import forget, remembered
 
@@ -103,6 +104,11 @@ def note_use_after(response):
     commit, after the view's work, so a read holds no write lock while it runs)."""
     caller = g.get("api_caller")
     if caller is not None and caller.note_use and response.status_code < 500:
+        if request.method in READS:
+            # The token's check read a snapshot; on SQLite an UPDATE in that transaction fails at
+            # once ("database is locked") when another process wrote since (the same token's use,
+            # noted by another worker). A new transaction that takes the write lock waits instead.
+            writing_from_here()
         tokens.note_use(session=db.session, token_id=caller.token_id)
         db.session.commit()
         if request.method in READS:  # noted: the remembered check must not ask for it again

@@ -1,6 +1,15 @@
 // Progressive enhancement only: every page works without this file.
 // Shows each UTC time in the reader's own zone as a tooltip.
 document.addEventListener("DOMContentLoaded", function () {
+  // The bar's Admin menu closes on a click elsewhere or on Escape, as menus do.
+  var menus = document.querySelectorAll("details.navmenu");
+  document.addEventListener("click", function (ev) {
+    menus.forEach(function (menu) { if (menu.open && !menu.contains(ev.target)) { menu.open = false; } });
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape") { return; }
+    menus.forEach(function (menu) { if (menu.open) { menu.open = false; menu.querySelector("summary").focus(); } });
+  });
   document.querySelectorAll("time[datetime]").forEach(function (el) {
     var d = new Date(el.getAttribute("datetime"));
     if (!isNaN(d)) { el.title = "Your time: " + d.toLocaleString(); }
