@@ -6,7 +6,9 @@ made with `flask tokens create`. Then wrk (32 connections) measures, in alternat
 drift on a shared machine hits both sides of each pair alike:
 
 1. `GET /api/v1/incidents/<ref>` with the token, beside the bare route (`/bench/bare`, in the
-   benchmark's WSGI module only). Target: the API read at 0.5x the bare route or better.
+   benchmark's WSGI module only). Target: the API read at 0.5x the bare route or better. For
+   reading the figure, also the bare route plus one `SELECT 1` (`/bench/bare-db`): what the
+   database round trip costs by itself, so the API's own share shows (no target).
 2. `POST /api/v1/incidents/<ref>/timeline` (bench/api_post.lua, a different note each time),
    beside the incident page's quick-post form signed in with its CSRF token
    (bench/quick_post.lua). Target: the API at the form's rate or better.
@@ -82,12 +84,14 @@ def run_rounds(base, db_url, token, password, read_ref, post_ref, args) -> dict[
     api_read = f"{base}/api/v1/incidents/{read_ref}"
     for _ in range(20):  # warm up: pools, caches, the token's last-use write
         session.get(base + BARE, timeout=10)
+        session.get(base + BARE + "-db", timeout=10)
         session.get(api_read, headers=bearer, timeout=10)
     form_path, api_path = f"/incidents/{post_ref}/timeline", f"/api/v1/incidents/{post_ref}/timeline"
-    runs: dict[str, list[dict]] = {"bare": [], "api_read": [], "form_post": [], "api_post": []}
+    runs: dict[str, list[dict]] = {"bare": [], "bare_db": [], "api_read": [], "form_post": [], "api_post": []}
     before = count_entries(db_url, post_ref)
     for _ in range(args.rounds):
         runs["bare"].append(wrk(base + BARE, args))
+        runs["bare_db"].append(wrk(base + BARE + "-db", args))
         runs["api_read"].append(wrk(api_read, args, headers=bearer))
         runs["form_post"].append(wrk(base + form_path, args, script=LUA, env={
             "BENCH_PATH": form_path, "BENCH_COOKIE": cookie, "BENCH_CSRF": quote(form_token, safe="")}))
@@ -103,14 +107,18 @@ def report(backend: str, runs: dict) -> list[str]:
     read_ratio = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs["api_read"], runs["bare"], strict=True))
     post_ratio = statistics.median(a["rps"] / f["rps"]
                                    for a, f in zip(runs["api_post"], runs["form_post"], strict=True))
-    best = {name: best_run(runs[name]) for name in ("bare", "api_read", "form_post", "api_post")}
-    labels = {"bare": "bare Flask route", "api_read": "GET /api/v1/incidents/<ref>",
+    db_ratio = statistics.median(d["rps"] / b["rps"] for d, b in zip(runs["bare_db"], runs["bare"], strict=True))
+    read_vs_db = statistics.median(a["rps"] / d["rps"] for a, d in zip(runs["api_read"], runs["bare_db"], strict=True))
+    best = {name: best_run(runs[name]) for name in ("bare", "bare_db", "api_read", "form_post", "api_post")}
+    labels = {"bare": "bare Flask route", "bare_db": "bare route + SELECT 1", "api_read": "GET /api/v1/incidents/<ref>",
               "form_post": "quick-post form (timeline.post)", "api_post": "POST /api/v1/incidents/<ref>/timeline"}
     for name, run in best.items():
         print(f"| {backend} | {labels[name]} | {run['rps']:.0f} | {run['p50']:.1f} | {run['p99']:.1f} | "
               f"{run['errors']} |")
     print(f"{backend}: API read vs bare route {read_ratio:.2f}x (target {READ_TARGET}x); API post vs form post "
           f"{post_ratio:.2f}x (target {POST_TARGET}x); median of {len(runs['bare'])} paired rounds")
+    print(f"{backend}: bare route + SELECT 1 vs bare route {db_ratio:.2f}x; API read vs bare route + SELECT 1 "
+          f"{read_vs_db:.2f}x (no target: the database's share and the API's own)")
     answered = sum(run["requests"] for name in ("form_post", "api_post") for run in runs[name])
     print(f"{backend}: {answered} posts answered, {runs['written']} entries written")
     problems = [f"{backend}: {labels[name]} had {run['errors']} errors" for name, run in best.items() if run["errors"]]

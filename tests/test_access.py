@@ -212,6 +212,7 @@ MINIMUM_ROLE = {
     "intake.index": ADMIN,
     "intake.create": ADMIN,
     "intake.detail": ADMIN,
+    "intake.edit": ADMIN,
     "intake.rotate": ADMIN,
     "intake.revoke": ADMIN,
     "intake.delivery": VIEWER,
@@ -394,7 +395,8 @@ def intake_probes(world) -> dict[str, object]:
 
     return {"intake.create": db.session.scalar(sa.select(sa.func.count(Intake.id))),
             "intake.revoke": db.session.get(Intake, world.intake.intake_id).revoked_at,
-            "intake.rotate": db.session.get(Intake, world.intake.rotate_id).token_hash}
+            "intake.rotate": db.session.get(Intake, world.intake.rotate_id).token_hash,
+            "intake.edit": db.session.get(Intake, world.intake.rotate_id).name}
 
 
 def systems_incident_probes(world) -> dict[str, object]:

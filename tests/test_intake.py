@@ -37,7 +37,7 @@ from incidents.intake import manage
 from incidents.intake.models import AlertGroup, Intake, IntakeDelivery
 from incidents.timeline.models import TimelineEntry
 from tests.conftest import require
-from tests.helpers import move_status, timeline_rows
+from tests.helpers import move_status, read_form, timeline_rows
 from tests.live_server import free_port, serve_in_thread
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -511,10 +511,78 @@ def test_admins_make_rotate_and_revoke_intakes_on_the_settings_page(app, client,
     assert refused.status_code == 422 and "Line 1" in refused.get_data(as_text=True)
 
 
+def test_admins_change_an_intakes_settings_and_the_next_delivery_follows_them(app, client, auth, make):
+    """Its sender, URL and token stay; the severity mapping, title, account and Grafana's secret
+    change for the deliveries that follow; the secret is never drawn into the page."""
+    admin = auth.as_role("admin")
+    other = make.user(role="responder", name="Night Responder")
+    key = "grafana-shared-secret-1234"
+    intake_id, secret = make_intake(app, admin, "grafana", name="Grafana storage", hmac_secret=key)
+    page = client.get(f"/settings/intakes/{intake_id}/edit")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and key not in html and 'name="kind"' not in html
+    form = read_form(html, f"/settings/intakes/{intake_id}/edit").to_dict()
+    assert "critical=SEV1" in form["severity_map"] and form["default_severity"] == "SEV3"
+    form.update({"name": "Grafana storage (prod)", "account": str(make.user_id(other)), "severity_map": "",
+                 "default_severity": "SEV1", "hmac_secret": ""})  # empty: keeps the secret it has
+    saved = client.post(f"/settings/intakes/{intake_id}/edit", data=form)
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    body = fixture("grafana_firing.json")
+    assert deliver(client, "grafana", secret, body).status_code == 401  # the secret is still checked
+    answer = deliver(client, "grafana", secret, body, **{"X-Grafana-Alerting-Signature": signed(key, body)})
+    incident = incident_of(app, answer.get_json()["incident"])
+    assert incident.severity is Severity.SEV1 and incident.commander_id == make.user_id(other)
+
+    stale = dict(form, name="From an old tab")  # drawn from the version before the save
+    conflict = client.post(f"/settings/intakes/{intake_id}/edit", data=stale)
+    assert conflict.status_code == 409 and "Nothing of yours was saved" in conflict.get_data(as_text=True)
+    fresh = read_form(client.get(f"/settings/intakes/{intake_id}/edit").get_data(as_text=True),
+                      f"/settings/intakes/{intake_id}/edit").to_dict()
+    assert fresh["name"] == "Grafana storage (prod)"
+    fresh["forget_hmac_secret"] = "y"
+    assert client.post(f"/settings/intakes/{intake_id}/edit", data=fresh).status_code == 302
+    resolved = body.replace(b'"status":"firing"', b'"status":"resolved"')
+    assert deliver(client, "grafana", secret, resolved).status_code == 202  # unsigned now taken
+    with app.app_context():
+        intake = db.session.get(Intake, intake_id)
+        assert intake.hmac_secret is None and intake.kind.value == "grafana" and intake.version == 3
+        changes = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.entity_type == "intake",
+                                                                 AuditEvent.action == "update")).all()
+        assert len(changes) == 2 and "Grafana storage (prod)" in changes[0].after
+        assert not any(key in f"{event.before}{event.after}" for event in changes)
+
+
+def test_an_intakes_settings_refuse_bad_values_beside_the_field_and_keep_the_rest(app, client, auth, make):
+    admin = auth.as_role("admin")
+    intake_id, _secret = make_intake(app, admin, name="Prometheus")
+    make_intake(app, admin, name="Taken name")
+    url = f"/settings/intakes/{intake_id}/edit"
+    form = read_form(client.get(url).get_data(as_text=True), url).to_dict()
+    for change, field, words in ((("name", "taken NAME"),), "name", "already an intake"), \
+            ((("severity_map", "critical"),), "severity_map", "Line 1"), \
+            ((("title_annotation", "bad label"),), "title_annotation", "letters, digits"):
+        refused = client.post(url, data=dict(form, **dict(change)))
+        assert refused.status_code == 422, (field, refused.status_code)
+        assert words in refused.get_data(as_text=True), field
+    with app.app_context():
+        intake = db.session.get(Intake, intake_id)
+        assert intake.name == "Prometheus" and intake.version == 1
+    # Only Grafana signs: an Alertmanager intake is offered no secret, and one sent anyway is ignored.
+    assert client.post(url, data=dict(form, hmac_secret="a-grafana-secret-long-enough")).status_code == 302
+    with app.app_context():
+        assert db.session.get(Intake, intake_id).hmac_secret is None
+    client.post(f"/settings/intakes/{intake_id}/revoke")
+    gone = client.get(url)
+    assert gone.status_code == 302 and client.post(url, data=form).status_code == 302
+    with app.app_context():
+        assert db.session.get(Intake, intake_id).name == "Prometheus"
+
+
 def test_viewers_and_responders_cannot_reach_the_intake_settings(client, auth):
     auth.as_role("responder")
     assert client.get("/settings/intakes").status_code == 403
     assert client.post("/settings/intakes", data={"name": "x", "kind": "generic"}).status_code == 403
+    assert client.get("/settings/intakes/1/edit").status_code == 403
 
 
 def test_the_cli_makes_lists_and_revokes_intakes(app, runner, make):

@@ -1,11 +1,11 @@
-"""The admins' form for a new alert intake."""
+"""The admins' forms for an alert intake: a new one, and changing one's settings."""
 from __future__ import annotations
 
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from incidents.errors import FieldError
-from incidents.forms import BaseForm, options
+from incidents.forms import BaseForm, options, version_field
 from incidents.incident.enums import Severity
 from incidents.intake.manage import NAME_LIMIT, map_text, parse_severity_map
 from incidents.intake.models import IntakeKind
@@ -47,3 +47,15 @@ class IntakeForm(BaseForm):
             parse_severity_map(field.data or "")
         except FieldError as refused:
             raise ValidationError(str(refused)) from None
+
+
+class EditIntakeForm(IntakeForm):
+    """The same settings but the sender (it decides the URL the sender is set up with) and the
+    token (given anew on the intake's page)."""
+
+    kind = None
+    version = version_field()
+    hmac_secret = StringField("New Grafana HMAC secret", validators=[Optional(), Length(max=200)],
+                              render_kw={"autocomplete": "off", "spellcheck": "false"},
+                              description="Leave empty to keep the secret it has. Set the same one in Grafana.")
+    forget_hmac_secret = BooleanField("Stop checking Grafana's signature (forget the secret)")

@@ -3,7 +3,7 @@ by the bearer token of a delivery. Services in the project's shape: keyword-only
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, or_, select, update
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from incidents.auth.models import Role, User
 from incidents.credentials import hash_secret, hint_of, new_secret, plausible
 from incidents.db import UTCDateTime, utcnow
-from incidents.errors import FieldError
+from incidents.errors import FieldError, check_version
 from incidents.incident.enums import Severity
 from incidents.intake.models import Intake, IntakeKind
 from incidents.intake.reading import DEFAULT_SEVERITY_MAP
@@ -62,12 +62,15 @@ def map_text(mapping: dict[str, str]) -> str:
     return "\n".join(f"{value}={severity}" for value, severity in mapping.items())
 
 
-def _checked(session: Session, fields: IntakeFields) -> dict:
+def _checked(session: Session, fields: IntakeFields, *, renaming: Intake | None = None) -> dict:
     name = " ".join((fields.name or "").split())
     if not name or len(name) > NAME_LIMIT:
         raise FieldError(f"Name the intake after what sends to it, in at most {NAME_LIMIT} characters "
                          "(e.g. “Prometheus production”).", field="name")
-    if session.scalar(select(Intake.id).where(func.lower(Intake.name) == name.lower())) is not None:
+    same_name = select(Intake.id).where(func.lower(Intake.name) == name.lower())
+    if renaming is not None:
+        same_name = same_name.where(Intake.id != renaming.id)
+    if session.scalar(same_name) is not None:
         raise FieldError(f"There is already an intake named “{name}”: choose another name.", field="name")
     if fields.kind not in IntakeKind._value2member_map_:
         raise FieldError("Choose Alertmanager, Grafana or generic.", field="kind")
@@ -106,6 +109,33 @@ def create_intake(*, session: Session, actor: User | None, fields: IntakeFields)
         raise FieldError(f"There is already an intake named “{intake.name}”: choose another name.",
                          field="name") from None
     return intake, secret
+
+
+def update_intake(*, session: Session, intake: Intake, expected_version: int | None, fields: IntakeFields,
+                  forget_hmac_secret: bool = False) -> Intake:
+    """Change an active intake's settings (flushes). Its kind stays (it decides the URL its sender
+    posts to) and so does its token. An empty HMAC secret keeps the one stored, unless asked to
+    forget it; a form drawn from an older version is refused and nothing is changed."""
+    if intake.revoked_at is not None:
+        raise FieldError(f"“{intake.name}” is revoked: make a new intake instead.")
+    check_version(stored=intake.version, expected=expected_version, message=lambda: (
+        "Someone saved this intake while you were editing it. Nothing of yours was saved: check the "
+        "values now shown, then save again."))
+    secret = (fields.hmac_secret or "").strip()
+    if not secret and not forget_hmac_secret:
+        secret = intake.hmac_secret or ""
+    checked = _checked(session, replace(fields, kind=intake.kind.value, hmac_secret=secret), renaming=intake)
+    del checked["kind"]
+    for name, value in checked.items():
+        setattr(intake, name, value)
+    intake.version += 1
+    try:
+        with session.begin_nested():  # two admins choosing one name at once: the second is told
+            session.flush()
+    except IntegrityError:
+        raise FieldError(f"There is already an intake named “{checked['name']}”: choose another name.",
+                         field="name") from None
+    return intake
 
 
 def new_token(*, session: Session, intake: Intake) -> str:

@@ -69,6 +69,9 @@ class Intake(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped by admins' edits only (not a version_id_col): the last-use note must not turn an
+    # admin's save into a conflict.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     account: Mapped[User] = relationship(foreign_keys=[account_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

@@ -1,4 +1,4 @@
-"""The admins' pages for alert intakes (list, make, look at, new token, revoke) and a delivery's
+"""The admins' pages for alert intakes (list, make, look at, change, new token, revoke) and a delivery's
 page for everyone who can read incidents (the raw payload the timeline entry links to)."""
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from flask_login import current_user
 from incidents.auth.access import recent_sign_in_required, role_required
 from incidents.auth.models import Role
 from incidents.extensions import db
+from incidents.forms import rebase
 from incidents.intake import manage, service
-from incidents.intake.forms import IntakeForm
+from incidents.intake.forms import EditIntakeForm, IntakeForm
 from incidents.intake.models import Intake
 from incidents.versioning import save
 
@@ -21,10 +22,24 @@ ONE = "/settings/intakes/<int(max=2147483647):intake_id>"
 
 def _form(formdata=None) -> IntakeForm:
     form = IntakeForm(formdata=formdata) if formdata is not None else IntakeForm()
-    form.account.choices = [(u.id, f"{u.display} ({u.role.value})") for u in manage.declarers(session=db.session)]
+    _account_choices(form)
     if not form.is_submitted():
         form.account.data = current_user.id
     return form
+
+
+def _account_choices(form: IntakeForm) -> None:
+    form.account.choices = [(u.id, f"{u.display} ({u.role.value})") for u in manage.declarers(session=db.session)]
+
+
+def _fields(form: IntakeForm, kind: str):
+    account = next((u for u in manage.declarers(session=db.session) if u.id == form.account.data), None)
+    return manage.IntakeFields(
+        name=form.name.data, kind=kind, account=account, severity_label=form.severity_label.data.strip(),
+        severity_map=manage.parse_severity_map(form.severity_map.data or ""),
+        default_severity=form.default_severity.data, title_annotation=form.title_annotation.data.strip(),
+        description_annotation=form.description_annotation.data.strip(), hmac_secret=form.hmac_secret.data or "",
+        hmac_timestamp_header=form.hmac_timestamp_header.data or "")
 
 
 def _page(form: IntakeForm | None = None, code: int = 200):
@@ -77,13 +92,7 @@ def create():
     form = _form(request.form)
     if not form.validate():
         return _page(form, 422)
-    account = next((u for u in manage.declarers(session=db.session) if u.id == form.account.data), None)
-    fields = manage.IntakeFields(
-        name=form.name.data, kind=form.kind.data, account=account, severity_label=form.severity_label.data.strip(),
-        severity_map=manage.parse_severity_map(form.severity_map.data or ""),
-        default_severity=form.default_severity.data, title_annotation=form.title_annotation.data.strip(),
-        description_annotation=form.description_annotation.data.strip(), hmac_secret=form.hmac_secret.data or "",
-        hmac_timestamp_header=form.hmac_timestamp_header.data or "")
+    fields = _fields(form, form.kind.data)
     saved = save(lambda: manage.create_intake(session=db.session, actor=current_user, fields=fields), form=form)
     if not saved.ok:
         return _page(form, saved.code)
@@ -107,6 +116,50 @@ def detail(intake_id: int):
                            snippet=sender_snippet(intake, url, f"{intake.hint}…"),
                            deliveries=service.recent_deliveries(session=db.session, intake=intake),
                            incidents=service.incident_count(session=db.session, intake=intake))
+
+
+@bp.route(ONE + "/edit", methods=["GET", "POST"])
+@role_required(Role.admin)
+@recent_sign_in_required  # who its incidents are declared as, and Grafana's secret, are its trust
+def edit(intake_id: int):
+    intake = _intake(intake_id)
+    if intake.revoked_at is not None:
+        flash(f"“{intake.name}” is revoked: make a new intake instead.", "error")
+        return redirect(url_for("intake.detail", intake_id=intake_id))
+    if request.method != "POST":
+        return _edit_page(intake, _edit_form_of(intake))
+    form = EditIntakeForm()
+    _account_choices(form)
+    if not form.validate_on_submit():
+        return _edit_page(intake, form, 422)
+    fields = _fields(form, intake.kind.value)
+    if intake.kind.value != "grafana":  # not offered on the page: only Grafana signs
+        fields.hmac_secret = fields.hmac_timestamp_header = ""
+    saved = save(lambda: manage.update_intake(session=db.session, intake=intake, expected_version=form.version.data,
+                                              fields=fields, forget_hmac_secret=form.forget_hmac_secret.data),
+                 form=form)
+    if saved.ok:
+        flash(f"“{intake.name}” saved: the next delivery is read with these settings.", "success")
+        return redirect(url_for("intake.detail", intake_id=intake_id))
+    intake = _intake(intake_id)
+    if saved.conflict:
+        rebase(form.version, intake.version)
+    return _edit_page(intake, form, saved.code, conflict=saved.conflict)
+
+
+def _edit_form_of(intake: Intake) -> EditIntakeForm:
+    form = EditIntakeForm(formdata=None, obj=intake)
+    _account_choices(form)
+    form.account.data = intake.account_id
+    form.severity_map.data = manage.map_text(intake.severity_map)
+    form.default_severity.data = intake.default_severity.value
+    form.hmac_secret.data = ""  # a credential: never drawn into a page
+    form.hmac_timestamp_header.data = intake.hmac_timestamp_header or ""
+    return form
+
+
+def _edit_page(intake: Intake, form: EditIntakeForm, code: int = 200, conflict=None):
+    return render_template("intake/edit.html", intake=intake, form=form, conflict=conflict), code
 
 
 @bp.post(ONE + "/token")
