@@ -89,6 +89,10 @@ def default_config(instance_path: Path) -> dict:
         # Days after an incident is closed when its per-customer ledger is deleted (the figures stay);
         # unset or 0: kept until `flask ledger purge` is run.
         "LEDGER_RETENTION_DAYS": int(os.environ.get("LEDGER_RETENTION_DAYS") or 0),
+        # Days the logs that only grow are kept: finished background jobs, webhook messages and their
+        # attempts, status-page subscriber deliveries, alert deliveries that reached no incident
+        # (incidents/jobs/retention.py). 0 keeps them forever. The audit log is never purged.
+        "LOG_RETENTION_DAYS": int(os.environ.get("LOG_RETENTION_DAYS") or 90),
         # The ownership audit flags a restore test older than this (issue #15).
         "SYSTEMS_RESTORE_TEST_MAX_DAYS": int(os.environ.get("SYSTEMS_RESTORE_TEST_MAX_DAYS") or 90),
         # The largest inventory CSV the systems import takes (bytes; the upload route alone allows it).

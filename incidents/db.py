@@ -110,8 +110,23 @@ def _configure_sqlite(dbapi_connection, _record):
 def _wants_write_lock() -> bool:
     """Requests that may write take SQLite's write lock up front; reads stay concurrent."""
     if has_request_context():
+        if g.get("reading_before_writing", False):
+            return False
         return request.method not in ("GET", "HEAD", "OPTIONS") or g.get("write_lock_on_begin", False)
     return True  # CLI commands and scripts
+
+
+@contextmanager
+def reading_before_writing():
+    """In a request that will write: transactions begun inside this block only read (SQLite: a
+    plain BEGIN, concurrent with the writer), so a check that needs no lock (a token's) is not
+    made while holding the write lock every other writer waits for. Its own session's work only:
+    the request's writes begin after the block, with the lock."""
+    g.reading_before_writing = True
+    try:
+        yield
+    finally:
+        g.reading_before_writing = False
 
 
 def writing_from_here() -> None:

@@ -36,7 +36,7 @@ all of them, in an app context, in a transaction the worker commits when the fun
 (rolled back if it raises: the error is logged, and the other functions and the next period run as
 usual). Never two runs of one function at once. Keep them short: long work is a job they enqueue.
 """
-from incidents.jobs import sweeper  # noqa: F401 - registers the periodic jobs.requeue_stale
+from incidents.jobs import retention, sweeper  # noqa: F401 - register jobs.purge_finished, jobs.requeue_stale
 from incidents.jobs.models import BackgroundJob, JobState
 from incidents.jobs.registry import job, periodic
 from incidents.jobs.runner import JobFailed, TryAgainLater, current_job, progress

@@ -17,7 +17,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.jobs import JobFailed, TryAgainLater, current_job, enqueue, job, progress
-from incidents.jobs.registry import kind
+from incidents.jobs.registry import kind, periodic
+from incidents.jobs.retention import HOURLY, purge_old_rows, retention_cutoff
 from incidents.outbound import post_json, signature_headers
 from incidents.status.models import Component
 from incidents.status.public import build_public_view, public_page
@@ -272,3 +273,18 @@ def send_webhooks(*, delivery_ids: list[int]) -> dict:
             return {"sent": sent, "failed": failing}
         raise WebhooksToRetry(f"{failing} webhook deliveries failed; trying again later")
     return {"sent": sent}
+
+
+@periodic("subscribers.purge_old_deliveries", every=HOURLY)
+def purge_old_deliveries() -> int:
+    """Sent and failed deliveries past LOG_RETENTION_DAYS (a hundred thousand a publish add up);
+    one still pending stays."""
+    cutoff = retention_cutoff()
+    if cutoff is None:
+        return 0
+    table = Delivery.__table__
+    deleted = purge_old_rows(session=db.session, table=table, made_at=table.c.created_at, cutoff=cutoff,
+                             deletable=table.c.state != "pending")
+    if deleted:
+        log.info("deleted %d subscriber deliveries older than %s", deleted, cutoff.date())
+    return deleted
