@@ -13,10 +13,11 @@ drift on a shared machine hits both sides of each pair alike:
    beside the incident page's quick-post form signed in with its CSRF token
    (bench/quick_post.lua). Target: the API at the form's rate or better.
 
-Each pair's ratio is taken per round; the median over rounds is printed with the best run of
-each side. Every request must be answered 2xx (3xx for the form) and every post stored. The
-token's rate limit is lifted for the run (API_RATE_LIMIT), as an operator would for a trusted
-importer; the form has no limit of its own.
+The reads are measured first, then the posts; each round runs its phase there and back
+(A B C C B A), a pair's ratio is taken per round from both its runs, and the median over rounds is
+printed with the per-round ratios and the best run of each side. Every request must be answered 2xx (3xx for
+the form) and every post stored. The token's rate limit is lifted for the run (API_RATE_LIMIT),
+as an operator would for a trusted importer; the form has no limit of its own.
 """
 from __future__ import annotations
 
@@ -89,26 +90,42 @@ def run_rounds(base, db_url, token, password, read_ref, post_ref, args) -> dict[
     form_path, api_path = f"/incidents/{post_ref}/timeline", f"/api/v1/incidents/{post_ref}/timeline"
     runs: dict[str, list[dict]] = {"bare": [], "bare_db": [], "api_read": [], "form_post": [], "api_post": []}
     before = count_entries(db_url, post_ref)
-    for _ in range(args.rounds):
-        runs["bare"].append(wrk(base + BARE, args))
-        runs["bare_db"].append(wrk(base + BARE + "-db", args))
-        runs["api_read"].append(wrk(api_read, args, headers=bearer))
-        runs["form_post"].append(wrk(base + form_path, args, script=LUA, env={
-            "BENCH_PATH": form_path, "BENCH_COOKIE": cookie, "BENCH_CSRF": quote(form_token, safe="")}))
-        runs["api_post"].append(wrk(base + api_path, args, script=API_LUA,
-                                    env={"BENCH_PATH": api_path, "BENCH_TOKEN": token}))
+    loads = {
+        "bare": lambda: wrk(base + BARE, args),
+        "bare_db": lambda: wrk(base + BARE + "-db", args),
+        "api_read": lambda: wrk(api_read, args, headers=bearer),
+        "form_post": lambda: wrk(base + form_path, args, script=LUA, env={
+            "BENCH_PATH": form_path, "BENCH_COOKIE": cookie, "BENCH_CSRF": quote(form_token, safe="")}),
+        "api_post": lambda: wrk(base + api_path, args, script=API_LUA,
+                                env={"BENCH_PATH": api_path, "BENCH_TOKEN": token}),
+    }
+    # The reads are measured first, on a database no write load has touched (after 20 s of posts,
+    # PostgreSQL's autovacuum and checkpoints slow whatever runs next). Each round runs its phase
+    # there and back (A B C C B A): on this shared machine a run's position in a round moved its
+    # rate by up to 2x, and a palindrome gives every side the same positions.
+    for phase in (("bare", "bare_db", "api_read"), ("form_post", "api_post")):
+        for _ in range(args.rounds):
+            for name in (*phase, *phase[::-1]):
+                runs[name].append(loads[name]())
     runs["written"] = count_entries(db_url, post_ref) - before  # type: ignore[assignment]
     session.close()
     return runs
 
 
+def round_ratios(runs: dict, side: str, baseline: str) -> list[float]:
+    """Per round, the side's requests over the baseline's (each ran twice in the round)."""
+    def per_round(name: str) -> list[float]:
+        rates = [run["rps"] for run in runs[name]]
+        return [rates[n] + rates[n + 1] for n in range(0, len(rates), 2)]
+    return [a / b for a, b in zip(per_round(side), per_round(baseline), strict=True)]
+
+
 def report(backend: str, runs: dict) -> list[str]:
     """Print the backend's table; return what missed its target or failed."""
-    read_ratio = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs["api_read"], runs["bare"], strict=True))
-    post_ratio = statistics.median(a["rps"] / f["rps"]
-                                   for a, f in zip(runs["api_post"], runs["form_post"], strict=True))
-    db_ratio = statistics.median(d["rps"] / b["rps"] for d, b in zip(runs["bare_db"], runs["bare"], strict=True))
-    read_vs_db = statistics.median(a["rps"] / d["rps"] for a, d in zip(runs["api_read"], runs["bare_db"], strict=True))
+    read_ratio = statistics.median(round_ratios(runs, "api_read", "bare"))
+    post_ratio = statistics.median(round_ratios(runs, "api_post", "form_post"))
+    db_ratio = statistics.median(round_ratios(runs, "bare_db", "bare"))
+    read_vs_db = statistics.median(round_ratios(runs, "api_read", "bare_db"))
     best = {name: best_run(runs[name]) for name in ("bare", "bare_db", "api_read", "form_post", "api_post")}
     labels = {"bare": "bare Flask route", "bare_db": "bare route + SELECT 1", "api_read": "GET /api/v1/incidents/<ref>",
               "form_post": "quick-post form (timeline.post)", "api_post": "POST /api/v1/incidents/<ref>/timeline"}
@@ -116,7 +133,10 @@ def report(backend: str, runs: dict) -> list[str]:
         print(f"| {backend} | {labels[name]} | {run['rps']:.0f} | {run['p50']:.1f} | {run['p99']:.1f} | "
               f"{run['errors']} |")
     print(f"{backend}: API read vs bare route {read_ratio:.2f}x (target {READ_TARGET}x); API post vs form post "
-          f"{post_ratio:.2f}x (target {POST_TARGET}x); median of {len(runs['bare'])} paired rounds")
+          f"{post_ratio:.2f}x (target {POST_TARGET}x); median of {len(runs['bare']) // 2} rounds")
+    for name, side, baseline in (("read", "api_read", "bare"), ("post", "api_post", "form_post")):
+        ratios = ", ".join(f"{ratio:.2f}" for ratio in round_ratios(runs, side, baseline))
+        print(f"{backend}: API {name} ratio per round: {ratios}")
     print(f"{backend}: bare route + SELECT 1 vs bare route {db_ratio:.2f}x; API read vs bare route + SELECT 1 "
           f"{read_vs_db:.2f}x (no target: the database's share and the API's own)")
     answered = sum(run["requests"] for name in ("form_post", "api_post") for run in runs[name])

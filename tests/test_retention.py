@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from incidents.auth.models import User
 from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.incident.models import Incident
@@ -18,7 +19,6 @@ from incidents.jobs.models import BackgroundJob, JobState
 from incidents.jobs.retention import purge_finished_jobs, purge_old_rows
 from incidents.subscribers.jobs import purge_old_deliveries
 from incidents.subscribers.models import Announcement, Delivery, Subscriber
-from incidents.auth.models import User
 from incidents.webhooks.jobs import purge_old_messages
 from incidents.webhooks.models import WebhookAttempt, WebhookMessage, WebhookSubscription
 
