@@ -53,21 +53,22 @@ class PreparedRead:
         return compiled
 
     def first(self, **params: Any) -> tuple | None:
-        engine = _read_engine(db.engine)
+        app_engine = db.engine
+        engine = _read_engine(app_engine)
         compiled = self._compiled_for(engine.dialect)
         values = params if compiled.positional is None else tuple(params[name] for name in compiled.positional)
-        row = _run(engine, compiled.sql, values)
+        row = _run(engine, compiled.sql, values, listeners=app_engine)
         if row is None:
             return None
         return tuple(value if process is None else process(value)
                      for value, process in zip(row, compiled.processors, strict=True))
 
 
-def _run(engine: Engine, sql: str, values) -> tuple | None:
+def _run(engine: Engine, sql: str, values, *, listeners: Engine) -> tuple | None:
     for attempt in (1, 2):
         raw = engine.raw_connection()
         try:
-            return _select_one(engine, raw, sql, values)
+            return _select_one(listeners, raw, sql, values)
         except engine.dialect.loaded_dbapi.Error as error:
             if attempt == 2 or not engine.dialect.is_disconnect(error, raw.dbapi_connection, None):
                 raise
@@ -98,7 +99,7 @@ def _read_engine(engine: Engine) -> Engine:
     return read
 
 
-def _select_one(engine: Engine, raw, sql: str, values) -> tuple | None:
+def _select_one(listeners: Engine, raw, sql: str, values) -> tuple | None:
     driver = raw.driver_connection
     autocommit = getattr(driver, "autocommit", None)  # psycopg: otherwise its first statement sends BEGIN
     if autocommit is False:
@@ -106,10 +107,11 @@ def _select_one(engine: Engine, raw, sql: str, values) -> tuple | None:
     try:
         cursor = raw.cursor()
         try:
-            if engine.dispatch.before_cursor_execute:
-                # A bare cursor passes by the engine's events; whoever counts or logs statements
-                # (the tests' statement counts, the benches) is told, with no Connection to give.
-                engine.dispatch.before_cursor_execute(None, cursor, sql, values, None, False)
+            if listeners.dispatch.before_cursor_execute:
+                # A bare cursor passes by the engine's events; whoever counts or logs the app's
+                # statements (the tests' statement counts, the benches) listens on the app's engine,
+                # not the read pool's, and is told, with no Connection to give.
+                listeners.dispatch.before_cursor_execute(None, cursor, sql, values, None, False)
             cursor.execute(sql, values)
             return cursor.fetchone()
         finally:

@@ -1,7 +1,7 @@
 """Logs that only grow (finished jobs, webhook and subscriber deliveries, stray alert deliveries)
 are deleted once older than LOG_RETENTION_DAYS (90 by default; 0 keeps them forever).
 
-A feature names what of its log may go (`purge_old_rows` below) from a periodic job of its own;
+A feature names what of its log may go (`purge_log` below) from a periodic job of its own;
 this module's own job does it for finished background jobs. The audit log is never purged (its hash
 chain is the record), and neither is anything still pending.
 
@@ -13,7 +13,9 @@ is ever read: the walk stops at the first row made after it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import Table, and_, case, delete, select
@@ -57,14 +59,22 @@ def purge_old_rows(*, session: Session, table: Table, made_at, cutoff: datetime,
 FINISHED = [state.value for state in JobState if state.finished]
 
 
-@periodic("jobs.purge_finished", every=HOURLY)
-def purge_finished_jobs() -> None:
-    """Finished background jobs older than the retention (their pages have long stopped asking)."""
+def purge_log(what: str, table: Table, made_at, deletable: Callable[[datetime], Any] | None = None) -> int:
+    """A feature's periodic trim: the rows of `table` made before LOG_RETENTION_DAYS ago for which
+    `deletable(cutoff)` holds (all of them when None), deleted and logged as `what`; how many."""
     cutoff = retention_cutoff()
     if cutoff is None:
-        return
-    table = BackgroundJob.__table__
-    deleted = purge_old_rows(session=db.session, table=table, made_at=table.c.created_at, cutoff=cutoff,
-                             deletable=and_(table.c.state.in_(FINISHED), table.c.finished_at < cutoff))
+        return 0
+    deleted = purge_old_rows(session=db.session, table=table, made_at=made_at, cutoff=cutoff,
+                             deletable=deletable(cutoff) if deletable else None)
     if deleted:
-        log.info("deleted %d finished background jobs older than %s", deleted, cutoff.date())
+        log.info("deleted %d %s older than %s", deleted, what, cutoff.date())
+    return deleted
+
+
+@periodic("jobs.purge_finished", every=HOURLY)
+def purge_finished_jobs() -> int:
+    """Finished background jobs older than the retention (their pages have long stopped asking)."""
+    table = BackgroundJob.__table__
+    return purge_log("finished background jobs", table, table.c.created_at,
+                     lambda cutoff: and_(table.c.state.in_(FINISHED), table.c.finished_at < cutoff))

@@ -18,7 +18,7 @@ from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.jobs import JobFailed, TryAgainLater, current_job, enqueue, job, progress
 from incidents.jobs.registry import kind, periodic
-from incidents.jobs.retention import HOURLY, purge_old_rows, retention_cutoff
+from incidents.jobs.retention import HOURLY, purge_log
 from incidents.outbound import post_json, signature_headers
 from incidents.status.models import Component
 from incidents.status.public import build_public_view, public_page
@@ -279,12 +279,5 @@ def send_webhooks(*, delivery_ids: list[int]) -> dict:
 def purge_old_deliveries() -> int:
     """Sent and failed deliveries past LOG_RETENTION_DAYS (a hundred thousand a publish add up);
     one still pending stays."""
-    cutoff = retention_cutoff()
-    if cutoff is None:
-        return 0
     table = Delivery.__table__
-    deleted = purge_old_rows(session=db.session, table=table, made_at=table.c.created_at, cutoff=cutoff,
-                             deletable=table.c.state != "pending")
-    if deleted:
-        log.info("deleted %d subscriber deliveries older than %s", deleted, cutoff.date())
-    return deleted
+    return purge_log("subscriber deliveries", table, table.c.created_at, lambda _cutoff: table.c.state != "pending")

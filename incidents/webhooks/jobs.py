@@ -22,7 +22,7 @@ from incidents.db import utcnow
 from incidents.extensions import db
 from incidents.jobs import JobFailed, TryAgainLater, current_job, job, periodic
 from incidents.jobs.registry import kind
-from incidents.jobs.retention import HOURLY, purge_old_rows, retention_cutoff
+from incidents.jobs.retention import HOURLY, purge_log
 from incidents.obligations.models import PENDING as OBLIGATION_PENDING
 from incidents.obligations.models import Obligation
 from incidents.obligations.rules import rule_book
@@ -224,12 +224,6 @@ def deadlines_near() -> int:
 def purge_old_messages() -> int:
     """The delivery log past LOG_RETENTION_DAYS: messages delivered, failed for good or skipped, with
     their attempts (a message still being retried stays)."""
-    cutoff = retention_cutoff()
-    if cutoff is None:
-        return 0
     table = WebhookMessage.__table__
-    deleted = purge_old_rows(session=db.session, table=table, made_at=table.c.created_at, cutoff=cutoff,
-                             deletable=table.c.state != "pending")
-    if deleted:
-        log.info("deleted %d webhook messages older than %s, with their attempts", deleted, cutoff.date())
-    return deleted
+    return purge_log("webhook messages (with their attempts)", table, table.c.created_at,
+                     lambda _cutoff: table.c.state != "pending")
