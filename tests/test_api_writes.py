@@ -4,14 +4,18 @@ cursor), impact figures and workstream progress, each refused field a 422 in one
 and every answer checked against the served OpenAPI document."""
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
+from incidents.api import timeline_posts
 from incidents.audit.models import AuditEvent
 from incidents.extensions import db
 from incidents.incident.models import Incident
+from incidents.timeline import service as timeline_service
 from incidents.timeline.models import TimelineEntry
 from tests.api_helpers import bearer, check_problem, conforms, new_token
 
@@ -269,6 +273,121 @@ def test_a_retried_post_is_posted_once(app, client, writer):
     assert first.get_json()["id"] == again.get_json()["id"]
     with app.app_context():
         assert count(TimelineEntry) == 2
+
+
+def _batched_posts(app, monkeypatch, first: tuple, together: list[tuple]) -> tuple[list, list]:
+    """Post `first`, hold its batch's writer until every post of `together` waits behind it, then
+    let them go: they are written as one batch. Each post is (token, json, headers, address);
+    returns each post's response (first, then together's in order) and the batches written."""
+    batches, release, real = [], threading.Event(), timeline_posts.write_posts
+
+    def write(session, posts):
+        batches.append([sent.body for sent in posts])
+        if len(batches) == 1:
+            release.wait(10)
+        return real(session, posts)
+
+    monkeypatch.setattr(timeline_posts, "write_posts", write)
+    responses: list = [None] * (1 + len(together))
+
+    def send(n, token, body, headers, address):
+        responses[n] = app.test_client().post(path_of(body), json=body["json"],
+                                              headers={**bearer(token), **headers},
+                                              environ_base={"REMOTE_ADDR": address})
+
+    def path_of(body):
+        return body["path"]
+
+    threads = [threading.Thread(target=send, args=(0, *first))]
+    threads[0].start()
+    with app.app_context():
+        group = timeline_posts._group()
+    while not group._writing:
+        time.sleep(0.001)
+    threads += [threading.Thread(target=send, args=(n, *post)) for n, post in enumerate(together, start=1)]
+    for thread in threads[1:]:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(group._waiting) < len(together) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    release.set()
+    for thread in threads:
+        thread.join()
+    return responses, batches
+
+
+def test_posts_sent_together_are_stored_together_each_in_its_senders_name(app, client, make, writer, monkeypatch):
+    """Recovery scripts posting at once: their posts are written in one transaction, but each
+    entry keeps its own author, and its audit event its own account, token and address."""
+    _email, token = writer
+    other = new_token(app, make.user(role="responder", name="Sam Restore"), scopes=("read", "write"))
+    ref = declare(client, token).get_json()["reference"]
+    path = f"/api/v1/incidents/{ref}/timeline"
+    post = lambda secret, text, address: (secret, {"path": path, "json": {"body": text}}, {}, address)  # noqa: E731
+    responses, batches = _batched_posts(app, monkeypatch, post(token, "first", "192.0.2.1"), [
+        post(token, "shard 1 restored", "192.0.2.2"), post(other, "shard 2 restored", "192.0.2.3"),
+        post(other, "shard 3 restored", "192.0.2.4")])
+    assert [r.status_code for r in responses] == [201] * 4, [r.get_data(as_text=True) for r in responses]
+    assert batches[0] == ["first"] and sorted(batches[1]) == ["shard 1 restored", "shard 2 restored",
+                                                            "shard 3 restored"]
+    authors = {r.get_json()["body"]: r.get_json()["author"]["name"] for r in responses}
+    assert authors == {"first": "Rae Script", "shard 1 restored": "Rae Script",
+                       "shard 2 restored": "Sam Restore", "shard 3 restored": "Sam Restore"}
+    with app.app_context():
+        entries = {e.body: e for e in db.session.scalars(sa.select(TimelineEntry))}
+        events = {int(e.entity_id): e for e in db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.entity_type == "timeline_entry", AuditEvent.action == "create"))}
+        seen = {body: (events[entries[body].id].actor_id == entries[body].author_id,
+                       events[entries[body].id].token_id, events[entries[body].id].remote_addr)
+                for body in authors}
+    tokens = {seen["first"][1], seen["shard 2 restored"][1]}
+    assert len(tokens) == 2 and None not in tokens
+    assert seen == {"first": (True, seen["first"][1], "192.0.2.1"),
+                    "shard 1 restored": (True, seen["first"][1], "192.0.2.2"),
+                    "shard 2 restored": (True, seen["shard 2 restored"][1], "192.0.2.3"),
+                    "shard 3 restored": (True, seen["shard 2 restored"][1], "192.0.2.4")}
+
+
+def test_two_copies_of_a_post_in_one_batch_are_stored_once(app, client, writer, monkeypatch):
+    """A retry that arrives while the first copy is still waiting for its batch: one entry, both
+    answered with it (the later as a replay), and the other post in the batch is unaffected."""
+    _email, token = writer
+    ref = declare(client, token).get_json()["reference"]
+    path = f"/api/v1/incidents/{ref}/timeline"
+    key = {"Idempotency-Key": "copy-" + uuid.uuid4().hex}
+    copy = (token, {"path": path, "json": {"body": "40,000 restored"}}, key, "192.0.2.9")
+    responses, batches = _batched_posts(app, monkeypatch, (token, {"path": path, "json": {"body": "first"}}, {},
+                                                           "192.0.2.1"),
+                                        [copy, copy, (token, {"path": path, "json": {"body": "other"}}, {},
+                                                      "192.0.2.1")])
+    assert sorted(batches[1]) == ["40,000 restored", "40,000 restored", "other"]
+    assert [r.status_code for r in responses] == [201] * 4
+    first, again = responses[1], responses[2]
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in (first, again)) == ["", "true"]
+    with app.app_context():
+        bodies = sorted(db.session.scalars(sa.select(TimelineEntry.body).where(TimelineEntry.kind != "status_change")))
+    assert bodies.count("40,000 restored") == 1 and "other" in bodies and "first" in bodies
+
+
+def test_a_post_whose_batch_fails_answers_503_and_stores_nothing(app, client, writer, monkeypatch):
+    _email, token = writer
+    ref = declare(client, token).get_json()["reference"]
+    with app.app_context():
+        before = count(TimelineEntry)
+
+    def broken(**_kwargs):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(timeline_service, "add_entry_by_ids", broken)
+    path = f"/api/v1/incidents/{ref}/timeline"
+    response = client.post(path, json={"body": "lost?"}, headers=bearer(token))
+    assert check_problem(response, 503)["detail"].startswith("Not stored")
+    assert response.headers["Retry-After"] == "5"
+    monkeypatch.undo()
+    with app.app_context():
+        assert count(TimelineEntry) == before
+    assert client.post(path, json={"body": "stored"}, headers=bearer(token)).status_code == 201
 
 
 # --- impact and workstreams ------------------------------------------------------------------------

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from incidents.auth.models import User
 from incidents.db import clock_at, utcnow
 from incidents.extensions import db
+from incidents.group_commit import GroupCommit, NotCommitted
 from incidents.systems import heartbeats, service
-from incidents.systems.group_commit import GroupCommit, NotCommitted
 from incidents.systems.models import BackupReport, ReportToken, System, SystemState
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)

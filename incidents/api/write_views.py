@@ -10,31 +10,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request, url_for
+from flask import g, request, url_for
 from flask_login import current_user
 from spectree import Response
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from incidents.api import auth, formcheck
+from incidents.api import auth, formcheck, timeline_posts
 from incidents.api import write_schemas as schemas
 from incidents.api.idempotency import idempotent_create
 from incidents.api.problems import InvalidFields, NotFoundProblem
 from incidents.api.spec import BODY_PROBLEMS, JSON_PROBLEMS, PROBLEMS, REFERENCE, TAGS, WRITE_PROBLEMS, api
+from incidents.api.timeline_posts import entry_answer
 from incidents.api.views import bp, incident_answer, opaque_cursor, person, read_cursor
-from incidents.api.writing import commit, conflict, created, followed, incident_or_404
+from incidents.api.writing import commit, conflict, created, followed, incident_id_or_404, incident_or_404
+from incidents.audit.recorder import current_attribution
 from incidents.auth.models import Role, User
-from incidents.errors import EditConflict, NotFound
+from incidents.errors import EditConflict, FieldError, NotFound
 from incidents.extensions import db
 from incidents.idempotency import remember
 from incidents.incident import service as incidents
 from incidents.incident.fields import FIELDS
 from incidents.incident.forms import DeclareForm, EditForm, StatusForm
 from incidents.incident.models import Incident
+from incidents.markdown import html_to_store
 from incidents.paging import Cursor, split_page
 from incidents.timeline import service as timeline_service
 from incidents.timeline.forms import EntryForm
-from incidents.timeline.models import EntryKind, TimelineEntry
+from incidents.timeline.models import EntryKind
 from incidents.timeline.service import TimelineFilter
 
 # The API's names of the edit form's person fields.
@@ -162,16 +165,9 @@ def _offer_people(form: EditForm, incident: Incident, sent: dict[str, Any]) -> N
 
 # --- the timeline ---------------------------------------------------------------------------------
 
-def _entry(item) -> schemas.Entry:
-    entry: TimelineEntry = item.current if hasattr(item, "current") else item
-    return schemas.Entry(id=entry.root_id, revision=entry.revision, kind=entry.kind, visibility=entry.visibility,
-                         body=entry.body, occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
-                         author=person(entry.author), public_status=entry.public_status,
-                         corrected=bool(getattr(item, "corrected", False)))
-
-
-def _entry_url(reference: str, entry_id: int) -> str:
-    return url_for("api.timeline_page", reference=reference, _external=False) + f"#{entry_id}"
+def _entry_url(reference: str) -> str:
+    """Where a posted entry lives: the timeline, the entry's id as the fragment."""
+    return url_for("api.timeline_page", reference=reference, _external=False)
 
 
 def _replay_entry(location: str):
@@ -182,33 +178,39 @@ def _replay_entry(location: str):
         entry = timeline_service.get_entry(session=db.session, incident=incident, entry_id=int(entry_id))
     except (NotFound, ValueError):
         raise NotFoundProblem("The entry this key created is gone.") from None
-    return created(_entry(entry), location)
+    return created(entry_answer(entry), location)
 
 
 @bp.post("/incidents/<reference>/timeline")
 @auth.needs(Role.responder)
+@timeline_posts.reads_first
 @idempotent_create(replay=_replay_entry)
-@api.validate(json=schemas.NewEntry, resp=Response(HTTP_201=schemas.Entry, **BODY_PROBLEMS),
+@api.validate(json=schemas.NewEntry, resp=Response(HTTP_201=schemas.Entry, HTTP_503=schemas.Problem, **BODY_PROBLEMS),
               tags=TAGS["timeline"], path_parameter_descriptions=REFERENCE)
 def post_entry(reference: str):
     """Post to the timeline
 
     An internal note by default; `visibility: public` marks it for the public record. Send an
-    `Idempotency-Key` header so a retry posts nothing twice."""
-    incident = incident_or_404(reference)
+    `Idempotency-Key` header so a retry posts nothing twice. Posts arriving together are stored
+    together, in one transaction; the answer comes once the entry is stored (503 with
+    Retry-After when it could not be: nothing was stored, send it again)."""
+    incident_id = incident_id_or_404(reference)
     body: schemas.NewEntry = request.context.json
     if body.kind is EntryKind.status_change:
         raise InvalidFields({"kind": ["Status changes are written by the app: POST …/status instead."]})
     form = formcheck.checked(EntryForm, body.model_dump())
-
-    def work():
-        entry = timeline_service.add_entry(session=db.session, incident=incident, author=current_user, kind=body.kind,
-                                   body=form.text, visibility=body.visibility, occurred_at=form.occurred_at.data)
-        remember(_entry_url(reference, entry.id))
-        return _entry(entry)
-
-    answer = commit(work)
-    return created(answer, _entry_url(reference, answer.id))
+    try:
+        timeline_service.check_occurred_at(form.occurred_at.data)
+    except FieldError as error:
+        raise InvalidFields({"occurred_at": [str(error)]}) from None
+    key = g.get("idempotency_key")
+    sent = timeline_posts.Post(
+        incident_id=incident_id, caller=current_attribution(), author=person(current_user), kind=body.kind,
+        body=form.text, body_html=html_to_store(form.text.strip()),
+        visibility=body.visibility, occurred_at=form.occurred_at.data, location=_entry_url(reference),
+        key=timeline_posts.Key(key, g.idempotency_fingerprint, request.path) if key else None)
+    answer = timeline_posts.post(sent)
+    return created(answer, timeline_posts.location_of(sent, answer.id))
 
 
 @bp.get("/incidents/<reference>/timeline")
@@ -233,4 +235,4 @@ def timeline_page(reference: str):
     if opaque:
         args = {k: v for k, v in request.args.items() if k != "cursor"}
         next_url = url_for("api.timeline_page", reference=incident.reference, _external=True, **args, cursor=opaque)
-    return schemas.TimelinePage(items=[_entry(item) for item in page], next_cursor=opaque, next=next_url)
+    return schemas.TimelinePage(items=[entry_answer(item) for item in page], next_cursor=opaque, next=next_url)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app, json
 from flask_login import current_user
+from sqlalchemy import select
 
 from incidents.api.problems import PROBLEM_JSON, InvalidFields, NotFoundProblem
 from incidents.api.views import is_reference
@@ -25,6 +26,15 @@ def incident_or_404(reference: str) -> Incident:
         return incidents.get_incident(session=db.session, reference=reference)
     except NotFound:
         raise NotFoundProblem(f"No incident {reference[:40]}.") from None
+
+
+def incident_id_or_404(reference: str) -> int:
+    """Only the incident's id (for a write that needs nothing else of it), or a 404 problem."""
+    found = db.session.scalar(select(Incident.id).where(Incident.reference == reference.upper())) \
+        if is_reference(reference) else None
+    if found is None:
+        raise NotFoundProblem(f"No incident {reference[:40]}.")
+    return found
 
 
 def conflict(error: Exception, current: Any):

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import enum
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -132,8 +135,38 @@ def _incident_id(state) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class Attribution:
+    """Who a change is attributed to: the account, the API token it used, the address it came from."""
+    actor_id: int | None
+    token_id: int | None
+    remote_addr: str | None
+
+
+_acting_for: ContextVar[Attribution | None] = ContextVar("audit_acting_for", default=None)
+
+
+def current_attribution() -> Attribution:
+    """This request's caller, as its changes are attributed (to hand to `acting_for` elsewhere)."""
+    return Attribution(actor_id=_current_actor_id(), token_id=_current_token_id(), remote_addr=_remote_addr())
+
+
+@contextmanager
+def acting_for(caller: Attribution):
+    """Attribute the changes made inside to `caller` instead of this request's own: a group
+    commit's leader (incidents/group_commit.py) writes the items of the requests waiting beside
+    it, each in its sender's name."""
+    token = _acting_for.set(caller)
+    try:
+        yield
+    finally:
+        _acting_for.reset(token)
+
+
 def _current_actor_id() -> int | None:
     """The signed-in user's id, without loading anything: Flask-Login keeps the loaded user in g."""
+    if (acting := _acting_for.get()) is not None:
+        return acting.actor_id
     if not has_request_context():
         return None
     user = g.get("_login_user")
@@ -145,6 +178,8 @@ def _current_actor_id() -> int | None:
 
 def _current_token_id() -> int | None:
     """The personal access token of an API request (set by incidents/api/auth.py), else None."""
+    if (acting := _acting_for.get()) is not None:
+        return acting.token_id
     return g.get("api_token_id") if has_request_context() else None
 
 
@@ -155,6 +190,8 @@ def _change(action: str, state, before: dict | None, after: dict | None) -> dict
 
 
 def _remote_addr() -> str | None:
+    if (acting := _acting_for.get()) is not None:
+        return acting.remote_addr
     return (request.remote_addr or "")[:64] or None if has_request_context() else None
 
 

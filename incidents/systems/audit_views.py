@@ -3,7 +3,7 @@ backup heartbeat endpoint backup jobs call with their system's token.
 
 The audit is one statement whatever the catalogue's size (see audit.take_audit;
 tests/test_systems_audit.py pins the count). The heartbeat endpoint looks up the token, records the
-report and commits, sharing the commit with the reports arriving beside it (group_commit.py); no
+report and commits, sharing the commit with the reports arriving beside it (incidents/group_commit.py); no
 session, no CSRF, no rate limit (see below).
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ from incidents.auth.access import role_required
 from incidents.auth.models import Role
 from incidents.errors import FieldError
 from incidents.extensions import csrf, db, limiter
+from incidents.group_commit import GroupCommit, NotCommitted
 from incidents.systems import audit, heartbeats
 from incidents.systems.audit_json import audit_clock, audit_document
 from incidents.systems.blueprint import bp
-from incidents.systems.group_commit import GroupCommit, NotCommitted
 from incidents.templating import row_url
 
 PAGE_SIZE = 50

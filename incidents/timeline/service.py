@@ -24,16 +24,34 @@ def add_entry(*, session: Session, incident: Incident, author: User | None, kind
               body: str, visibility: Visibility = Visibility.internal,
               occurred_at: datetime | None = None, public_status: str | None = None) -> TimelineEntry:
     """Append one entry to an incident's timeline (flushes; the caller commits)."""
+    entry = _append(session, incident_id=incident.id, kind=kind, body=body.strip(),
+                    body_html=html_to_store(body.strip()), visibility=visibility, occurred_at=occurred_at,
+                    public_status=public_status, author=author)
+    return entry
+
+
+def add_entry_by_ids(*, session: Session, incident_id: int, author_id: int | None, kind: EntryKind, body: str,
+                     body_html: str, visibility: Visibility, occurred_at: datetime | None) -> TimelineEntry:
+    """add_entry for a writer holding ids rather than loaded objects, with the body's HTML already
+    rendered (`html_to_store(body.strip())`): the API's batched posts write others' entries under
+    the write lock, where loading and rendering would make every writer wait."""
+    return _append(session, incident_id=incident_id, kind=kind, body=body.strip(), body_html=body_html,
+                   visibility=visibility, occurred_at=occurred_at, public_status=None, author_id=author_id)
+
+
+def _append(session: Session, *, occurred_at: datetime | None, **columns) -> TimelineEntry:
     now = utcnow()
-    if occurred_at is not None and occurred_at > now:
-        raise FieldError("An entry cannot happen in the future; leave the time empty for now.", field="occurred_at")
-    entry = TimelineEntry(incident_id=incident.id, author=author, kind=kind, body=body.strip(),
-                          body_html=html_to_store(body.strip()),
-                          visibility=visibility, occurred_at=occurred_at or now, recorded_at=now,
-                          public_status=public_status)
+    check_occurred_at(occurred_at, now=now)
+    entry = TimelineEntry(**columns, occurred_at=occurred_at or now, recorded_at=now)
     session.add(entry)
     session.flush()
     return entry
+
+
+def check_occurred_at(occurred_at: datetime | None, *, now: datetime | None = None) -> None:
+    """A new entry's time, when it gives one, is not in the future (FieldError)."""
+    if occurred_at is not None and occurred_at > (now or utcnow()):
+        raise FieldError("An entry cannot happen in the future; leave the time empty for now.", field="occurred_at")
 
 
 def get_entry(*, session: Session, incident: Incident, entry_id: int) -> TimelineEntry:

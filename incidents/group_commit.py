@@ -1,6 +1,7 @@
 """Group commit: small writes that arrive together are written together, in one transaction.
 
-A backup heartbeat is a few rows; what it costs is the statements' round trips and the commit's
+Used by backup heartbeats (incidents/systems) and the API's timeline posts (incidents/api). A
+backup heartbeat is a few rows; what it costs is the statements' round trips and the commit's
 disk flush (~2.5 ms on the development machine, for SQLite's `synchronous=FULL` and PostgreSQL's
 WAL alike). When a large estate's cron jobs report in the same minute, an app server's requests
 would each pay both, one after another (SQLite has one writer at a time). Instead, the first
