@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from incidents.api import tokens
 from incidents.auth.models import User
 from incidents.extensions import db
+from incidents.intake import manage
 
 PROBLEM = "application/problem+json"
 
@@ -19,6 +20,16 @@ def new_token(app, email: str, *, scopes=("read",), days: int = 90, name: str = 
                                              days=days)
         db.session.commit()
         return secret
+
+
+def make_intake(app, account: str, kind: str = "alertmanager", name: str | None = None, **options) -> tuple[int, str]:
+    """An intake declaring as `account`, through the service the form and CLI use: (id, token)."""
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == account))
+        fields = manage.IntakeFields(name=name or f"{kind} intake", kind=kind, account=user, **options)
+        intake, secret = manage.create_intake(session=db.session, actor=user, fields=fields)
+        db.session.commit()
+        return intake.id, secret
 
 
 def bearer(secret: str) -> dict:

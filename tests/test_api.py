@@ -42,9 +42,13 @@ def test_the_document_is_openapi_3_1_of_the_api_routes_only(client):
         "/api/v1/incidents/{reference}/postmortem", "/api/v1/incidents/{reference}/actions",
         "/api/v1/incidents/{reference}/notices", "/api/v1/incidents/{reference}/obligations",
         "/api/v1/incidents/{reference}/systems", "/api/v1/systems", "/api/v1/systems/audit",
-        "/api/v1/systems/{name}"}
+        "/api/v1/systems/{name}",
+        "/api/v1/intake/alertmanager", "/api/v1/intake/grafana", "/api/v1/intake/generic"}
     assert document["components"]["securitySchemes"]["bearer"] == {
         "type": "http", "scheme": "bearer", "description": "A personal access token (dlt_…)."}
+    # The intakes open to their own tokens, not to a personal one.
+    assert document["components"]["securitySchemes"]["intake"]["scheme"] == "bearer"
+    assert document["paths"]["/api/v1/intake/generic"]["post"]["security"] == [{"intake": []}]
     errors = document["paths"]["/api/v1/incidents"]["get"]["responses"]
     assert PROBLEM in errors["401"]["content"] and PROBLEM in errors["422"]["content"]
     for schema in document["components"]["schemas"].values():

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jsonschema
 import pytest
 import requests
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ from incidents.incident.models import Incident
 from incidents.intake import manage
 from incidents.intake.models import AlertGroup, Intake, IntakeDelivery
 from incidents.timeline.models import TimelineEntry
+from tests.api_helpers import conforms, make_intake
 from tests.conftest import require
 from tests.helpers import move_status, read_form, timeline_rows
 from tests.live_server import free_port, serve_in_thread
@@ -46,16 +48,6 @@ PROBLEM = "application/problem+json"
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
-
-
-def make_intake(app, account: str, kind: str = "alertmanager", name: str | None = None, **options) -> tuple[int, str]:
-    """An intake declaring as `account`, through the service the form and CLI use: (id, token)."""
-    with app.app_context():
-        user = db.session.scalar(sa.select(User).where(User.email == account))
-        fields = manage.IntakeFields(name=name or f"{kind} intake", kind=kind, account=user, **options)
-        intake, secret = manage.create_intake(session=db.session, actor=user, fields=fields)
-        db.session.commit()
-        return intake.id, secret
 
 
 def deliver(client, kind: str, secret: str | None, body: bytes, **headers):
@@ -130,6 +122,25 @@ def test_a_real_alertmanager_notification_declares_an_incident(app, client, make
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "BackupJobFailed" in html and answer["incident"] in html and "Declared an incident" in html
+
+
+def test_the_document_describes_what_alertmanager_and_grafana_really_send(app, client, make, alertmanager):
+    """The OpenAPI document's payload schemas take the real notifications byte for byte, and the
+    answers (received, then the same again) are as it declares."""
+    document = client.get("/api/v1/openapi.json").get_json()
+    _intake_id, secret = alertmanager
+    for kind, name in (("alertmanager", "alertmanager_v4_firing.json"),
+                       ("alertmanager", "alertmanager_v4_resolved.json"), ("grafana", "grafana_firing.json")):
+        body = document["paths"][f"/api/v1/intake/{kind}"]["post"]["requestBody"]["content"]["application/json"]
+        jsonschema.Draft202012Validator({**body["schema"], "components": document["components"]},
+                                        format_checker=jsonschema.FormatChecker()).validate(json.loads(fixture(name)))
+    first = deliver(client, "alertmanager", secret, fixture("alertmanager_v4_firing.json"))
+    again = deliver(client, "alertmanager", secret, fixture("alertmanager_v4_firing.json"))
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert conforms(document, "/api/v1/intake/alertmanager", first, "post")["result"] == "created"
+    assert conforms(document, "/api/v1/intake/alertmanager", again, "post")["result"] == "duplicate"
+    refused = deliver(client, "alertmanager", "dli_wrong", fixture("alertmanager_v4_firing.json"))
+    conforms(document, "/api/v1/intake/alertmanager", refused, "post")
 
 
 def test_the_same_notification_sent_again_changes_nothing(app, client, alertmanager):

@@ -62,11 +62,15 @@ _document: dict | None = None
 
 
 def document() -> dict:
-    """The OpenAPI document (built once per process, from the app's routes). SpecTree names every
-    body application/json; every error of ours is application/problem+json, so say so."""
+    """The OpenAPI document (built once per process, from the app's routes and the alert intake's
+    models). SpecTree names every body application/json; every error of ours is
+    application/problem+json, so say so."""
     global _document
     if _document is None:
+        from incidents.intake.openapi import add_intake_operations
+
         spec = copy.deepcopy(api.spec)
+        add_intake_operations(spec)  # described from their models, not validated by SpecTree
         for operation in (op for path in spec["paths"].values() for op in path.values()):
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})

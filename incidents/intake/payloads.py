@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from incidents.intake.models import IntakeKind
 
@@ -53,6 +53,15 @@ class _Alert(BaseModel):
     generatorURL: Text = ""  # noqa: N815
     fingerprint: Annotated[str, StringConstraints(max_length=200)] = ""
 
+    @field_validator("startsAt", "endsAt", mode="before")
+    @classmethod
+    def _written_as_text(cls, value: object) -> object:
+        # As the document says (a date-time string): pydantic would read a number as seconds
+        # since 1970, and no alerting tool sends one.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("A time is text: RFC 3339 with its zone, as the alerting tool writes it.")
+        return value
+
     @field_validator("startsAt", "endsAt")
     @classmethod
     def _in_utc(cls, value: datetime | None) -> datetime | None:
@@ -69,7 +78,7 @@ class _Group(BaseModel):
     commonLabels: Labels = {}  # noqa: N815
     commonAnnotations: Labels = {}  # noqa: N815
     externalURL: Text = ""  # noqa: N815
-    truncatedAlerts: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0  # noqa: N815
+    truncatedAlerts: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)] = 0  # noqa: N815 (not true/false)
 
 
 class AlertmanagerPayload(_Group):
@@ -87,7 +96,7 @@ class _GrafanaAlert(_Alert):
 
 class GrafanaPayload(_Group):
     version: Annotated[str, StringConstraints(max_length=20)] = "1"
-    orgId: int | None = None  # noqa: N815
+    orgId: StrictInt | None = None  # noqa: N815
     title: Text = ""
     state: Annotated[str, StringConstraints(max_length=40)] = ""
     message: Text = ""
