@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
 from urllib.parse import quote
@@ -32,6 +31,7 @@ from urllib.parse import quote
 import requests
 import sqlalchemy as sa
 
+from bench.ledger import postgres_database
 from bench.status_load import ensure_wrk, free_port, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,21 +50,9 @@ def flask(env: dict, *args: str) -> str:
     return done.stdout
 
 
-@contextmanager
 def throwaway_postgres(server_url: str):
-    """A new database on SERVER_URL's server for this run, dropped afterwards."""
-    server = sa.engine.make_url(server_url)
-    name = f"{server.database}_load_{os.getpid()}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """A new database on SERVER_URL's server for this run, dropped afterwards (bench.ledger's)."""
+    return postgres_database(server_url, "load")
 
 
 def worker_pids(master: int) -> list[int]:
