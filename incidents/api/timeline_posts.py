@@ -29,7 +29,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from incidents.api import write_schemas as schemas
 from incidents.api.views import person
 from incidents.audit.recorder import Attribution, acting_for
-from incidents.db import utcnow
+from incidents.db import reading_before_writing, utcnow
 from incidents.extensions import db
 from incidents.group_commit import GroupCommit, NotCommitted
 from incidents.idempotency import DuplicateRequest, IdempotencyKey, find
@@ -83,11 +83,8 @@ def reads_first(view):
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        g.reading_before_writing = True
-        try:
+        with reading_before_writing():
             return view(*args, **kwargs)
-        finally:
-            g.reading_before_writing = False
 
     return wrapped
 
@@ -98,7 +95,7 @@ def post(sent: Post) -> schemas.Entry:
     # The request's reads end here, so a request waiting for its batch holds no transaction (on
     # SQLite a reader's snapshot; the writer of the batch would wait on nobody, but a begun write would).
     db.session.rollback()
-    g.reading_before_writing = False
+    g.reading_before_writing = False  # what this request begins from here writes (reads_first's block ends)
     try:
         result = _group().run(sent, session=db.session)
     except NotCommitted:
