@@ -4,6 +4,7 @@ cursor), impact figures and workstream progress, each refused field a 422 in one
 and every answer checked against the served OpenAPI document."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -273,6 +274,45 @@ def test_a_retried_post_is_posted_once(app, client, writer):
     assert first.get_json()["id"] == again.get_json()["id"]
     with app.app_context():
         assert count(TimelineEntry) == 2
+
+
+def _shape(statement: str) -> str:
+    """A statement as its verb and first table: "INSERT timeline_entry", "SELECT incident.id"."""
+    words = re.sub(r'["`]', "", statement).split()
+    verb = words[0].upper()
+    if verb == "SELECT" and len(words) > 1 and words[1].startswith("incident.") and words[2].upper() == "FROM":
+        return f"SELECT {words[1]}"  # a column alone, not the incident with its people
+    target = next((words[n + 1] for n, word in enumerate(words[:-1]) if word.upper() in ("FROM", "INTO", "UPDATE")),
+                  "") if verb != "UPDATE" else words[1]
+    return f"{verb} {target.split('.')[0]}"
+
+
+def test_an_api_post_writes_its_entry_with_nothing_but_the_inserts_and_the_audit_chain(app, client, writer):
+    """What a post asks the database, in order: the token and the incident's id (reads, before any
+    write), then the entry's INSERT and the audit chain's append. No incident, person or Markdown
+    work is left inside the write, where every other writer waits."""
+    _email, token = writer
+    ref = declare(client, token).get_json()["reference"]
+    path = f"/api/v1/incidents/{ref}/timeline"
+    warm_up = client.post(path, json={"body": "warm-up"}, headers=bearer(token))  # notes the token's use
+    assert warm_up.status_code == 201
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_rest) -> None:
+        if statement.split()[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
+            seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.post(path, json={"body": "Shard 4: 40,000 mailboxes back."}, headers=bearer(token))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    shapes = [_shape(statement) for statement in seen if "pg_advisory_xact_lock" not in statement]
+    assert shapes == ["SELECT access_token", "SELECT incident.id", "INSERT timeline_entry", "SELECT user",
+                      "SELECT audit_event", "INSERT audit_event"], shapes
 
 
 def _batched_posts(app, monkeypatch, first: tuple, together: list[tuple]) -> tuple[list, list]:
