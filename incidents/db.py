@@ -130,10 +130,12 @@ def reading_before_writing():
 
 
 def writing_from_here() -> None:
-    """For a GET that must write (an audited look-up): end its read transaction, so the next one
-    takes SQLite's write lock up front instead of failing to upgrade when another writer got in
-    first. The caller commits what it writes."""
+    """For a GET that must write (an audited look-up), or a request whose reads ran in a
+    `reading_before_writing` block: end its read transaction, so the next one takes SQLite's write
+    lock up front instead of failing to upgrade when another writer got in first. The caller
+    commits what it writes."""
     g.write_lock_on_begin = True
+    g.reading_before_writing = False
     db.session.commit()
 
 

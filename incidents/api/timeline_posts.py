@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
 
-from flask import current_app, g
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import ServiceUnavailable
@@ -29,7 +29,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from incidents.api import write_schemas as schemas
 from incidents.api.views import person
 from incidents.audit.recorder import Attribution, acting_for
-from incidents.db import reading_before_writing, utcnow
+from incidents.db import reading_before_writing, utcnow, writing_from_here
 from incidents.extensions import db
 from incidents.group_commit import GroupCommit, NotCommitted
 from incidents.idempotency import DuplicateRequest, IdempotencyKey, find
@@ -68,12 +68,13 @@ class _Duplicate:
 DUPLICATE = _Duplicate()
 
 
-def entry_answer(item) -> schemas.Entry:
-    """An entry (or a timeline item, whose `current` is its latest revision) as the API shows it."""
+def entry_answer(item, *, author: schemas.Person | None = None) -> schemas.Entry:
+    """An entry (or a timeline item, whose `current` is its latest revision) as the API shows it;
+    `author` when the caller knows them already (else read from the entry)."""
     entry: TimelineEntry = item.current if hasattr(item, "current") else item
     return schemas.Entry(id=entry.root_id, revision=entry.revision, kind=entry.kind, visibility=entry.visibility,
                          body=entry.body, occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
-                         author=person(entry.author), public_status=entry.public_status,
+                         author=author or person(entry.author), public_status=entry.public_status,
                          corrected=bool(getattr(item, "corrected", False)))
 
 
@@ -92,20 +93,23 @@ def reads_first(view):
 def post(sent: Post) -> schemas.Entry:
     """Store `sent` with the posts waiting beside it; its entry once committed. DuplicateRequest
     when a copy of it was stored first; 503 (ServiceUnavailable) when its batch was not stored."""
-    # The request's reads end here, so a request waiting for its batch holds no transaction (on
-    # SQLite a reader's snapshot; the writer of the batch would wait on nobody, but a begun write would).
-    db.session.rollback()
-    g.reading_before_writing = False  # what this request begins from here writes (reads_first's block ends)
+    # The request's reads end here, so a request waiting for its batch holds no transaction, and
+    # what it begins from here (as the batch's writer) takes the write lock.
+    writing_from_here()
     try:
         result = _group().run(sent, session=db.session)
     except NotCommitted:
-        raise ServiceUnavailable("Not stored: try again in a moment.", retry_after=RETRY_AFTER_SECONDS) from None
+        raise _not_stored() from None
     if result is DUPLICATE:
         stored = find(session=db.session, user_id=sent.caller.actor_id, key=sent.key.key)
         if stored is None:  # the first copy's batch failed after all: nothing of either is stored
-            raise ServiceUnavailable("Not stored: try again in a moment.", retry_after=RETRY_AFTER_SECONDS)
+            raise _not_stored()
         raise DuplicateRequest(stored)
     return result
+
+
+def _not_stored() -> ServiceUnavailable:
+    return ServiceUnavailable("Not stored: try again in a moment.", retry_after=RETRY_AFTER_SECONDS)
 
 
 def write_posts(session: Session, posts: Sequence[Post]) -> list[schemas.Entry | _Duplicate]:
@@ -121,10 +125,9 @@ def _write(session: Session, sent: Post) -> schemas.Entry:
     entry = timeline_service.add_entry_by_ids(
         session=session, incident_id=sent.incident_id, author_id=sent.caller.actor_id, kind=sent.kind,
         body=sent.body, body_html=sent.body_html, visibility=sent.visibility, occurred_at=sent.occurred_at)
-    # Built before the commit, which expires every object; the author as the request knew them.
-    return schemas.Entry(id=entry.id, revision=entry.revision, kind=entry.kind, visibility=entry.visibility,
-                         body=entry.body, occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
-                         author=sent.author, public_status=entry.public_status, corrected=False)
+    # Built before the commit, which expires every object; the author as the request knew them
+    # (loading them here would be a query under the write lock).
+    return entry_answer(entry, author=sent.author)
 
 
 def _write_once(session: Session, sent: Post) -> schemas.Entry | _Duplicate:

@@ -12,17 +12,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from incidents.api.problems import PROBLEM_JSON
 from incidents.intake.models import IntakeKind, Outcome
 from incidents.intake.payloads import PAYLOADS
 from incidents.intake.service import DUPLICATE
 
 SECURITY_SCHEME = "intake"
 TAG = "alert intake"
-PROBLEM_JSON = "application/problem+json"
 
 
 class IntakeAnswer(BaseModel):
-    """What a delivery did: `result` is created, updated, resolved, recorded (202) or duplicate (200)."""
+    """What a delivery did (the view answers with this model): `result` is created, updated,
+    resolved, recorded (202) or duplicate (200)."""
 
     result: Literal[tuple(o.value for o in Outcome) + (DUPLICATE,)]  # type: ignore[valid-type]
     incident: str | None  # the incident's reference, when the delivery reached one

@@ -23,6 +23,7 @@ from incidents.extensions import csrf, db, limiter
 from incidents.intake import manage, payloads, reading, service
 from incidents.intake.auth import grafana_signature_ok
 from incidents.intake.models import Intake, IntakeKind
+from incidents.intake.openapi import IntakeAnswer
 from incidents.markdown import prerender
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,10 @@ def _deliver(kind: IntakeKind):
     db.session.commit()
     prerender([reading.alert_list(title_annotation, notification)])
     receipt = _receive(intake_id, notification, body.decode("utf-8"))
-    answer = {"result": receipt.result, "incident": receipt.reference, "delivery": receipt.delivery_id,
-              "detail": receipt.detail, "incident_url": url_for("incident.detail", reference=receipt.reference,
-                                                                _external=True) if receipt.reference else None}
-    return jsonify(answer), 200 if receipt.duplicate else 202
+    answer = IntakeAnswer(result=receipt.result, incident=receipt.reference, delivery=receipt.delivery_id,
+                          detail=receipt.detail, incident_url=url_for("incident.detail", reference=receipt.reference,
+                                                                      _external=True) if receipt.reference else None)
+    return jsonify(answer.model_dump()), 200 if receipt.duplicate else 202  # as the OpenAPI document says
 
 
 def _read_body(limit: int) -> bytes:

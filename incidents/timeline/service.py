@@ -24,10 +24,9 @@ def add_entry(*, session: Session, incident: Incident, author: User | None, kind
               body: str, visibility: Visibility = Visibility.internal,
               occurred_at: datetime | None = None, public_status: str | None = None) -> TimelineEntry:
     """Append one entry to an incident's timeline (flushes; the caller commits)."""
-    entry = _append(session, incident_id=incident.id, kind=kind, body=body.strip(),
-                    body_html=html_to_store(body.strip()), visibility=visibility, occurred_at=occurred_at,
-                    public_status=public_status, author=author)
-    return entry
+    return _append(session, incident_id=incident.id, kind=kind, body=body.strip(),
+                   body_html=html_to_store(body.strip()), visibility=visibility, occurred_at=occurred_at,
+                   public_status=public_status, author=author)
 
 
 def add_entry_by_ids(*, session: Session, incident_id: int, author_id: int | None, kind: EntryKind, body: str,
