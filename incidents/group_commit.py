@@ -12,7 +12,8 @@ answers before its rows are committed, so an answer still means "stored"; when t
 commit fails, every request of that batch gets NotCommitted (and answers 503: retry).
 
 Per app server process (gunicorn workers each have their own). `write` runs in the leader's
-thread with the leader's session, so items must be plain values.
+thread with the leader's session (or, for a writer with its own transaction, none), so items must
+be plain values.
 """
 from __future__ import annotations
 
@@ -39,15 +40,19 @@ class _Slot:
 
 
 class GroupCommit:
-    def __init__(self, write: Callable[[Session, Sequence[Any]], Sequence[Any]]):
+    def __init__(self, write: Callable[[Session, Sequence[Any]], Sequence[Any]] | None = None, *,
+                 write_and_commit: Callable[[Sequence[Any]], Sequence[Any]] | None = None):
         """`write(session, items)` stores the items and returns one result per item, in order;
-        it does not commit."""
-        self._write = write
+        it does not commit. Or `write_and_commit(items)`: the same in a transaction of its own,
+        committed before it returns (and undone when it raises)."""
+        if (write is None) == (write_and_commit is None):
+            raise TypeError("give write or write_and_commit")
+        self._write, self._write_and_commit = write, write_and_commit
         self._changed = threading.Condition()
         self._waiting: list[_Slot] = []
         self._writing = False
 
-    def run(self, item: Any, *, session: Session) -> Any:
+    def run(self, item: Any, *, session: Session | None = None) -> Any:
         """Store `item` with whatever is waiting beside it; its result once committed, or
         NotCommitted."""
         slot = _Slot(item)
@@ -70,15 +75,20 @@ class GroupCommit:
                     self._writing = False
                     self._changed.notify_all()
 
-    def _commit(self, batch: list[_Slot], session: Session) -> None:
+    def _commit(self, batch: list[_Slot], session: Session | None) -> None:
         committed, results = False, ()
+        items = [slot.item for slot in batch]
         try:
-            results = self._write(session, [slot.item for slot in batch])
-            session.commit()
+            if self._write_and_commit is not None:
+                results = self._write_and_commit(items)
+            else:
+                results = self._write(session, items)
+                session.commit()
             committed = True
         except Exception:
             log.exception("a group commit of %d items failed; none was stored", len(batch))
-            session.rollback()
+            if session is not None and self._write is not None:
+                session.rollback()
         finally:
             for n, slot in enumerate(batch):
                 slot.failed = not committed

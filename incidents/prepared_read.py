@@ -29,10 +29,45 @@ from incidents.db import db
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class Compiled:
+    """A statement compiled for one dialect, with what binding its parameters and reading its rows
+    through the columns' own types needs (the UTC times, JSON): what SQLAlchemy does per execution,
+    worked out once."""
+
     sql: str
     positional: tuple[str, ...] | None  # parameter names in order, for drivers that bind by position
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]  # per selected column
+    bind_processors: dict[str, Callable[[Any], Any]]
+    constants: dict[str, Any]  # the statement's own literal parameters (e.g. the 1 of "reports + 1")
+
+    def driver_params(self, params: dict[str, Any]) -> dict[str, Any] | tuple:
+        """`params` (by name) as the driver takes them, each through its column's type."""
+        values = {**self.constants, **params} if self.constants else params
+        processors = self.bind_processors
+        if self.positional is None:
+            return {name: processors[name](value) if name in processors else value for name, value in values.items()}
+        return tuple(processors[name](values[name]) if name in processors else values[name]
+                     for name in self.positional)
+
+    def row_of(self, row) -> tuple:
+        return tuple(value if process is None else process(value)
+                     for value, process in zip(row, self.processors, strict=True))
+
+
+def compile_for(statement, dialect: Dialect, column_keys: list[str] | None = None) -> Compiled:
+    """`statement` compiled for `dialect` (an INSERT's `column_keys`: the columns its rows give)."""
+    sql = statement.compile(dialect=dialect, column_keys=column_keys)
+    selected = getattr(statement, "exported_columns", None) or ()  # a SELECT's, or what RETURNING gives
+    processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in selected)
+    bind_processors, constants = {}, {}
+    for bind, name in sql.bind_names.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            bind_processors[name] = process
+        if bind.callable is not None or bind.value is not None:
+            constants[name] = bind.effective_value
+    return Compiled(str(sql), tuple(sql.positiontup) if sql.positional else None, processors, bind_processors,
+                    constants)
 
 
 class PreparedRead:
@@ -40,28 +75,21 @@ class PreparedRead:
 
     def __init__(self, statement: Select):
         self.statement = statement
-        self._by_dialect: dict[str, _Compiled] = {}
+        self._by_dialect: dict[str, Compiled] = {}
 
-    def _compiled_for(self, dialect: Dialect) -> _Compiled:
+    def _compiled_for(self, dialect: Dialect) -> Compiled:
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
-            sql = self.statement.compile(dialect=dialect)
-            processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
-                               for column in self.statement.selected_columns)
-            compiled = _Compiled(str(sql), tuple(sql.positiontup) if sql.positional else None, processors)
-            self._by_dialect[dialect.name] = compiled
+            compiled = self._by_dialect[dialect.name] = compile_for(self.statement, dialect)
         return compiled
 
     def first(self, **params: Any) -> tuple | None:
         app_engine = db.engine
-        engine = _read_engine(app_engine)
+        engine = bare_pool(app_engine)
         compiled = self._compiled_for(engine.dialect)
         values = params if compiled.positional is None else tuple(params[name] for name in compiled.positional)
         row = _run(engine, compiled.sql, values, listeners=app_engine)
-        if row is None:
-            return None
-        return tuple(value if process is None else process(value)
-                     for value, process in zip(row, compiled.processors, strict=True))
+        return None if row is None else compiled.row_of(row)
 
 
 def _run(engine: Engine, sql: str, values, *, listeners: Engine) -> tuple | None:
@@ -82,9 +110,10 @@ _READ_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictio
 _READ_ENGINES_LOCK = threading.Lock()
 
 
-def _read_engine(engine: Engine) -> Engine:
-    """The pool prepared reads use: SQLite's own (a ping there is a function call, not a round
-    trip); for a server database, one without pre-ping beside the app's, disposed with it."""
+def bare_pool(engine: Engine) -> Engine:
+    """The pool prepared reads (and incidents/direct_write.py's writes) use: SQLite's own (a ping
+    there is a function call, not a round trip); for a server database, one without pre-ping beside
+    the app's, disposed with it."""
     if engine.dialect.name == "sqlite":
         return engine
     read = _READ_ENGINES.get(engine)

@@ -219,3 +219,12 @@ def queries_for(app, client, url: str) -> int:
     """How many queries serving GET `url` ran: the statements without SQLite's BEGIN, which is ours
     (incidents/db.py), not a query."""
     return len([s for s in statements_for(app, client, url) if s != "BEGIN"])
+
+
+def drop_server_connections(app) -> int:
+    """PostgreSQL: end every other connection to the test database, as a server restart would
+    (what the app's pools hold goes dead). Returns how many were ended."""
+    with app.app_context(), db.engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()

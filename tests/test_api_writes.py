@@ -19,6 +19,7 @@ from incidents.incident.models import Incident
 from incidents.timeline import service as timeline_service
 from incidents.timeline.models import TimelineEntry
 from tests.api_helpers import bearer, check_problem, conforms, new_token
+from tests.helpers import drop_server_connections
 
 
 @pytest.fixture
@@ -161,11 +162,7 @@ def test_a_read_right_after_a_write_answers_what_the_write_answered(app, client,
     assert read == written and read["version"] == first["version"] + 1
     assert read["loss_began_at"] == "2026-11-01T08:30:15Z" and read["data_categories"] == ["contacts", "photos"]
     if backend == "postgresql":
-        with app.app_context(), db.engine.connect() as conn:  # as a server restart would
-            dropped = conn.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
-        assert dropped >= 1
+        assert drop_server_connections(app) >= 1
         assert client.get(f"/api/v1/incidents/{ref}", headers=bearer(token)).get_json() == written
 
 

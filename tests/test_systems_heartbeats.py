@@ -12,10 +12,12 @@ import sqlalchemy as sa
 
 from incidents.auth.models import User
 from incidents.db import clock_at, utcnow
+from incidents.direct_write import PreparedWrite
 from incidents.extensions import db
 from incidents.group_commit import GroupCommit, NotCommitted
 from incidents.systems import heartbeats, service
 from incidents.systems.models import BackupReport, ReportToken, System, SystemState
+from tests.helpers import drop_server_connections
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
 URL = "/systems/backup-report"
@@ -355,7 +357,7 @@ def test_a_failed_commit_answers_503_and_stores_nothing(app, client, make, monke
     system_id = new_system(app, make)
     _, secret = token_for(app, system_id)
 
-    def broken(**_kwargs):
+    def broken(*_args, **_kwargs):
         raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
 
     monkeypatch.setattr(heartbeats, "record_heartbeats", broken)
@@ -364,17 +366,74 @@ def test_a_failed_commit_answers_503_and_stores_nothing(app, client, make, monke
     assert response.get_json()["error"] and state(app, system_id).reports == 0
 
 
+def test_a_statement_failing_mid_batch_undoes_the_whole_batch(app, client, make, monkeypatch):
+    """The bare-connection write is one transaction: when its last statement fails, the token's
+    last use and the report INSERTed before it are undone, the answer is 503, and the connection
+    goes back to the pool clean (the next report is stored)."""
+    system_id = new_system(app, make)
+    _, secret = token_for(app, system_id)
+    working = heartbeats._DIRECT_STATE_UPDATES
+    monkeypatch.setattr(heartbeats, "_DIRECT_STATE_UPDATES", {ok: PreparedWrite(
+        sa.text("UPDATE no_such_table SET last_ok_at = :at WHERE system_id = :state_of")) for ok in (True, False)})
+    response = client.post(URL, headers=bearer(secret))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(BackupReport.id))) == 0
+        assert db.session.scalar(sa.select(ReportToken.last_used_at)) is None
+    assert state(app, system_id).reports == 0
+    monkeypatch.setattr(heartbeats, "_DIRECT_STATE_UPDATES", working)
+    assert client.post(URL, headers=bearer(secret)).status_code == 201
+    assert state(app, system_id).reports == 1
+
+
+def test_a_report_is_a_few_statements_on_a_bare_connection(app, client, make):
+    """One report marks its token used and reads back its system (one UPDATE ... RETURNING), then
+    INSERTs the report and moves the system's state; nothing else (no Session: no ping or ORM
+    bookkeeping between)."""
+    system_id = new_system(app, make)
+    _, secret = token_for(app, system_id)
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def listener(_conn, _cursor, statement, *_rest):
+        seen.append(" ".join(statement.split()[:3]))
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert client.post(URL, headers=bearer(secret)).status_code == 201
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    transaction = ["BEGIN IMMEDIATE"] if engine.dialect.name == "sqlite" else []
+    assert seen == [*transaction, "UPDATE system_report_token SET", "INSERT INTO system_backup_report",
+                    "UPDATE system_state SET", *(["COMMIT"] if transaction else [])], seen
+
+
+def test_a_connection_the_server_dropped_is_replaced_and_the_report_stored_once(app, client, make, backend):
+    """On PostgreSQL the reports' pool has no pre-ping (a round trip per batch): a connection the
+    server dropped (a restart, a failover) is found by the first statement, which cannot have
+    committed anything; the batch is run again on a fresh connection, and stored once."""
+    system_id = new_system(app, make)
+    _, secret = token_for(app, system_id)
+    assert client.post(URL, headers=bearer(secret)).status_code == 201
+    if backend == "postgresql":
+        assert drop_server_connections(app) >= 1
+    assert client.post(URL, headers=bearer(secret)).status_code == 201
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(BackupReport.id))) == 2
+    assert state(app, system_id).reports == 2
+
+
 def test_a_batch_with_tokens_good_and_bad(app, make):
     """record_heartbeats: several reports in a few statements, each judged by its own token."""
     first, second = new_system(app, make, name="First"), new_system(app, make, name="Second")
     _, one = token_for(app, first)
     _, two = token_for(app, second)
     with app.app_context(), clock_at(NOW):
-        holders = heartbeats.record_heartbeats(session=db.session, sent=[
+        holders = heartbeats.record_heartbeats(db.engine, [
             heartbeats.Heartbeat(one, ok=True, at=at(3)), heartbeats.Heartbeat("sysb_wrong", ok=True),
             heartbeats.Heartbeat(two, ok=False, at=at(2)), heartbeats.Heartbeat(one, ok=False, at=at(1)),
             heartbeats.Heartbeat(two, record=False), heartbeats.Heartbeat("")])
-        db.session.commit()
     assert [h.system_name if h else None for h in holders] == ["First", None, "Second", "First", "Second", None]
     kept = state(app, first)
     assert kept.reports == 2 and kept.last_ok_at == at(3) and kept.failing_since == at(1)

@@ -3,8 +3,8 @@ backup heartbeat endpoint backup jobs call with their system's token.
 
 The audit is one statement whatever the catalogue's size (see audit.take_audit;
 tests/test_systems_audit.py pins the count). The heartbeat endpoint looks up the token, records the
-report and commits, sharing the commit with the reports arriving beside it (incidents/group_commit.py); no
-session, no CSRF, no rate limit (see below).
+report and commits, sharing the commit with the reports arriving beside it (incidents/group_commit.py),
+on a bare driver connection (incidents/direct_write.py); no session, no CSRF, no rate limit (see below).
 """
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def backup_report():
     except FieldError as error:
         sent, refused = heartbeats.Heartbeat(secret, record=False), error
     try:
-        holder = _group_commit().run(sent, session=db.session)
+        holder = _group_commit().run(sent)
     except NotCommitted:
         return Response(b'{"error": "Not stored: try again in a moment."}\n', 503, {"Retry-After": "5"},
                         mimetype="application/json")
@@ -179,13 +179,14 @@ def _read_report(secret: str) -> heartbeats.Heartbeat:
     return heartbeats.Heartbeat(secret, ok=STATUSES[status], at=at, note=note)
 
 
-def _write_heartbeats(session, sent):
-    return heartbeats.record_heartbeats(session=session, sent=sent, source="http")
+def _write_heartbeats(sent):
+    return heartbeats.record_heartbeats(db.engine, sent, source="http")
 
 
 def _group_commit() -> GroupCommit:
     """This app's group commit of heartbeats (one per app server process)."""
     found = current_app.extensions.get("systems.backup_reports")
     if found is None:
-        found = current_app.extensions.setdefault("systems.backup_reports", GroupCommit(_write_heartbeats))
+        found = current_app.extensions.setdefault("systems.backup_reports",
+                                                  GroupCommit(write_and_commit=_write_heartbeats))
     return found

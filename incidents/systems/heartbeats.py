@@ -6,18 +6,35 @@ two reports for one system arrive at once, or out of order (a late `--at` never 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import and_, bindparam, case, insert, literal, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.util import identity_key
 
 from incidents.auth.models import User
 from incidents.credentials import hash_secret, hint_of, new_secret, plausible
 from incidents.db import UTCDateTime, utcnow
+from incidents.direct_write import DirectTransaction, PreparedWrite, run_direct
 from incidents.errors import FieldError
 from incidents.systems.models import BackupReport, ReportToken, System, SystemState
 
@@ -71,11 +88,35 @@ def system_for_token(*, session: Session, secret: str | None) -> TokenHolder | N
 
 
 _token, _system = ReportToken.__table__.c, System.__table__.c
-_TOKENS_LOOKUP = (select(_token.token_hash, _token.id, _system.id, _system.rpo_target_minutes, _system.name)
-                  .join_from(ReportToken.__table__, System.__table__, _system.id == _token.system_id)
-                  .where(_token.token_hash.in_(bindparam("hashes", expanding=True)), _token.revoked_at.is_(None),
-                         _system.retired_at.is_(None)))
-_TOKEN_LOOKUP = (select(_token.id, _system.id, _system.rpo_target_minutes, _system.name)
+_TOKEN_COLUMNS = (_token.id, _system.id, _system.rpo_target_minutes, _system.name)
+
+
+def _tokens_touch(hash_matches):
+    """Every unrevoked token of a batch marked used, and read back with its system, in one
+    statement driven by the hash's unique index. The system's columns are subqueries on an alias:
+    SQLite's RETURNING sees only the table it updates, and SQLAlchemy writes its columns there
+    unqualified (`s.id = system_id`: the alias has no system_id, so that is the token's). A retired
+    system's token is marked used too (something still reports for it), but does not work."""
+    owning = System.__table__.alias("s")
+
+    def of_token(column):
+        return select(column).where(owning.c.id == _token.system_id).scalar_subquery()
+
+    return (update(ReportToken.__table__)
+            .where(hash_matches, _token.revoked_at.is_(None))
+            .values(last_used_at=bindparam("used_at", type_=UTCDateTime()))
+            .returning(_token.token_hash, _token.id, _token.system_id, of_token(owning.c.rpo_target_minutes),
+                       of_token(owning.c.name), of_token(owning.c.retired_at)))
+
+
+# The hashes are bound as one value whatever their number (so the statement is compiled once):
+# `= ANY(array)` on PostgreSQL, `IN json_each(...)` on SQLite.
+_TOKENS_TOUCH = PreparedWrite(None, per_dialect={
+    "postgresql": _tokens_touch(_token.token_hash == any_(bindparam("hashes", type_=ARRAY(String)))),
+    "sqlite": _tokens_touch(_token.token_hash.in_(
+        select(literal_column("value")).select_from(func.json_each(bindparam("hashes", type_=String))))),
+})
+_TOKEN_LOOKUP = (select(*_TOKEN_COLUMNS)
                  .join_from(ReportToken.__table__, System.__table__, _system.id == _token.system_id)
                  .where(_token.token_hash == bindparam("token_hash"), _token.revoked_at.is_(None),
                         _system.retired_at.is_(None)))
@@ -149,32 +190,44 @@ class Heartbeat:
     record: bool = True
 
 
-def record_heartbeats(*, session: Session, sent: Sequence[Heartbeat], source: str = "http") -> list[TokenHolder | None]:
-    """Record many token-authenticated reports in a few statements whatever their number (the HTTP
-    endpoint's group commit): one look-up of every token, one INSERT, the state UPDATEs (run in
-    arrival order) and one UPDATE of the tokens used; the caller commits. Returns each report's
-    holder, or None where the token does not work (nothing is recorded for it)."""
-    session.flush()
+def record_heartbeats(engine: Engine, sent: Sequence[Heartbeat], source: str = "http") -> list[TokenHolder | None]:
+    """Record many token-authenticated reports in their own transaction, committed on return (the
+    HTTP endpoint's group commit), in three statements whatever their number: one UPDATE marks
+    every live token presented as used and reads back its system (RETURNING), one INSERT stores the
+    reports, the state UPDATEs move each system (in arrival order). On a bare driver connection
+    (incidents/direct_write.py): through the Session, SQLAlchemy's bookkeeping cost the app server
+    more than the database's work. Returns each report's holder, or None where the token does not
+    work (nothing is recorded for it). A token whose report was refused (`record` False) was
+    still used: its last use moves too."""
     hashes = [hash_secret(h.secret) if plausible(h.secret) else "" for h in sent]
-    found = {row[0]: TokenHolder(*row[1:]) for row in session.execute(
-        _TOKENS_LOOKUP, {"hashes": sorted({h for h in hashes if h})})}
-    holders = [found.get(h) for h in hashes]
-    received = utcnow()
-    rows, updates = [], []
-    for heartbeat, holder in zip(sent, holders, strict=True):
-        if holder is None or not heartbeat.record:
-            continue
-        at = heartbeat.at or received
-        rows.append({"system_id": holder.system_id, "reported_at": at, "received_at": received, "ok": heartbeat.ok,
-                     "note": heartbeat.note, "source": source, "token_id": holder.token_id})
-        due = at + timedelta(minutes=holder.rpo_target_minutes) if holder.rpo_target_minutes else None
-        updates.append((heartbeat.ok, {"state_of": holder.system_id, "at": at, "note": heartbeat.note, "due": due}))
-    if rows:
-        session.execute(_INSERT_REPORT, rows)
+    lookup = _hash_list(engine, {h for h in hashes if h})
+
+    def write(transaction: DirectTransaction) -> list[TokenHolder | None]:
+        received = utcnow()
+        found = {token_hash: TokenHolder(*holder) for token_hash, *holder, retired_at
+                 in transaction.rows(_TOKENS_TOUCH, hashes=lookup, used_at=received) if retired_at is None}
+        holders = [found.get(h) for h in hashes]
+        rows, updates = [], []
+        for heartbeat, holder in zip(sent, holders, strict=True):
+            if holder is None or not heartbeat.record:
+                continue
+            at = heartbeat.at or received
+            rows.append({"system_id": holder.system_id, "reported_at": at, "received_at": received,
+                         "ok": heartbeat.ok, "note": heartbeat.note, "source": source, "token_id": holder.token_id})
+            due = at + timedelta(minutes=holder.rpo_target_minutes) if holder.rpo_target_minutes else None
+            updates.append((heartbeat.ok, {"state_of": holder.system_id, "at": at, "note": heartbeat.note, "due": due}))
+        transaction.executemany(_INSERT_REPORTS, rows)
         for ok, run in groupby(updates, key=lambda update_: update_[0]):  # consecutive runs keep the order
-            session.execute(_STATE_UPDATES[ok], [params for _, params in run])
-        session.execute(_TOKENS_USED, {"ids": sorted({row["token_id"] for row in rows}), "used_at": received})
-    return holders
+            transaction.executemany(_DIRECT_STATE_UPDATES[ok], [params for _, params in run])
+        return holders
+
+    return run_direct(engine, write)
+
+
+def _hash_list(engine: Engine, hashes: set[str]):
+    """The hashes as _TOKENS_TOUCH's one parameter: a list (an array) on PostgreSQL, a JSON array on SQLite."""
+    ordered = sorted(hashes)
+    return ordered if engine.dialect.name == "postgresql" else json.dumps(ordered)
 
 
 def _forget_loaded(session: Session, model, key: int, attributes) -> None:
@@ -190,8 +243,6 @@ def _forget_loaded(session: Session, model, key: int, attributes) -> None:
 _INSERT_REPORT = insert(BackupReport.__table__)
 _TOKEN_USED = (update(ReportToken.__table__).where(ReportToken.__table__.c.id == bindparam("token_id"))
                .values(last_used_at=bindparam("used_at", type_=UTCDateTime())))
-_TOKENS_USED = (update(ReportToken.__table__).where(ReportToken.__table__.c.id.in_(bindparam("ids", expanding=True)))
-                .values(last_used_at=bindparam("used_at", type_=UTCDateTime())))
 _STATE_COLUMNS = ("reports", "last_report_at", "last_report_ok", "last_report_note", "last_ok_at", "backup_due_at",
                   "failing_since")
 
@@ -222,6 +273,10 @@ def _state_update(ok: bool):
 
 
 _STATE_UPDATES = {True: _state_update(True), False: _state_update(False)}
+# The same statements for record_heartbeats' bare driver connection (incidents/direct_write.py).
+_INSERT_REPORTS = PreparedWrite(_INSERT_REPORT, ("system_id", "reported_at", "received_at", "ok", "note", "source",
+                                                 "token_id"))
+_DIRECT_STATE_UPDATES = {ok: PreparedWrite(statement) for ok, statement in _STATE_UPDATES.items()}
 
 
 def reports_of(*, session: Session, system: System, limit: int = 20) -> list[BackupReport]:
