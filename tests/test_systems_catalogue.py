@@ -306,6 +306,11 @@ def test_a_restore_test_is_recorded_and_refusals_are_beside_their_field(app, cli
     assert form["performed_by"] == str(make.user_id(email))  # who did it: you, unless said otherwise
     assert "Restore never tested" in section(html, "problems")
 
+    unsaid = client.post(f"/systems/{system_id}/restore-tests", data=form)  # the result is never preset
+    assert unsaid.status_code == 422
+    assert field_errors(unsaid.get_data(as_text=True), "result") == ["Say whether the restore worked."]
+    form["result"] = "passed"
+
     bad = client.post(f"/systems/{system_id}/restore-tests", data={**form, "evidence_url": "javascript:alert(1)",
                                                                    "tested_at": "2999-01-01T00:00"})
     assert bad.status_code == 422
@@ -433,7 +438,7 @@ def test_an_edit_and_a_restore_test_are_in_the_audit_log(app, client, auth, make
     form["backup_method"] = "Hourly dump"
     assert client.post(f"/systems/{system_id}/edit", data=form).status_code == 302
     form = read_form(client.get(f"/systems/{system_id}").get_data(as_text=True), f"/systems/{system_id}/restore-tests")
-    assert client.post(f"/systems/{system_id}/restore-tests", data=form).status_code == 302
+    assert client.post(f"/systems/{system_id}/restore-tests", data={**form, "result": "passed"}).status_code == 302
     with app.app_context():
         [edit] = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.entity_type == "system",
                                                                 AuditEvent.action == "update")).all()

@@ -68,7 +68,8 @@ class EditSystemForm(SystemForm):
 
 class RestoreTestForm(BaseForm):
     tested_at = UTCDateTimeField("Tested at", validators=[InputRequired("Give when the restore was tested (UTC).")])
-    result = SelectField("Result", choices=options(RESULTS.items()), default="passed",
+    # No result is chosen for you: a "passed" recorded by a slip would hide the next data loss.
+    result = SelectField("Result", choices=options([("", "— choose —"), *RESULTS.items()]), default="",
                          validators=[DataRequired("Say whether the restore worked.")])
     evidence_url = StringField("Evidence link", validators=[Optional(), safe_url],
                                render_kw={"placeholder": "https://wiki.example.com/restore-test-2024-05",
