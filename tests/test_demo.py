@@ -454,13 +454,13 @@ def test_the_demo_catalogue_puts_the_inherited_storage_cluster_first(app, runner
     cluster inherited with the acquisition comes first (no owner, backup failing for weeks, restore
     never tested), and the 2009 incident names it as it stood when declared."""
     from incidents.db import utcnow
-    from incidents.systems import audit
+    from incidents.systems import audit, audit_kept
     from incidents.systems.models import IncidentSystem, System
 
     load_demo(runner)
     reference = the_sync_incident(app)["reference"]
     with app.app_context():
-        taken = audit.take_audit(session=db.session, clock=audit.Clock(now=utcnow()))
+        taken = audit_kept.take_audit(session=db.session, clock=audit.Clock(now=utcnow()))
         assert 25 <= taken.systems == db.session.scalar(select(func.count()).select_from(System)) <= 35
         assert all(taken.counts[p.code] for p in audit.PROBLEMS), taken.counts  # every problem shown once
         assert 0 < taken.all_flagged < taken.systems / 2, "most of the catalogue is healthy"

@@ -16,8 +16,8 @@ from incidents.auth.models import Role, User
 from incidents.auth.service import change_role
 from incidents.db import clock_at, utcnow
 from incidents.extensions import db
-from incidents.systems import audit, heartbeats, service
-from incidents.systems.models import System
+from incidents.systems import audit, audit_kept, heartbeats, service
+from incidents.systems.models import System, SystemAudit, SystemAuditSetting
 from tests.helpers import queries_for
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
@@ -77,7 +77,7 @@ def build(app, make, specs: list[Spec], *, now: datetime = NOW) -> dict[str, int
 
 def listed(app, clock: audit.Clock = CLOCK, **options) -> audit.Audit:
     with app.app_context():
-        return audit.take_audit(session=db.session, clock=clock, per_page=ALL, **options)
+        return audit_kept.take_audit(session=db.session, clock=clock, per_page=ALL, **options)
 
 
 def problems_by_id(app, clock: audit.Clock = CLOCK) -> dict[int, list[str]]:
@@ -306,15 +306,16 @@ def test_the_json_document_is_paged(app, client, auth, make):
 
 # --- a constant number of statements -------------------------------------------------------------------
 
-# The sign-in's session and user (2), then the audit: the counts over the whole catalogue and one
-# page of flagged systems, in one statement (audit.take_audit).
-AUDIT_STATEMENTS = 3
+# The sign-in's session and user (2), then the audit from the kept rows (audit_kept.take_audit):
+# whether any row needs working out, the counts per problem, one page of flagged systems.
+AUDIT_STATEMENTS = 5
 
 
 def test_the_page_and_json_cost_the_same_statements_for_5_and_120_systems(app, client, auth, make):
     auth.as_role("viewer")
     urls = ["/systems/audit", "/systems/audit.json", "/systems/audit?problem=no_owner&page=2"]
     build(app, make, [Spec(owner=False, name=f"Small {n}") for n in range(5)], now=utcnow())
+    client.get("/systems/audit")  # a new database: the first read works out every row
     small = [queries_for(app, client, url) for url in urls]
     build(app, make, [Spec(owner=False, restore=None, name=f"Large {n}") for n in range(115)], now=utcnow())
     large = [queries_for(app, client, url) for url in urls]
@@ -350,3 +351,146 @@ def test_the_audit_command_exits_0_when_clean(app, make):
     build(app, make, [Spec(name="Healthy")], now=utcnow())
     result = app.test_cli_runner().invoke(args=["systems", "audit"])
     assert result.exit_code == 0 and "0 of 1 systems flagged" in result.output
+
+
+# --- the audit kept per system (audit_kept): always what the audit worked out in full says ----------
+# As time passes (rows whose moment came are worked out again), after every kind of write (forms,
+# services, the CLI, the heartbeat endpoint, an owner's account disabled), when the restore-test age
+# limit changes, and for a moment before the rows were worked out.
+
+def both(app, clock: audit.Clock, **options) -> tuple[tuple, tuple]:
+    """The audit at `clock` from the kept rows and worked out in full, as comparable tuples."""
+    with app.app_context():
+        kept = audit_kept.take_audit(session=db.session, clock=clock, per_page=10_000, **options)
+        full = audit.take_full_audit(session=db.session, clock=clock, per_page=10_000, **options)
+    return _shape(kept), _shape(full)
+
+
+def _shape(taken: audit.Audit) -> tuple:
+    return (taken.systems, taken.flagged, taken.all_flagged, taken.counts,
+            [(row.system_id, row.name, row.problems) for row in taken.rows])
+
+
+def kept_rows(app) -> dict[int, tuple]:
+    with app.app_context():
+        return {row.system_id: (row.mask, row.score, row.recheck_at)
+                for row in db.session.scalars(sa.select(SystemAudit))}
+
+
+def every_scenario() -> list[Spec]:
+    specs = [spec for flagged, healthy in SCENARIOS.values() for spec in (*flagged, healthy)]
+    return [Spec(**{**spec.__dict__, "name": f"S{n:02d}"}) for n, spec in enumerate([*specs, *MIXED])]
+
+
+def test_the_kept_audit_agrees_with_the_full_one_as_time_passes(app, make):
+    start = utcnow().replace(microsecond=0)
+    build(app, make, every_scenario(), now=start)
+    seen = set()
+    for later in (timedelta(seconds=1), timedelta(minutes=61), timedelta(hours=23, minutes=30), timedelta(hours=25),
+                  timedelta(days=2), timedelta(days=80), timedelta(days=91), timedelta(days=400)):
+        clock = audit.Clock(now=start + later)
+        kept, full = both(app, clock)
+        assert kept == full, later
+        seen.update(code for _, _, codes in kept[4] for code in codes)
+        for problem in ("backup_overdue", "restore_test_old", "no_owner"):
+            assert both(app, clock, problem=problem)[0] == both(app, clock, problem=problem)[1]
+    assert seen == set(audit.BY_CODE)
+    # Every row's pending change has come: none is left waiting.
+    assert {recheck for _, _, recheck in kept_rows(app).values()} == {None}
+
+
+def test_rows_whose_moment_came_are_worked_out_again_and_only_they(app, make):
+    start = utcnow().replace(microsecond=0)
+    ids = build(app, make, [Spec(name="Due soon", reports=((23, True),)), Spec(name="Fine", reports=((1, True),))],
+                now=start)
+    with app.app_context():
+        audit_kept.take_audit(session=db.session, clock=audit.Clock(now=start))
+    before = kept_rows(app)
+    assert before[ids["Due soon"]][2] == start + timedelta(hours=1)  # its backup falls due in an hour
+    kept, full = both(app, audit.Clock(now=start + timedelta(hours=1, seconds=1)))
+    assert kept == full and "backup_overdue" in dict((i, c) for i, _, c in kept[4])[ids["Due soon"]]
+    after = kept_rows(app)
+    assert after[ids["Fine"]] == before[ids["Fine"]]
+    assert after[ids["Due soon"]][0] != before[ids["Due soon"]][0]
+
+
+def test_every_kind_of_write_keeps_the_rows(app, client, auth, make):
+    start = utcnow()
+    ids = build(app, make, MIXED, now=start)
+    email = auth.as_role("admin")
+    clock = lambda: audit.Clock(now=utcnow())  # noqa: E731
+
+    def agree(step: str) -> None:
+        kept, full = both(app, clock())
+        assert kept == full, step
+
+    agree("built")
+    with app.app_context():
+        actor = db.session.scalar(sa.select(User).where(User.email == email))
+        cluster = db.session.get(System, ids["Storage cluster"])
+        fields = service.fields_of(cluster)
+        service.update_system(session=db.session, actor=actor, system=cluster, expected_version=cluster.version,
+                              fields_=service.SystemFields(**{**fields.__dict__, "owner": actor}))
+        db.session.commit()
+    agree("an owner named")
+    with app.app_context():
+        service.record_restore_test(session=db.session, actor=actor, system=db.session.get(System, ids["Photo store"]),
+                                    tested_at=utcnow(), ok=True, performed_by=None)
+        service.mark_reviewed(session=db.session, actor=actor, system=db.session.get(System, ids["Support desk"]))
+        service.retire_system(session=db.session, actor=actor, system=db.session.get(System, ids["Wiki"]))
+        db.session.commit()
+    agree("a restore test, a review, a retirement")
+    with app.app_context():
+        owner = db.session.get(System, ids["Billing ledger"]).owner
+        change_role(session=db.session, user=owner, role=Role.responder, active=False)
+        db.session.commit()
+    agree("the owner's account disabled")
+    _, secret = _token(app, ids["Search index"])
+    assert client.post("/systems/backup-report", headers={"Authorization": f"Bearer {secret}"}).status_code == 201
+    agree("a heartbeat over HTTP")
+    result = app.test_cli_runner().invoke(args=["systems", "backup-report", "Analytics lake", "--failed"])
+    assert result.exit_code == 0, result.output
+    agree("a report from the CLI")
+    form = {"name": "Brand new", "origin": "built", "owner": "0", "personal_data": "y"}
+    assert client.post("/systems/new", data=form).status_code == 302
+    agree("a system added through the form")
+
+
+def _token(app, system_id: int):
+    with app.app_context():
+        token, secret = heartbeats.create_token(session=db.session, actor=None,
+                                                system=db.session.get(System, system_id))
+        db.session.commit()
+        return token.id, secret
+
+
+def test_a_changed_age_limit_works_every_row_out_again(app, make):
+    start = utcnow().replace(microsecond=0)
+    build(app, make, [Spec(name="Tested 40 days ago", restore=(40, True)), Spec(name="Tested 10 days ago")],
+          now=start)
+    kept, full = both(app, audit.Clock(now=start, restore_test_max_days=90))
+    assert kept == full and kept[2] == 0
+    strict = audit.Clock(now=start, restore_test_max_days=30)
+    kept, full = both(app, strict)
+    assert kept == full and kept[3]["restore_test_old"] == 1
+    with app.app_context():
+        assert db.session.get(SystemAuditSetting, 1).restore_test_max_days == 30
+
+
+def test_an_audit_of_an_earlier_moment_is_worked_out_in_full(app, make):
+    start = utcnow().replace(microsecond=0)
+    ids = build(app, make, [Spec(name="Due in an hour", reports=((23, True),))], now=start)
+    with app.app_context():
+        audit_kept.take_audit(session=db.session, clock=audit.Clock(now=start + timedelta(hours=2)))
+    assert kept_rows(app)[ids["Due in an hour"]][0]  # worked out overdue, two hours on
+    kept, full = both(app, audit.Clock(now=start))  # before that: not overdue yet
+    assert kept == full and kept[2] == 0
+
+
+def test_rows_worked_out_at_a_replayed_moment_are_brought_up_to_date(app, make):
+    """Writes replayed at a recorded moment (the demo, imports) work their rows out at that moment;
+    reading later brings them up to date."""
+    with clock_at(utcnow() - timedelta(days=30)):
+        build(app, make, [Spec(name="Replayed", reports=((1, True),))], now=utcnow())
+    kept, full = both(app, audit.Clock(now=utcnow()))
+    assert kept == full and "backup_overdue" in kept[4][0][2]

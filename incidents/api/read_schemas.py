@@ -320,7 +320,7 @@ class AuditQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     page: int = Field(1, ge=1, le=AUDIT_PAGES_MAX)
-    per_page: int = Field(200, ge=1, le=AUDIT_PAGE_MAX)
+    per_page: int = Field(50, ge=1, le=AUDIT_PAGE_MAX)
     problem: ProblemCode | None = Field(None, description="Only the systems with this problem.")
 
 

@@ -38,7 +38,7 @@ from incidents.obligations.rules import rule_book
 from incidents.postmortem import service as postmortems
 from incidents.postmortem.due import due_date, is_overdue
 from incidents.postmortem.sections import SECTIONS
-from incidents.systems import audit, catalogue
+from incidents.systems import audit, audit_kept, catalogue
 from incidents.systems.audit_json import audit_clock, audit_document
 from incidents.systems.links import systems_of
 
@@ -309,7 +309,7 @@ def systems_audit():
     worst first, a page at a time (`page`, `per_page` up to 500; `problem` lists those with one)."""
     query: rs.AuditQuery = request.context.query
     problem = query.problem.value if query.problem else None
-    taken = audit.take_audit(session=db.session, clock=audit_clock(), page=query.page, per_page=query.per_page,
+    taken = audit_kept.take_audit(session=db.session, clock=audit_clock(), page=query.page, per_page=query.per_page,
                              problem=problem)
     next_url = None
     if taken.page < taken.pages:

@@ -195,10 +195,11 @@ class Audit:
         return max(1, -(-self.flagged // self.per_page))
 
 
-def take_audit(*, session: Session, clock: Clock, page: int = 1, per_page: int = 50,
-               problem: str | None = None) -> Audit:
-    """Counts per problem over the whole catalogue, and one page of flagged systems, worst first
-    (optionally only those with `problem`). One statement, whatever the catalogue's size."""
+def take_full_audit(*, session: Session, clock: Clock, page: int = 1, per_page: int = 50,
+                    problem: str | None = None) -> Audit:
+    """The audit worked out in full from the catalogue (every system judged), in one statement:
+    what incidents/systems/audit_kept.py's kept rows must always agree with, and what an audit of
+    a moment before they were worked out is taken with."""
     page = max(1, page)
     params = {"audit_now": clock.now, "audit_cutoff": clock.restore_cutoff, "audit_limit": per_page,
               "audit_offset": (page - 1) * per_page}

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from incidents.errors import FieldError
 from incidents.extensions import db
-from incidents.systems import audit, heartbeats, service
+from incidents.systems import audit, audit_kept, heartbeats, service
 from incidents.systems.audit_json import audit_clock, audit_document
 from incidents.systems.models import ReportToken, System
 
@@ -65,7 +65,7 @@ def backup_report(name: str, ok: bool, at_text: str, note: str) -> None:
 def audit_command(ctx: click.Context, as_json: bool, quiet: bool) -> None:
     """What could lose data next: the flagged systems, worst first. Exits 1 when any is flagged,
     0 when the catalogue is clean (for a nightly job)."""
-    taken = audit.take_audit(session=db.session, clock=audit_clock(), per_page=EVERYTHING)
+    taken = audit_kept.take_audit(session=db.session, clock=audit_clock(), per_page=EVERYTHING)
     if not quiet:
         if as_json:
             with current_app.test_request_context():  # paths, as no request says which host serves the app

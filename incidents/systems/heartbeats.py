@@ -36,6 +36,7 @@ from incidents.credentials import hash_secret, hint_of, new_secret, plausible
 from incidents.db import UTCDateTime, utcnow
 from incidents.direct_write import DirectTransaction, PreparedWrite, run_direct
 from incidents.errors import FieldError
+from incidents.systems import audit_kept
 from incidents.systems.models import BackupReport, ReportToken, System, SystemState
 
 TOKEN_PREFIX = "sysb_"  # recognisable in a leaked crontab or a secret scanner's rules
@@ -175,6 +176,7 @@ def record_report(*, session: Session, system_id: int, rpo_target_minutes: int |
     if token_id is not None:
         session.execute(_TOKEN_USED, {"token_id": token_id, "used_at": received})
         _forget_loaded(session, ReportToken, token_id, ("last_used_at",))
+    audit_kept.refresh(session, audit_kept.configured_clock(), [system_id])  # a Core write: no flush hook
     return BackupReport(id=report_id, **values)
 
 
@@ -203,7 +205,8 @@ def record_heartbeats(engine: Engine, sent: Sequence[Heartbeat], source: str = "
     lookup = _hash_list(engine, {h for h in hashes if h})
 
     def write(transaction: DirectTransaction) -> list[TokenHolder | None]:
-        received = utcnow()
+        clock = audit_kept.configured_clock()
+        received = clock.now
         found = {token_hash: TokenHolder(*holder) for token_hash, *holder, retired_at
                  in transaction.rows(_TOKENS_TOUCH, hashes=lookup, used_at=received) if retired_at is None}
         holders = [found.get(h) for h in hashes]
@@ -219,6 +222,7 @@ def record_heartbeats(engine: Engine, sent: Sequence[Heartbeat], source: str = "
         transaction.executemany(_INSERT_REPORTS, rows)
         for ok, run in groupby(updates, key=lambda update_: update_[0]):  # consecutive runs keep the order
             transaction.executemany(_DIRECT_STATE_UPDATES[ok], [params for _, params in run])
+        audit_kept.refresh_direct(transaction, clock, {row["system_id"] for row in rows})
         return holders
 
     return run_direct(engine, write)

@@ -114,6 +114,48 @@ class SystemState(db.Model):
     system: Mapped[System] = relationship(back_populates="state")
 
 
+class SystemAudit(db.Model):
+    """Each system's audit as last worked out (incidents/systems/audit_kept.py): its problems as a
+    bit mask and their score, kept by every write that changes what they depend on, so the audit
+    page reads counts and its worst systems from indexes instead of judging 10,000 systems per
+    view. Time turns two problems on without any write (a backup falls due, a restore test ages):
+    the moments they do are kept too, and a row whose moment has passed is worked out again before
+    the audit is read (the partial indexes find exactly those rows)."""
+
+    __tablename__ = "system_audit"
+    __audit__ = False  # derived from the catalogue, which is the record
+
+    system_id: Mapped[int] = mapped_column(ForeignKey("system.id", ondelete="CASCADE"), primary_key=True)
+    listed: Mapped[bool] = mapped_column()  # in the audit: not retired
+    mask: Mapped[int] = mapped_column(Integer)  # bit n: audit.PROBLEMS[n] (0 when not listed)
+    score: Mapped[int] = mapped_column(Integer)  # the sum of its problems' weights
+    # Copies of the order's tie-breakers, so one index gives the page its order.
+    personal_data: Mapped[bool] = mapped_column()
+    name_key: Mapped[str] = mapped_column(String(120))
+    # The next moment time turns one of its problems on (its backup falls due, its restore test
+    # ages past the limit); None when none is pending. The row is worked out again once it passes.
+    recheck_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When it was worked out: an audit asked for an earlier moment (a test's fixed clock, a clock
+    # behind another server's) cannot use it, and is worked out in full instead.
+    worked_out_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+Index("ix_system_audit_order", SystemAudit.listed, SystemAudit.score.desc(), SystemAudit.personal_data.desc(),
+      SystemAudit.name_key)
+Index("ix_system_audit_mask", SystemAudit.listed, SystemAudit.mask)
+
+
+class SystemAuditSetting(db.Model):
+    """How the kept audit rows were worked out (one row): a different restore-test age limit in the
+    configuration means every row is worked out again. No row: never worked out (a new database)."""
+
+    __tablename__ = "system_audit_setting"
+    __audit__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    restore_test_max_days: Mapped[int] = mapped_column(Integer)
+
+
 class BackupReport(db.Model):
     """One backup run, reported by the backup job itself (CLI or HTTP heartbeat)."""
 

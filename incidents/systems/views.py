@@ -17,7 +17,7 @@ from incidents.errors import NotFound
 from incidents.extensions import db
 from incidents.forms import rebase
 from incidents.systems import audit, catalogue, heartbeats, service
-from incidents.systems.audit_views import audit_clock, fix_url
+from incidents.systems.audit_views import audit_clock, fix_links
 from incidents.systems.blueprint import bp
 from incidents.systems.forms import EditSystemForm, RestoreTestForm, SystemForm, TokenForm
 from incidents.systems.models import ORIGINS, ReportToken
@@ -118,7 +118,7 @@ def _problems(system) -> list[tuple[audit.Problem, str]]:
     if system.retired_at is not None:
         return []
     codes = audit.problems_of(audit.facts_of(system, system.state), audit_clock())
-    return [(audit.BY_CODE[code], fix_url(system.id, code)) for code in codes]
+    return fix_links(system.id, codes)
 
 
 def _page(system, *, restore_form=None, token_form=None, code: int = 200):

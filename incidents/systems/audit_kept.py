@@ -1,0 +1,261 @@
+"""The ownership audit, kept per system (the `system_audit` rows), so the audit page reads its
+counts and its worst systems from indexes whatever the catalogue's size.
+
+A system's row is worked out again, in the same transaction, by every write that changes what its
+problems depend on: ORM writes through a flush hook (a system, its state, a restore test, the
+`active` flag of an account that owns systems), backup heartbeats (a Core write on a bare
+connection) by calling `refresh_direct`. Worked out in Python, from the same `Facts` and problem
+checks an incident's kept snapshot uses (tests/test_systems_audit.py checks they agree with the
+SQL spelling). Time turns two problems on without any write (a backup falls due, a restore test
+ages past the limit): each row keeps the next moment one of its problems would start, and the
+audit works out again the rows whose moment has passed before it reads (`bring_up_to_date`), as
+it does every row when the configured age limit changed or the rows were never worked out.
+
+On PostgreSQL two transactions writing one system at once must not each work its row out from a
+snapshot missing the other's change: a refresh first locks the systems' state rows (heartbeats
+hold them already, by their UPDATE), then reads the facts in a new statement, which sees whatever
+was committed before it got the locks.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import chain
+
+from flask import current_app, has_app_context
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    event,
+    exists,
+    func,
+    inspect,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from incidents.auth.models import User
+from incidents.db import UTCDateTime, utcnow, writing_from_here
+from incidents.direct_write import DirectTransaction, PreparedWrite
+from incidents.systems import audit
+from incidents.systems.models import RestoreTest, System, SystemAudit, SystemAuditSetting, SystemState
+
+_owner = aliased(User, name="audit_owner")
+_FACT_COLUMNS = (System.id, System.retired_at, System.personal_data, System.name_key, System.owner_id,
+                 func.coalesce(_owner.active, False), System.backup_method, System.rpo_target_minutes,
+                 SystemState.last_ok_at, SystemState.last_report_ok, SystemState.last_restore_test_at,
+                 SystemState.last_restore_test_ok, System.origin, System.last_reviewed_at)
+BIT = {problem.code: 1 << n for n, problem in enumerate(audit.PROBLEMS)}
+
+
+def _facts(*where):
+    return (select(*_FACT_COLUMNS).select_from(System)
+            .outerjoin(_owner, _owner.id == System.owner_id)
+            .outerjoin(SystemState, SystemState.system_id == System.id)
+            .where(*where).order_by(System.id))
+
+
+@dataclass(frozen=True)
+class Worked:
+    """One system's audit row, worked out."""
+
+    system_id: int
+    listed: bool
+    mask: int
+    score: int
+    personal_data: bool
+    name_key: str
+    recheck_at: datetime | None
+
+    def values(self, now: datetime) -> dict:
+        return {"system_id": self.system_id, "listed": self.listed, "mask": self.mask, "score": self.score,
+                "personal_data": self.personal_data, "name_key": self.name_key, "recheck_at": self.recheck_at,
+                "worked_out_at": now}
+
+
+def work_out(row, clock: audit.Clock) -> Worked:
+    (system_id, retired_at, personal_data, name_key, owner_id, owner_active, backup_method, rpo, last_ok_at,
+     last_report_ok, restore_at, restore_ok, origin, reviewed_at) = row
+    if retired_at is not None:  # out of the audit
+        return Worked(system_id, False, 0, 0, bool(personal_data), name_key, None)
+    facts = audit.Facts(has_owner=owner_id is not None, owner_active=bool(owner_active),
+                        personal_data=bool(personal_data), backup_method=backup_method or "",
+                        rpo_target_minutes=rpo, last_ok_at=last_ok_at, last_report_ok=last_report_ok,
+                        last_restore_test_at=restore_at, last_restore_test_ok=restore_ok, origin=origin,
+                        reviewed=reviewed_at is not None)
+    codes = audit.problems_of(facts, clock)
+    return Worked(system_id, True, sum(BIT[code] for code in codes), audit.score_of(codes), bool(personal_data),
+                  name_key, _next_change(facts, clock, codes))
+
+
+def _next_change(facts: audit.Facts, clock: audit.Clock, codes: list[str]) -> datetime | None:
+    """The next moment time alone turns one of the system's problems on, if any is pending: its
+    backup falls due (overdue once now is past it), its restore test passes the age limit."""
+    moments = []
+    if "backup_overdue" not in codes and "no_backup_policy" not in codes and facts.backup_due_at is not None:
+        moments.append(facts.backup_due_at)
+    if "restore_test_old" not in codes and facts.last_restore_test_at is not None:
+        moments.append(facts.last_restore_test_at + timedelta(days=clock.restore_test_max_days))
+    return min(moments, default=None)
+
+
+def _upsert(dialect_name: str):
+    table = SystemAudit.__table__
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.system_id],
+        set_={name: statement.excluded[name] for name in ("listed", "mask", "score", "personal_data", "name_key",
+                                                          "recheck_at", "worked_out_at")})
+
+
+_UPSERTS = {name: _upsert(name) for name in ("postgresql", "sqlite")}
+_LOCK_STATES = (select(SystemState.system_id).where(SystemState.system_id.in_(bindparam("ids", expanding=True)))
+                .order_by(SystemState.system_id).with_for_update())
+
+
+def refresh(session: Session, clock: audit.Clock, system_ids: Iterable[int] | None = None) -> int:
+    """Work out again the rows of `system_ids` (every system's when None), in the session's
+    transaction. Returns how many rows were written."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if system_ids is not None:
+        system_ids = sorted(set(system_ids))
+        if not system_ids:
+            return 0
+        if dialect == "postgresql":
+            connection.execute(_LOCK_STATES, {"ids": system_ids})
+        rows = connection.execute(_facts(System.id.in_(system_ids)))
+    else:
+        if dialect == "postgresql":
+            connection.execute(select(SystemState.system_id).with_for_update())
+        rows = connection.execute(_facts())
+    worked = [work_out(row, clock).values(clock.now) for row in rows]
+    if worked:
+        connection.execute(_UPSERTS[dialect], worked)
+    return len(worked)
+
+
+# The same refresh for a write on a bare connection (heartbeats: incidents/direct_write.py), whose
+# state rows are locked already by its UPDATE. The ids bound as one list, as the heartbeats' tokens.
+_DIRECT_FACTS = PreparedWrite(None, per_dialect={
+    "postgresql": _facts(System.id == any_(bindparam("ids", type_=ARRAY(Integer)))),
+    "sqlite": _facts(System.id.in_(select(literal_column("value")).select_from(
+        func.json_each(bindparam("ids", type_=String))))),
+})
+_DIRECT_UPSERT = PreparedWrite(None, ("system_id", "listed", "mask", "score", "personal_data", "name_key",
+                                      "recheck_at", "worked_out_at"), per_dialect=_UPSERTS)
+
+
+def refresh_direct(transaction: DirectTransaction, clock: audit.Clock, system_ids: Iterable[int]) -> None:
+    ids = sorted(set(system_ids))
+    if not ids:
+        return
+    listed = ids if transaction.dialect_name == "postgresql" else json.dumps(ids)
+    worked = [work_out(row, clock).values(clock.now) for row in transaction.rows(_DIRECT_FACTS, ids=listed)]
+    transaction.executemany(_DIRECT_UPSERT, worked)
+
+
+def configured_clock() -> audit.Clock:
+    """Now, and the configured restore-test age limit (the default outside an app)."""
+    days = audit.Clock.restore_test_max_days
+    if has_app_context():
+        days = current_app.config["SYSTEMS_RESTORE_TEST_MAX_DAYS"]
+    return audit.Clock(now=utcnow(), restore_test_max_days=days)
+
+
+# --- Keeping the rows: ORM writes --------------------------------------------------------------------
+
+@event.listens_for(Session, "after_flush")
+def _refresh_what_the_flush_changed(session: Session, _flush_context) -> None:
+    changed: set[int] = set()
+    owners: list[int] = []
+    for instance in chain(session.new, session.dirty, session.deleted):
+        if isinstance(instance, System):
+            changed.add(instance.id)
+        elif isinstance(instance, SystemState | RestoreTest):
+            changed.add(instance.system_id)
+        elif isinstance(instance, User) and instance in session.dirty and _active_changed(instance):
+            owners.append(instance.id)
+    if owners:
+        changed.update(session.connection().execute(select(System.id).where(System.owner_id.in_(owners))).scalars())
+    if changed:
+        refresh(session, configured_clock(), changed)
+
+
+def _active_changed(user: User) -> bool:
+    return inspect(user).attrs.active.history.has_changes()
+
+
+# --- Reading the audit -----------------------------------------------------------------------------------
+
+_SETTING = select(SystemAuditSetting.restore_test_max_days).where(SystemAuditSetting.id == 1).scalar_subquery()
+_NOW = bindparam("now", type_=UTCDateTime())
+_CHECK = select(_SETTING, exists().where(SystemAudit.recheck_at < _NOW),
+                select(func.max(SystemAudit.worked_out_at)).scalar_subquery())
+_STALE_IDS = select(SystemAudit.system_id).where(SystemAudit.recheck_at < _NOW)
+_COUNTS = (select(SystemAudit.mask, func.count()).where(SystemAudit.listed == true())
+           .group_by(SystemAudit.mask))
+
+
+def take_audit(*, session: Session, clock: audit.Clock, page: int = 1, per_page: int = 50,
+               problem: str | None = None) -> audit.Audit:
+    """Counts per problem over the whole catalogue, and one page of flagged systems, worst first
+    (optionally only those with `problem`), from the kept rows: a few statements whatever the
+    catalogue's size. Rows time has changed are worked out first (a short write); an audit asked
+    for a moment before the rows were worked out is taken in full (audit.take_full_audit)."""
+    setting, stale, newest = session.execute(_CHECK, {"now": clock.now}).one()
+    if newest is not None and newest > clock.now:
+        return audit.take_full_audit(session=session, clock=clock, page=page, per_page=per_page, problem=problem)
+    if setting != clock.restore_test_max_days or stale:
+        writing_from_here()
+        _bring_up_to_date(session, clock, everything=setting != clock.restore_test_max_days)
+        session.commit()
+    page = max(1, page)
+    by_mask = session.execute(_COUNTS).all()
+    counts = {p.code: sum(n for mask, n in by_mask if mask & BIT[p.code]) for p in audit.PROBLEMS}
+    all_flagged = sum(n for mask, n in by_mask if mask)
+    listed_problem = problem if problem in audit.BY_CODE else None
+    rows = session.execute(_page(listed_problem), {"limit": per_page, "offset": (page - 1) * per_page}).all()
+    found = [audit.AuditRow(*row[:-1], problems=[p.code for p in audit.PROBLEMS if row[-1] & BIT[p.code]])
+             for row in rows]
+    return audit.Audit(clock=clock, systems=sum(n for _, n in by_mask),
+                       flagged=counts[listed_problem] if listed_problem else all_flagged, counts=counts, rows=found,
+                       page=page, per_page=per_page, all_flagged=all_flagged)
+
+
+@functools.cache
+def _page(problem: str | None):
+    kept, owner = SystemAudit, aliased(User, name="shown_owner")
+    having = kept.mask.op("&")(BIT[problem]) != 0 if problem else kept.mask != 0
+    return (select(System.id, System.name, owner.name, func.coalesce(owner.active, False), System.team,
+                   System.personal_data, System.origin, System.origin_name, SystemState.last_ok_at,
+                   SystemState.last_report_at, SystemState.last_report_ok, SystemState.failing_since,
+                   SystemState.last_restore_test_at, kept.mask)
+            .select_from(kept).join(System, System.id == kept.system_id)
+            .outerjoin(owner, owner.id == System.owner_id)
+            .outerjoin(SystemState, SystemState.system_id == System.id)
+            .where(kept.listed == true(), having)
+            .order_by(kept.score.desc(), kept.personal_data.desc(), kept.name_key)
+            .limit(bindparam("limit", type_=Integer())).offset(bindparam("offset", type_=Integer())))
+
+
+def _bring_up_to_date(session: Session, clock: audit.Clock, everything: bool) -> None:
+    if not everything:
+        refresh(session, clock, session.execute(_STALE_IDS, {"now": clock.now}).scalars().all())
+        return
+    refresh(session, clock)
+    table = SystemAuditSetting.__table__
+    insert = postgresql.insert if session.connection().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(id=1, restore_test_max_days=clock.restore_test_max_days)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.id], set_={"restore_test_max_days": statement.excluded.restore_test_max_days}))
