@@ -494,3 +494,37 @@ def test_rows_worked_out_at_a_replayed_moment_are_brought_up_to_date(app, make):
         build(app, make, [Spec(name="Replayed", reports=((1, True),))], now=utcnow())
     kept, full = both(app, audit.Clock(now=utcnow()))
     assert kept == full and "backup_overdue" in kept[4][0][2]
+
+
+def test_backup_reports_move_the_kept_rows_as_the_full_audit_says(app, client, make):
+    """A heartbeat moves only a row's backup problems, in SQL: a success clears "overdue" and
+    "failing" and sets when it falls due next; a failure sets "failing"; time then turns "overdue"
+    back on at the new moment. At every step the kept audit says what the full one says."""
+    start = utcnow().replace(microsecond=0)
+    ids = build(app, make, [Spec(name="Late", reports=((25, True),)), Spec(name="Tested long ago", restore=(85, True)),
+                            Spec(name="Failing", reports=((2, False),))], now=start)
+    secrets = {name: _token(app, system_id)[1] for name, system_id in ids.items()}
+    kept, full = both(app, audit.Clock(now=start))
+    assert kept == full
+
+    def report(name: str, **data) -> None:
+        response = client.post("/systems/backup-report", headers={"Authorization": f"Bearer {secrets[name]}"},
+                               data=data)
+        assert response.status_code == 201
+
+    report("Late")
+    report("Failing", status="ok")
+    report("Tested long ago", status="failed")
+    now = utcnow()
+    kept, full = both(app, audit.Clock(now=now))
+    assert kept == full
+    problems = {system_id: codes for system_id, _, codes in kept[4]}
+    assert "backup_overdue" not in problems.get(ids["Late"], []) and ids["Failing"] not in problems
+    assert "backup_failing" in problems[ids["Tested long ago"]]
+    rows = kept_rows(app)
+    for name in ("Late", "Failing"):  # each falls due a day after its success
+        assert timedelta(0) <= now + timedelta(days=1) - rows[ids[name]][2] < timedelta(seconds=5), name
+    for later in (timedelta(days=1) - timedelta(minutes=1), timedelta(days=1, minutes=1), timedelta(days=6)):
+        kept, full = both(app, audit.Clock(now=now + later))
+        assert kept == full, later
+    assert "restore_test_old" in dict((i, c) for i, _, c in kept[4])[ids["Tested long ago"]]

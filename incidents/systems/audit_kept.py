@@ -19,7 +19,6 @@ was committed before it got the locks.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,18 +26,19 @@ from itertools import chain
 
 from flask import current_app, has_app_context
 from sqlalchemy import (
-    ARRAY,
     Integer,
-    String,
-    any_,
+    and_,
     bindparam,
+    case,
     event,
     exists,
+    false,
     func,
     inspect,
-    literal_column,
+    or_,
     select,
     true,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
@@ -75,36 +75,39 @@ class Worked:
     personal_data: bool
     name_key: str
     recheck_at: datetime | None
+    restore_due_at: datetime | None
 
     def values(self, now: datetime) -> dict:
         return {"system_id": self.system_id, "listed": self.listed, "mask": self.mask, "score": self.score,
                 "personal_data": self.personal_data, "name_key": self.name_key, "recheck_at": self.recheck_at,
-                "worked_out_at": now}
+                "restore_due_at": self.restore_due_at, "worked_out_at": now}
 
 
 def work_out(row, clock: audit.Clock) -> Worked:
     (system_id, retired_at, personal_data, name_key, owner_id, owner_active, backup_method, rpo, last_ok_at,
      last_report_ok, restore_at, restore_ok, origin, reviewed_at) = row
     if retired_at is not None:  # out of the audit
-        return Worked(system_id, False, 0, 0, bool(personal_data), name_key, None)
+        return Worked(system_id, False, 0, 0, bool(personal_data), name_key, None, None)
     facts = audit.Facts(has_owner=owner_id is not None, owner_active=bool(owner_active),
                         personal_data=bool(personal_data), backup_method=backup_method or "",
                         rpo_target_minutes=rpo, last_ok_at=last_ok_at, last_report_ok=last_report_ok,
                         last_restore_test_at=restore_at, last_restore_test_ok=restore_ok, origin=origin,
                         reviewed=reviewed_at is not None)
     codes = audit.problems_of(facts, clock)
+    restore_due = restore_at + timedelta(days=clock.restore_test_max_days) if restore_at is not None else None
     return Worked(system_id, True, sum(BIT[code] for code in codes), audit.score_of(codes), bool(personal_data),
-                  name_key, _next_change(facts, clock, codes))
+                  name_key, _next_change(facts, codes, restore_due), restore_due)
 
 
-def _next_change(facts: audit.Facts, clock: audit.Clock, codes: list[str]) -> datetime | None:
+def _next_change(facts: audit.Facts, codes: list[str], restore_due: datetime | None) -> datetime | None:
     """The next moment time alone turns one of the system's problems on, if any is pending: its
-    backup falls due (overdue once now is past it), its restore test passes the age limit."""
+    backup falls due (overdue once now is past it), its restore test passes the age limit.
+    (_AFTER_REPORTS spells the same in SQL.)"""
     moments = []
     if "backup_overdue" not in codes and "no_backup_policy" not in codes and facts.backup_due_at is not None:
         moments.append(facts.backup_due_at)
-    if "restore_test_old" not in codes and facts.last_restore_test_at is not None:
-        moments.append(facts.last_restore_test_at + timedelta(days=clock.restore_test_max_days))
+    if "restore_test_old" not in codes and restore_due is not None:
+        moments.append(restore_due)
     return min(moments, default=None)
 
 
@@ -115,7 +118,7 @@ def _upsert(dialect_name: str):
     return statement.on_conflict_do_update(
         index_elements=[table.c.system_id],
         set_={name: statement.excluded[name] for name in ("listed", "mask", "score", "personal_data", "name_key",
-                                                          "recheck_at", "worked_out_at")})
+                                                          "recheck_at", "restore_due_at", "worked_out_at")})
 
 
 _UPSERTS = {name: _upsert(name) for name in ("postgresql", "sqlite")}
@@ -145,24 +148,57 @@ def refresh(session: Session, clock: audit.Clock, system_ids: Iterable[int] | No
     return len(worked)
 
 
-# The same refresh for a write on a bare connection (heartbeats: incidents/direct_write.py), whose
-# state rows are locked already by its UPDATE. The ids bound as one list, as the heartbeats' tokens.
-_DIRECT_FACTS = PreparedWrite(None, per_dialect={
-    "postgresql": _facts(System.id == any_(bindparam("ids", type_=ARRAY(Integer)))),
-    "sqlite": _facts(System.id.in_(select(literal_column("value")).select_from(
-        func.json_each(bindparam("ids", type_=String))))),
-})
-_DIRECT_UPSERT = PreparedWrite(None, ("system_id", "listed", "mask", "score", "personal_data", "name_key",
-                                      "recheck_at", "worked_out_at"), per_dialect=_UPSERTS)
+# --- Keeping the rows: backup reports ----------------------------------------------------------------
+# A report changes only what two problems depend on (the newest report's outcome, the last success),
+# so a batch of them moves each system's row in SQL, in one statement for the batch: the two bits
+# and their weights swapped for what the state now says, and the next moment worked out again (the
+# restore test's is kept: no date arithmetic here). Its comparisons spell the same as the audit's
+# (backup_failing, backup_overdue); tests/test_systems_audit.py checks the result after reports.
 
 
-def refresh_direct(transaction: DirectTransaction, clock: audit.Clock, system_ids: Iterable[int]) -> None:
-    ids = sorted(set(system_ids))
-    if not ids:
-        return
-    listed = ids if transaction.dialect_name == "postgresql" else json.dumps(ids)
-    worked = [work_out(row, clock).values(clock.now) for row in transaction.rows(_DIRECT_FACTS, ids=listed)]
-    transaction.executemany(_DIRECT_UPSERT, worked)
+def _after_reports():
+    kept, state = SystemAudit.__table__.c, SystemState.__table__.c
+    now = bindparam("now", type_=UTCDateTime())
+
+    def of_state(column):
+        return select(column).where(state.system_id == kept.system_id).scalar_subquery()
+
+    def has(code: str):
+        return kept.mask.op("&")(BIT[code]) != 0
+
+    failing_bit, overdue_bit = BIT["backup_failing"], BIT["backup_overdue"]
+    weights = {code: audit.BY_CODE[code].weight for code in ("backup_failing", "backup_overdue")}
+    with_policy = ~has("no_backup_policy")
+    due = of_state(state.backup_due_at)
+    failing = of_state(state.last_report_ok) == false()
+    overdue = and_(with_policy, or_(of_state(state.last_ok_at).is_(None), due < now))
+    others = kept.mask.op("&")((1 << len(audit.PROBLEMS)) - 1 - failing_bit - overdue_bit)
+    mask = others.op("|")(case((failing, failing_bit), else_=0)).op("|")(case((overdue, overdue_bit), else_=0))
+    score = (kept.score - case((has("backup_failing"), weights["backup_failing"]), else_=0)
+             - case((has("backup_overdue"), weights["backup_overdue"]), else_=0)
+             + case((failing, weights["backup_failing"]), else_=0)
+             + case((overdue, weights["backup_overdue"]), else_=0))
+    backup_next = case((and_(with_policy, due >= now), due))
+    restore_next = case((~has("restore_test_old"), kept.restore_due_at))
+    recheck = case((backup_next.is_(None), restore_next), (restore_next.is_(None), backup_next),
+                   (backup_next < restore_next, backup_next), else_=restore_next)
+    return (update(SystemAudit.__table__).where(kept.system_id == bindparam("audited"), kept.listed == true())
+            .values(mask=mask, score=score, recheck_at=recheck, worked_out_at=now))
+
+
+_AFTER_REPORTS = _after_reports()
+_AFTER_REPORTS_DIRECT = PreparedWrite(_AFTER_REPORTS)
+
+
+def after_reports(session: Session, clock: audit.Clock, system_ids: Iterable[int]) -> None:
+    """Move the rows of systems whose state backup reports just moved (a Core write: no flush hook)."""
+    session.execute(_AFTER_REPORTS, [{"audited": system_id, "now": clock.now} for system_id in sorted(set(system_ids))])
+
+
+def after_reports_direct(transaction: DirectTransaction, clock: audit.Clock, system_ids: Iterable[int]) -> None:
+    """after_reports for the heartbeats' write on a bare connection (incidents/direct_write.py)."""
+    transaction.executemany(_AFTER_REPORTS_DIRECT,
+                            [{"audited": system_id, "now": clock.now} for system_id in sorted(set(system_ids))])
 
 
 def configured_clock() -> audit.Clock:

@@ -176,7 +176,7 @@ def record_report(*, session: Session, system_id: int, rpo_target_minutes: int |
     if token_id is not None:
         session.execute(_TOKEN_USED, {"token_id": token_id, "used_at": received})
         _forget_loaded(session, ReportToken, token_id, ("last_used_at",))
-    audit_kept.refresh(session, audit_kept.configured_clock(), [system_id])  # a Core write: no flush hook
+    audit_kept.after_reports(session, audit_kept.configured_clock(), [system_id])
     return BackupReport(id=report_id, **values)
 
 
@@ -222,7 +222,7 @@ def record_heartbeats(engine: Engine, sent: Sequence[Heartbeat], source: str = "
         transaction.executemany(_INSERT_REPORTS, rows)
         for ok, run in groupby(updates, key=lambda update_: update_[0]):  # consecutive runs keep the order
             transaction.executemany(_DIRECT_STATE_UPDATES[ok], [params for _, params in run])
-        audit_kept.refresh_direct(transaction, clock, {row["system_id"] for row in rows})
+        audit_kept.after_reports_direct(transaction, clock, {row["system_id"] for row in rows})
         return holders
 
     return run_direct(engine, write)

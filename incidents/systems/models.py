@@ -135,6 +135,9 @@ class SystemAudit(db.Model):
     # The next moment time turns one of its problems on (its backup falls due, its restore test
     # ages past the limit); None when none is pending. The row is worked out again once it passes.
     recheck_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When its last restore test passes the age limit: kept, so a heartbeat's SQL can work out the
+    # next moment without date arithmetic (which SQLite and PostgreSQL spell differently).
+    restore_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When it was worked out: an audit asked for an earlier moment (a test's fixed clock, a clock
     # behind another server's) cannot use it, and is worked out in full instead.
     worked_out_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -29,6 +29,7 @@ def upgrade():
         sa.Column('personal_data', sa.Boolean(), nullable=False),
         sa.Column('name_key', sa.String(length=120), nullable=False),
         sa.Column('recheck_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('restore_due_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('worked_out_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['system_id'], ['system.id'], name=op.f('fk_system_audit_system_id_system'),
                                 ondelete='CASCADE'),
