@@ -190,9 +190,12 @@ def _backups(session: Session, system: System, demo: Demo, now: datetime) -> Non
     if demo.backup == "none":
         return
     step = 7 if demo.backup == "weekly" else 1
-    last_night = now.replace(hour=2, minute=0) - timedelta(days=1 if now.hour < 3 else 0)
+    # The nightly run: on the hour, two to three hours before the demo loads, whatever the time of
+    # day. (Pinned at 02:00, a demo loaded between 02:00 and 03:00 found every daily backup a day
+    # old, past its one-day RPO: most of the catalogue flagged overdue.)
+    last_run = (now - timedelta(hours=2)).replace(minute=0)
     for days_ago in range(42 if demo.backup == "failing" else 21, -1, -step):
-        at = last_night - timedelta(days=days_ago) + timedelta(minutes=7 * (system.id % 5))
+        at = last_run - timedelta(days=days_ago) + timedelta(minutes=7 * (system.id % 5))
         ok = True
         note = ""
         if demo.backup == "failing" and days_ago <= 33:
