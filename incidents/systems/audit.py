@@ -1,8 +1,10 @@
 """The ownership audit: every system that could lose data next, worst first.
 
-Each problem is defined once, twice spelled: as SQL (the audit page and JSON read 10,000 systems
-in a constant number of statements) and in Python (an incident's kept snapshot of its systems).
-tests/test_systems_audit.py checks the two spellings agree on every problem.
+Each problem is defined once, twice spelled: as SQL (the audit worked out in full in one
+statement, and the catalogue's "flagged" filter) and in Python (each system's kept audit row,
+incidents/systems/audit_kept.py, and an incident's kept snapshot of its systems).
+tests/test_systems_audit.py checks the two spellings agree on every problem, and the kept rows
+agree with the full audit.
 """
 from __future__ import annotations
 

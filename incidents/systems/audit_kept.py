@@ -160,29 +160,27 @@ def _after_reports():
     kept, state = SystemAudit.__table__.c, SystemState.__table__.c
     now = bindparam("now", type_=UTCDateTime())
 
-    def of_state(column):
-        return select(column).where(state.system_id == kept.system_id).scalar_subquery()
-
     def has(code: str):
         return kept.mask.op("&")(BIT[code]) != 0
 
     failing_bit, overdue_bit = BIT["backup_failing"], BIT["backup_overdue"]
     weights = {code: audit.BY_CODE[code].weight for code in ("backup_failing", "backup_overdue")}
     with_policy = ~has("no_backup_policy")
-    due = of_state(state.backup_due_at)
-    failing = of_state(state.last_report_ok) == false()
-    overdue = and_(with_policy, or_(of_state(state.last_ok_at).is_(None), due < now))
+    failing = state.last_report_ok == false()
+    overdue = and_(with_policy, or_(state.last_ok_at.is_(None), state.backup_due_at < now))
     others = kept.mask.op("&")((1 << len(audit.PROBLEMS)) - 1 - failing_bit - overdue_bit)
     mask = others.op("|")(case((failing, failing_bit), else_=0)).op("|")(case((overdue, overdue_bit), else_=0))
     score = (kept.score - case((has("backup_failing"), weights["backup_failing"]), else_=0)
              - case((has("backup_overdue"), weights["backup_overdue"]), else_=0)
              + case((failing, weights["backup_failing"]), else_=0)
              + case((overdue, weights["backup_overdue"]), else_=0))
-    backup_next = case((and_(with_policy, due >= now), due))
+    backup_next = case((and_(with_policy, state.backup_due_at >= now), state.backup_due_at))
     restore_next = case((~has("restore_test_old"), kept.restore_due_at))
     recheck = case((backup_next.is_(None), restore_next), (restore_next.is_(None), backup_next),
                    (backup_next < restore_next, backup_next), else_=restore_next)
-    return (update(SystemAudit.__table__).where(kept.system_id == bindparam("audited"), kept.listed == true())
+    # UPDATE ... FROM system_state: the state row joined once (SQLite 3.33+, PostgreSQL).
+    return (update(SystemAudit.__table__)
+            .where(kept.system_id == bindparam("audited"), state.system_id == kept.system_id, kept.listed == true())
             .values(mask=mask, score=score, recheck_at=recheck, worked_out_at=now))
 
 

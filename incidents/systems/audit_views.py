@@ -1,10 +1,11 @@
 """The ownership audit ("What could lose data next") as a page and a JSON document, and the
 backup heartbeat endpoint backup jobs call with their system's token.
 
-The audit is one statement whatever the catalogue's size (see audit.take_audit;
-tests/test_systems_audit.py pins the count). The heartbeat endpoint looks up the token, records the
-report and commits, sharing the commit with the reports arriving beside it (incidents/group_commit.py),
-on a bare driver connection (incidents/direct_write.py); no session, no CSRF, no rate limit (see below).
+The audit is read from each system's kept row, in a few statements whatever the catalogue's size
+(see audit_kept.take_audit; tests/test_systems_audit.py pins the count). The heartbeat endpoint
+looks up the token, records the report and commits, sharing the commit with the reports arriving
+beside it (incidents/group_commit.py), on a bare driver connection (incidents/direct_write.py); no
+session, no CSRF, no rate limit (see below).
 """
 from __future__ import annotations
 
