@@ -52,10 +52,6 @@ class DirectTransaction:
     def __init__(self, engine: Engine, cursor):
         self._engine, self._cursor = engine, cursor
 
-    @property
-    def dialect_name(self) -> str:
-        return self._engine.dialect.name
-
     def _told(self, sql: str, params: Any, many: bool) -> None:
         # A bare cursor passes by the engine's events; whoever counts or logs the app's statements
         # (the tests' statement counts, the benches) listens there, and is told.

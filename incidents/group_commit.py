@@ -87,7 +87,7 @@ class GroupCommit:
             committed = True
         except Exception:
             log.exception("a group commit of %d items failed; none was stored", len(batch))
-            if session is not None and self._write is not None:
+            if self._write is not None:  # a write_and_commit undoes its own transaction
                 session.rollback()
         finally:
             for n, slot in enumerate(batch):

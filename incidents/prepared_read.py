@@ -87,8 +87,7 @@ class PreparedRead:
         app_engine = db.engine
         engine = bare_pool(app_engine)
         compiled = self._compiled_for(engine.dialect)
-        values = params if compiled.positional is None else tuple(params[name] for name in compiled.positional)
-        row = _run(engine, compiled.sql, values, listeners=app_engine)
+        row = _run(engine, compiled.sql, compiled.driver_params(params), listeners=app_engine)
         return None if row is None else compiled.row_of(row)
 
 

@@ -3,13 +3,14 @@ counts and its worst systems from indexes whatever the catalogue's size.
 
 A system's row is worked out again, in the same transaction, by every write that changes what its
 problems depend on: ORM writes through a flush hook (a system, its state, a restore test, the
-`active` flag of an account that owns systems), backup heartbeats (a Core write on a bare
-connection) by calling `refresh_direct`. Worked out in Python, from the same `Facts` and problem
-checks an incident's kept snapshot uses (tests/test_systems_audit.py checks they agree with the
-SQL spelling). Time turns two problems on without any write (a backup falls due, a restore test
-ages past the limit): each row keeps the next moment one of its problems would start, and the
-audit works out again the rows whose moment has passed before it reads (`bring_up_to_date`), as
-it does every row when the configured age limit changed or the rows were never worked out.
+`active` flag of an account that owns systems), worked out in Python from the same `Facts` and
+problem checks an incident's kept snapshot uses; backup reports (Core writes, the heartbeats' on
+a bare connection) by `after_reports`, one SQL UPDATE that moves the two backup problems
+(tests/test_systems_audit.py checks both against the audit worked out in full). Time turns two
+problems on without any write (a backup falls due, a restore test ages past the limit): each row
+keeps the next moment one of its problems would start, and `take_audit` works out again the rows
+whose moment has passed before it reads, as it does every row when the configured age limit
+changed or the rows were never worked out.
 
 On PostgreSQL two transactions writing one system at once must not each work its row out from a
 snapshot missing the other's change: a refresh first locks the systems' state rows (heartbeats
@@ -111,10 +112,14 @@ def _next_change(facts: audit.Facts, codes: list[str], restore_due: datetime | N
     return min(moments, default=None)
 
 
+def _insert_for(dialect_name: str):
+    """The dialect's INSERT, which has ON CONFLICT ... DO UPDATE (SQLite and PostgreSQL spell it alike)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
 def _upsert(dialect_name: str):
     table = SystemAudit.__table__
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(table)
+    statement = _insert_for(dialect_name)(table)
     return statement.on_conflict_do_update(
         index_elements=[table.c.system_id],
         set_={name: statement.excluded[name] for name in ("listed", "mask", "score", "personal_data", "name_key",
@@ -190,13 +195,16 @@ _AFTER_REPORTS_DIRECT = PreparedWrite(_AFTER_REPORTS)
 
 def after_reports(session: Session, clock: audit.Clock, system_ids: Iterable[int]) -> None:
     """Move the rows of systems whose state backup reports just moved (a Core write: no flush hook)."""
-    session.execute(_AFTER_REPORTS, [{"audited": system_id, "now": clock.now} for system_id in sorted(set(system_ids))])
+    session.execute(_AFTER_REPORTS, _report_params(clock, system_ids))
 
 
 def after_reports_direct(transaction: DirectTransaction, clock: audit.Clock, system_ids: Iterable[int]) -> None:
     """after_reports for the heartbeats' write on a bare connection (incidents/direct_write.py)."""
-    transaction.executemany(_AFTER_REPORTS_DIRECT,
-                            [{"audited": system_id, "now": clock.now} for system_id in sorted(set(system_ids))])
+    transaction.executemany(_AFTER_REPORTS_DIRECT, _report_params(clock, system_ids))
+
+
+def _report_params(clock: audit.Clock, system_ids: Iterable[int]) -> list[dict]:
+    return [{"audited": system_id, "now": clock.now} for system_id in sorted(set(system_ids))]
 
 
 def configured_clock() -> audit.Clock:
@@ -213,12 +221,13 @@ def configured_clock() -> audit.Clock:
 def _refresh_what_the_flush_changed(session: Session, _flush_context) -> None:
     changed: set[int] = set()
     owners: list[int] = []
-    for instance in chain(session.new, session.dirty, session.deleted):
+    dirty = session.dirty  # built anew on each access: once per flush, not once per object
+    for instance in chain(session.new, dirty, session.deleted):
         if isinstance(instance, System):
             changed.add(instance.id)
         elif isinstance(instance, SystemState | RestoreTest):
             changed.add(instance.system_id)
-        elif isinstance(instance, User) and instance in session.dirty and _active_changed(instance):
+        elif isinstance(instance, User) and instance in dirty and _active_changed(instance):
             owners.append(instance.id)
     if owners:
         changed.update(session.connection().execute(select(System.id).where(System.owner_id.in_(owners))).scalars())
@@ -289,7 +298,7 @@ def _bring_up_to_date(session: Session, clock: audit.Clock, everything: bool) ->
         return
     refresh(session, clock)
     table = SystemAuditSetting.__table__
-    insert = postgresql.insert if session.connection().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(id=1, restore_test_max_days=clock.restore_test_max_days)
+    statement = (_insert_for(session.connection().dialect.name)(table)
+                 .values(id=1, restore_test_max_days=clock.restore_test_max_days))
     session.execute(statement.on_conflict_do_update(
         index_elements=[table.c.id], set_={"restore_test_max_days": statement.excluded.restore_test_max_days}))

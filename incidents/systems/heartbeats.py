@@ -194,9 +194,10 @@ class Heartbeat:
 
 def record_heartbeats(engine: Engine, sent: Sequence[Heartbeat], source: str = "http") -> list[TokenHolder | None]:
     """Record many token-authenticated reports in their own transaction, committed on return (the
-    HTTP endpoint's group commit), in three statements whatever their number: one UPDATE marks
+    HTTP endpoint's group commit), in four statements whatever their number: one UPDATE marks
     every live token presented as used and reads back its system (RETURNING), one INSERT stores the
-    reports, the state UPDATEs move each system (in arrival order). On a bare driver connection
+    reports, the state UPDATEs move each system (in arrival order), and one UPDATE moves their kept
+    audit rows (audit_kept.after_reports). On a bare driver connection
     (incidents/direct_write.py): through the Session, SQLAlchemy's bookkeeping cost the app server
     more than the database's work. Returns each report's holder, or None where the token does not
     work (nothing is recorded for it). A token whose report was refused (`record` False) was
